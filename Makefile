@@ -1,0 +1,46 @@
+# Every target bootstraps .venv by itself: a fresh clone needs only Python 3 and make.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+# A fresh process per test worker, two workers (the CI machine has two cores).
+PYTEST := $(PY) -m pytest -q -n 2 --dist loadfile
+
+.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,jax]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/keras-recipes train --dataset digits --model mlp --epochs 40
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test-tf: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PYTEST) -m "not slow"
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PYTEST) -m "not slow and not tf_only"
+
+test: lint test-tf test-jax
+
+test-all: lint $(STAMP)
+	KERAS_BACKEND=tensorflow $(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) -m "not tf_only"
+
+notebooks: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q --nbmake notebooks
+
+bench: $(STAMP)
+	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,118 @@
+"""Helpers that raise Keras-style argument errors.
+
+Every message names the argument and what was received, e.g.
+``Argument `max_lr` must be > `min_lr`. Received: min_lr=1, max_lr=0.1``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def received(**values: Any) -> str:
+    """``"Received: a=1, b=2"`` for the given keyword values."""
+    return "Received: " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+
+
+def fail(name: str, requirement: str, value: Any) -> None:
+    """Raise ``ValueError("Argument `name` must be <requirement>. Received: name=value")``."""
+    raise ValueError(f"Argument `{name}` must be {requirement}. {received(**{name: value})}")
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return not isinstance(value, bool) and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    integer: bool = False,
+) -> Any:
+    """Check that ``value`` is a finite number (an integer if asked) within bounds.
+
+    Returns ``value`` unchanged so it can be used inline:
+    ``self.beta = check_number("beta", beta, low=0, high=1, high_inclusive=False)``.
+    """
+    if not _is_number(value):
+        fail(name, "an integer" if integer else "a finite number", value)
+    if integer and not float(value).is_integer():
+        fail(name, "an integer", value)
+    v = float(value)
+    if low is not None and (v < low or (v == low and not low_inclusive)):
+        op = ">=" if low_inclusive else ">"
+        fail(name, f"{op} {low:g}" + _upper(high, high_inclusive), value)
+    if high is not None and (v > high or (v == high and not high_inclusive)):
+        op = "<=" if high_inclusive else "<"
+        fail(name, (f">= {low:g} and " if low is not None else "") + f"{op} {high:g}", value)
+    return value
+
+
+def _upper(high: float | None, inclusive: bool) -> str:
+    if high is None:
+        return ""
+    return f" and {'<=' if inclusive else '<'} {high:g}"
+
+
+def check_positive(name: str, value: Any, *, integer: bool = False) -> Any:
+    """Check ``value > 0``."""
+    return check_number(name, value, low=0, low_inclusive=False, integer=integer)
+
+
+def check_non_negative(name: str, value: Any, *, integer: bool = False) -> Any:
+    """Check ``value >= 0``."""
+    return check_number(name, value, low=0, integer=integer)
+
+
+def check_probability(name: str, value: Any, *, include_one: bool = False) -> Any:
+    """Check ``0 <= value < 1`` (or ``<= 1`` with ``include_one``)."""
+    return check_number(name, value, low=0, high=1, high_inclusive=include_one)
+
+
+def check_one_of(name: str, value: Any, allowed: Iterable[Any]) -> Any:
+    """Check that ``value`` is one of ``allowed``."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        options = ", ".join(_fmt(a) for a in allowed)
+        fail(name, f"one of {{{options}}}", value)
+    return value
+
+
+def check_less(low_name: str, low: Any, high_name: str, high: Any) -> None:
+    """Check ``low < high``; the message names both arguments."""
+    if not float(low) < float(high):
+        raise ValueError(
+            f"Argument `{high_name}` must be > `{low_name}`. "
+            f"{received(**{low_name: low, high_name: high})}"
+        )
+
+
+def reject_unknown_kwargs(
+    kwargs: dict[str, Any], allowed: Iterable[str] = (), *, owner: str = ""
+) -> None:
+    """Raise ``ValueError`` when ``kwargs`` holds a key outside ``allowed``.
+
+    Keras itself answers unknown arguments with ``ValueError("Argument(s) not recognized")``;
+    the same type is used here so ``except ValueError`` catches every argument error.
+    """
+    allowed = set(allowed)
+    unknown = sorted(k for k in kwargs if k not in allowed)
+    if unknown:
+        where = f" for {owner}" if owner else ""
+        raise ValueError(
+            f"Unknown keyword argument(s){where}: {unknown}. "
+            + (f"Allowed: {sorted(allowed)}." if allowed else "This object takes none.")
+        )

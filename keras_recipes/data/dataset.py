@@ -1,0 +1,259 @@
+"""`Dataset` and `load_dataset`: the embedded, generated and downloadable data sets."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from pathlib import Path
+
+import numpy as np
+
+from keras_recipes._validation import check_number
+
+#: Names that work with no network: bundled in scikit-learn or generated.
+OFFLINE_DATASETS = ("digits", "moons", "spirals", "blobs", "regression")
+#: Names loaded through ``keras.datasets`` (downloaded once, then cached in ~/.keras).
+KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+DATASET_NAMES = OFFLINE_DATASETS + KERAS_DATASETS
+
+_DOWNLOAD_TIMEOUT_S = 15.0
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A ``keras.datasets`` set could not be loaded (typically: no network, no cache)."""
+
+
+@dataclasses.dataclass
+class Dataset:
+    """A data set held in memory.
+
+    Attributes:
+        x: inputs, ``float32``, shape ``(n, *input_shape)``.
+        y: targets: ``int64`` class indices for classification, ``float32`` for regression.
+        class_names: one name per class, or ``None`` for regression.
+        input_shape: shape of one example, without the batch axis.
+        name: where the data came from.
+
+    Example:
+
+    >>> from keras_recipes.data import load_dataset
+    >>> ds = load_dataset("digits")
+    >>> ds.x.shape, ds.num_classes, ds.task
+    ((1797, 8, 8, 1), 10, 'classification')
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    class_names: list[str] | None
+    input_shape: tuple[int, ...]
+    name: str = ""
+
+    @property
+    def num_classes(self) -> int | None:
+        """Number of classes, or ``None`` for a regression set."""
+        return None if self.class_names is None else len(self.class_names)
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return "regression" if self.class_names is None else "classification"
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __repr__(self) -> str:
+        classes = "regression" if self.class_names is None else f"{self.num_classes} classes"
+        return (
+            f"Dataset(name={self.name!r}, n={len(self.x)}, input_shape={self.input_shape}, "
+            f"{classes})"
+        )
+
+
+def _finish(x, y, class_names, name, flatten) -> Dataset:
+    x = np.asarray(x, dtype="float32")
+    if flatten:
+        x = x.reshape(len(x), -1)
+    if class_names is None:
+        y = np.asarray(y, dtype="float32")
+    else:
+        y = np.asarray(y).astype("int64").reshape(-1)
+    return Dataset(x=x, y=y, class_names=class_names, input_shape=tuple(x.shape[1:]), name=name)
+
+
+def _digits(flatten: bool) -> Dataset:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images / 16.0).astype("float32")[..., None]
+    return _finish(x, d.target, [str(i) for i in range(10)], "digits", flatten)
+
+
+def _spirals(n: int, arms: int, noise: float, rng: np.random.Generator):
+    per = n // arms
+    xs, ys = [], []
+    for k in range(arms):
+        r = np.linspace(0.05, 1.0, per)
+        t = 3.5 * np.pi * r + 2 * np.pi * k / arms
+        pts = np.stack([r * np.sin(t), r * np.cos(t)], axis=1)
+        xs.append(pts + rng.normal(scale=noise, size=pts.shape))
+        ys.append(np.full(per, k))
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    order = rng.permutation(len(x))
+    return x[order], y[order]
+
+
+def _generated(name: str, seed: int, flatten: bool) -> Dataset:
+    from sklearn import datasets as skd
+
+    rng = np.random.default_rng(seed)
+    if name == "moons":
+        x, y = skd.make_moons(n_samples=1000, noise=0.2, random_state=seed)
+        names = ["0", "1"]
+    elif name == "spirals":
+        x, y = _spirals(1200, 3, 0.03, rng)
+        names = ["0", "1", "2"]
+    elif name == "blobs":
+        x, y = skd.make_blobs(
+            n_samples=1000, centers=4, n_features=2, cluster_std=1.0, random_state=seed
+        )
+        names = ["0", "1", "2", "3"]
+    else:  # regression: a smooth non-linear target of 8 features, plus noise
+        x = rng.uniform(-1, 1, size=(1000, 8))
+        y = np.sin(np.pi * x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * x[:, 3] ** 2
+        y = (y + rng.normal(scale=0.05, size=len(y)))[:, None]
+        names = None
+    return _finish(x, y, names, name, flatten)
+
+
+def _keras_dataset(name: str, flatten: bool) -> Dataset:
+    import keras
+
+    loader = getattr(keras.datasets, name)
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_S)
+    try:
+        (x_tr, y_tr), (x_te, y_te) = loader.load_data()
+    except Exception as exc:  # noqa: BLE001 - any failure of the download is reported the same way
+        raise DatasetUnavailableError(
+            f"Could not load {name!r} through keras.datasets: {type(exc).__name__}: {exc}. "
+            "It is downloaded on first use, so it needs the network once (or a copy in "
+            "~/.keras/datasets). Use load_dataset('digits'), which is bundled and works offline."
+        ) from exc
+    finally:
+        socket.setdefaulttimeout(previous)
+    x = np.concatenate([x_tr, x_te]).astype("float32") / 255.0
+    y = np.concatenate([y_tr.reshape(-1), y_te.reshape(-1)])
+    if x.ndim == 3:
+        x = x[..., None]
+    names = {
+        "cifar10": [
+            "airplane", "automobile", "bird", "cat", "deer",
+            "dog", "frog", "horse", "ship", "truck",
+        ],
+        "fashion_mnist": [
+            "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+        ],
+    }.get(name, [str(i) for i in range(10)])
+    return _finish(x, y, names, name, flatten)
+
+
+def _from_file(path: Path, target: str | None, flatten: bool) -> Dataset:
+    if path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise ValueError(
+                    f"The .npz file {str(path)!r} must hold arrays 'x' and 'y'. "
+                    f"Received arrays: {sorted(f.files)}"
+                )
+            x, y = f["x"], f["y"]
+    else:
+        import pandas as pd
+
+        frame = pd.read_csv(path)
+        if target is None:
+            raise ValueError(
+                f"Argument `target` must name the target column of {str(path)!r}. "
+                f"Received: target=None (columns: {list(frame.columns)})"
+            )
+        if target not in frame.columns:
+            raise ValueError(
+                f"Column {target!r} is not in {str(path)!r}. "
+                f"Received: target={target!r} (columns: {list(frame.columns)})"
+            )
+        y = frame[target].to_numpy()
+        x = frame.drop(columns=[target]).to_numpy(dtype="float32")
+    if len(x) != len(y):
+        raise ValueError(f"x and y have different lengths. Received: len(x)={len(x)}, "
+                         f"len(y)={len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"The file {str(path)!r} holds no examples.")
+    y = np.asarray(y)
+    is_classes = y.dtype.kind in "iub" or y.dtype.kind in "OU" or (
+        y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0) and len(np.unique(y)) <= 100
+    )
+    if not is_classes:
+        return _finish(x, y.reshape(len(y), -1), None, path.name, flatten)
+    values, codes = np.unique(y, return_inverse=True)
+    return _finish(x, codes, [str(v) for v in values], path.name, flatten)
+
+
+def load_dataset(
+    name: str | os.PathLike = "digits",
+    *,
+    flatten: bool = False,
+    seed: int = 0,
+    target: str | None = None,
+) -> Dataset:
+    """Load a data set by name or from a ``.npz`` / ``.csv`` file.
+
+    Use ``"digits"`` (the embedded default, bundled with scikit-learn) for anything that must
+    run offline and fast: 1797 greyscale 8×8 images of 10 digits, scaled to [0, 1].
+
+    Args:
+        name: one of ``"digits"``, ``"moons"``, ``"spirals"``, ``"blobs"``, ``"regression"``
+            (all offline), ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` (through
+            ``keras.datasets``, downloaded on first use), or a path to a ``.npz`` file holding
+            arrays ``x`` and ``y`` or to a ``.csv`` file. Defaults to ``"digits"``.
+        flatten: reshape every example to a vector (``(8, 8, 1)`` → ``64``).
+            Defaults to ``False``.
+        seed: seed of the generated sets (moons, spirals, blobs, regression); the same seed
+            gives the same data. Defaults to ``0``.
+        target: for a ``.csv`` file, the name of the target column; every other column is
+            an input feature. Defaults to ``None``.
+
+    Returns:
+        A :class:`Dataset`. Class labels are integers ``0..C-1``; a CSV/NPZ target with
+        string or integer values is encoded in sorted order and ``class_names`` keeps the
+        original values.
+
+    Raises:
+        ValueError: unknown name, missing file or column.
+        DatasetUnavailableError: a ``keras.datasets`` set could not be downloaded (offline);
+            the message suggests ``"digits"``. The download times out rather than hangs.
+
+    Example:
+
+    >>> from keras_recipes.data import load_dataset
+    >>> load_dataset("digits", flatten=True).input_shape
+    (64,)
+    >>> load_dataset("moons", seed=1).num_classes
+    2
+    """
+    check_number("seed", seed, integer=True)
+    key = str(name)
+    if key in OFFLINE_DATASETS:
+        return _digits(flatten) if key == "digits" else _generated(key, seed, flatten)
+    if key in KERAS_DATASETS:
+        return _keras_dataset(key, flatten)
+    path = Path(key)
+    if path.suffix in (".npz", ".csv"):
+        if not path.is_file():
+            raise ValueError(f"No such data file: {key!r}.")
+        return _from_file(path, target, flatten)
+    raise ValueError(
+        f"Unknown dataset {key!r}. Use one of {list(DATASET_NAMES)} or a path to a .npz or "
+        ".csv file. Received: name=" + repr(key)
+    )

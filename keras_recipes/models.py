@@ -1,0 +1,155 @@
+"""Baseline models: the seeds' "structure neuronale de base".
+
+Each hidden unit is ``Dense``/``Conv`` **without bias** → ``BatchNormalization`` → ReLU. The
+bias is dropped because BatchNormalization's β replaces it. BatchNormalization starts at
+Keras's defaults, which are the seeds' values: γ = 1, β = 0, moving mean 0, moving
+variance 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from keras_recipes._validation import check_number, check_probability
+
+
+def _check_common(input_shape, num_classes) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in input_shape)
+    except TypeError:
+        shape = (int(input_shape),)
+    if not shape or any(d < 1 for d in shape):
+        raise ValueError(f"Argument `input_shape` must hold positive sizes. "
+                         f"Received: input_shape={input_shape}")
+    check_number("num_classes", num_classes, low=1, integer=True)
+    return shape
+
+
+def _head(x, num_classes: int, output_activation: str | None):
+    return keras.layers.Dense(num_classes, activation=output_activation, name="head")(x)
+
+
+def baseline_mlp(
+    input_shape: Sequence[int] | int,
+    num_classes: int,
+    hidden: Sequence[int] = (128,),
+    dropout: float = 0.0,
+    output_activation: str | None = "softmax",
+    name: str = "baseline_mlp",
+) -> keras.Model:
+    """Multi-layer perceptron: [Dense (no bias, He uniform) → BN → ReLU] × len(hidden).
+
+    Use it as the first model on tabular data or small images (inputs are flattened).
+
+    Args:
+        input_shape: shape of one example, e.g. ``(8, 8, 1)`` or ``64``.
+        num_classes: number of output units.
+        hidden: width of each hidden layer. Defaults to ``(128,)``.
+        dropout: dropout rate after each hidden block, in ``[0, 1)``. Defaults to ``0.0``.
+        output_activation: activation of the head; ``None`` for logits or regression.
+            Defaults to ``"softmax"``.
+        name: model name. Defaults to ``"baseline_mlp"``.
+
+    Returns:
+        An uncompiled functional ``keras.Model``.
+
+    Example:
+
+    >>> from keras_recipes.models import baseline_mlp
+    >>> model = baseline_mlp((8, 8, 1), 10, hidden=(64, 64))
+    >>> model.output_shape
+    (None, 10)
+    """
+    shape = _check_common(input_shape, num_classes)
+    check_probability("dropout", dropout)
+    for width in hidden:
+        check_number("hidden", width, low=1, integer=True)
+    inputs = keras.Input(shape=shape)
+    x = keras.layers.Flatten()(inputs) if len(shape) > 1 else inputs
+    for i, width in enumerate(hidden):
+        x = keras.layers.Dense(
+            width, use_bias=False, kernel_initializer="he_uniform", name=f"dense_{i}"
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    return keras.Model(inputs, _head(x, num_classes, output_activation), name=name)
+
+
+def baseline_cnn(
+    input_shape: Sequence[int],
+    num_classes: int,
+    filters: Sequence[int] = (32, 64),
+    kernel_size: int = 3,
+    pool: bool = True,
+    dropout: float = 0.0,
+    output_activation: str | None = "softmax",
+    name: str = "baseline_cnn",
+) -> keras.Model:
+    """Convolutional network: [Conv (no bias, He normal) → BN → ReLU → MaxPool] × n → GAP.
+
+    Use it for images. Pooling halves the spatial size after each block while it is at least
+    2; global average pooling then feeds the head.
+
+    Args:
+        input_shape: ``(height, width, channels)``.
+        num_classes: number of output units.
+        filters: filters of each convolutional block. Defaults to ``(32, 64)``.
+        kernel_size: square kernel size. Defaults to ``3``.
+        pool: add 2×2 max pooling after each block. Defaults to ``True``.
+        dropout: dropout rate before the head. Defaults to ``0.0``.
+        output_activation: activation of the head. Defaults to ``"softmax"``.
+        name: model name. Defaults to ``"baseline_cnn"``.
+
+    Returns:
+        An uncompiled functional ``keras.Model``.
+
+    Example:
+
+    >>> from keras_recipes.models import baseline_cnn
+    >>> baseline_cnn((8, 8, 1), 10).output_shape
+    (None, 10)
+    """
+    shape = _check_common(input_shape, num_classes)
+    if len(shape) != 3:
+        raise ValueError(
+            f"Argument `input_shape` must be (height, width, channels) for a CNN. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
+    check_number("kernel_size", kernel_size, low=1, integer=True)
+    check_probability("dropout", dropout)
+    inputs = keras.Input(shape=shape)
+    x = inputs
+    size = min(shape[0], shape[1])
+    for i, f in enumerate(filters):
+        check_number("filters", f, low=1, integer=True)
+        x = keras.layers.Conv2D(
+            f, kernel_size, padding="same", use_bias=False,
+            kernel_initializer="he_normal", name=f"conv_{i}",
+        )(x)
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        if pool and size >= 2:
+            x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+            size //= 2
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    return keras.Model(inputs, _head(x, num_classes, output_activation), name=name)
+
+
+MODEL_BUILDERS = {"mlp": baseline_mlp, "cnn": baseline_cnn}
+
+
+def build_model(kind: str, input_shape, num_classes: int, **kwargs) -> keras.Model:
+    """Build a baseline by name: ``"mlp"`` or ``"cnn"``."""
+    if kind not in MODEL_BUILDERS:
+        raise ValueError(
+            f"Unknown model {kind!r}. Use one of {sorted(MODEL_BUILDERS)}. Received: model={kind!r}"
+        )
+    if kind == "mlp":
+        return baseline_mlp(input_shape, num_classes, **kwargs)
+    return baseline_cnn(input_shape, num_classes, **kwargs)
