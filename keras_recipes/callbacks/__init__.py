@@ -1,9 +1,21 @@
 """Callbacks for ``model.fit``: early stopping variants, keep-best, time budget, NaN guard."""
 
+from keras_recipes.callbacks.convergence_stopping import ConvergenceStopping
 from keras_recipes.callbacks.early_stopping import EarlyStopping
+from keras_recipes.callbacks.generalization_gap_stopping import GeneralizationGapStopping
+from keras_recipes.callbacks.keep_best import KeepBest
+from keras_recipes.callbacks.nan_guard import NaNGuard
+from keras_recipes.callbacks.prechelt_stopping import PrecheltStopping
 from keras_recipes.callbacks.stop_reason import StopReason
+from keras_recipes.callbacks.time_budget import TimeBudget
 
 __all__ = [
+    "ConvergenceStopping",
     "EarlyStopping",
+    "GeneralizationGapStopping",
+    "KeepBest",
+    "NaNGuard",
+    "PrecheltStopping",
     "StopReason",
+    "TimeBudget",
 ]

@@ -1,0 +1,101 @@
+"""TimeBudget: end training cleanly before a wall-clock budget runs out."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+
+from keras_recipes._export import keras_recipes_export
+from keras_recipes._validation import check_non_negative, check_positive
+from keras_recipes.callbacks.stop_reason import StopReason
+
+
+@keras_recipes_export
+class TimeBudget(keras.callbacks.Callback):
+    """Stop at an epoch boundary when the next epoch would exceed a time budget.
+
+    At the end of each epoch the callback measures the epoch's duration (training and
+    validation) and stops when ``elapsed + estimate > seconds``, where ``estimate`` is the
+    duration of the last epoch (it follows the current speed and leaves out the first
+    epoch's compilation once a second epoch has run). Training therefore ends with a whole
+    number of epochs, so that ``EarlyStopping``/``KeepBest`` can restore the best weights and
+    the logs stay complete; compare ``max_time`` in Lightning's ``Trainer``, which stops
+    after the budget is already spent.
+
+    Use it for jobs with a hard wall-clock limit (notebooks on shared machines, CI, a fixed
+    budget per trial in a search).
+
+    Args:
+        seconds: Budget for the whole `fit` call, in seconds (> 0).
+        safety_factor: Multiplies the estimate of the next epoch (>= 1 leaves margin).
+            Defaults to `1.0`.
+        verbose: 0 or 1 (print the stop reason). Defaults to `0`.
+
+    Example:
+
+    >>> from keras_recipes.callbacks import TimeBudget
+    >>> budget = TimeBudget(seconds=3600)
+    >>> budget.seconds
+    3600.0
+
+    References:
+        Lightning ``Timer`` / ``Trainer(max_time=...)``:
+        https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.Timer.html
+    """
+
+    def __init__(self, seconds: float, safety_factor: float = 1.0, verbose: int = 0) -> None:
+        super().__init__()
+        self.seconds = float(check_positive("seconds", seconds))
+        self.safety_factor = float(check_positive("safety_factor", safety_factor))
+        self.verbose = int(check_non_negative("verbose", verbose, integer=True))
+        self._clock = time.monotonic
+        self._reset()
+
+    def _reset(self) -> None:
+        self.stop_reason = StopReason.NOT_STOPPED
+        self.stop_message = ""
+        self.stopped_epoch = 0
+        self.epoch_times: list[float] = []
+        self.elapsed = 0.0
+        self._start = None
+        self._epoch_start = None
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        self._start = self._clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self._clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self._clock()
+        if self._start is None:
+            self._start = now
+        begin = self._epoch_start if self._epoch_start is not None else self._start
+        self.epoch_times.append(now - begin)
+        self.elapsed = now - self._start
+        estimate = self.epoch_times[-1] * self.safety_factor
+        if self.elapsed + estimate > self.seconds:
+            self.stopped_epoch = epoch
+            self.stop_reason = StopReason.TIME_BUDGET
+            self.stop_message = (
+                f"Epoch {epoch + 1}: {StopReason.TIME_BUDGET.message} (elapsed "
+                f"{self.elapsed:.1f} s + next epoch ~{estimate:.1f} s > {self.seconds:g} s)"
+            )
+            self.model.stop_training = True
+            if self.verbose > 0:
+                print(f"TimeBudget: {self.stop_message}.")
+
+    def get_config(self) -> dict:
+        """The constructor arguments."""
+        return {
+            "seconds": self.seconds,
+            "safety_factor": self.safety_factor,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Rebuild the callback from :meth:`get_config`."""
+        return cls(**config)
