@@ -1,0 +1,201 @@
+"""One-cycle policy (Smith & Topin; fastai's ``fit_one_cycle``) and its momentum cycle."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+from keras_recipes._export import keras_recipes_export
+from keras_recipes._validation import (
+    check_number,
+    check_one_of,
+    check_positive,
+    check_probability,
+)
+from keras_recipes.schedules._common import as_float_step
+
+
+def _check_pct(pct_start):
+    check_number("pct_start", pct_start, low=0, low_inclusive=False, high=1,
+                 high_inclusive=False)
+
+
+def _two_phases(step, total, pct, start, peak, end, anneal):
+    """start → peak over ``pct·total`` steps, then peak → end at ``total``; held after."""
+    p = ops.clip(as_float_step(step) / float(total), 0.0, 1.0)
+    first = ops.clip(p / pct, 0.0, 1.0)
+    second = ops.clip((p - pct) / (1.0 - pct), 0.0, 1.0)
+
+    def interp(a, b, x):
+        if anneal == "cos":
+            return b + (a - b) * 0.5 * (1.0 + ops.cos(math.pi * x))
+        return a + (b - a) * x
+
+    return ops.where(p < pct, interp(start, peak, first), interp(peak, end, second))
+
+
+@keras_recipes_export
+class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+    """One cycle: warm up from ``max_lr/div`` to ``max_lr``, then anneal to ``max_lr/final_div``.
+
+    Use it to train fast with a large learning rate for a known number of steps (fastai's
+    default policy); pair it with :meth:`momentum_schedule` and
+    :class:`keras_recipes.callbacks.HyperparameterScheduler` for the inverse momentum cycle.
+
+    With ``p = t / total_steps`` and ``q = pct_start`` (fastai's semantics and defaults):
+
+    - ``p < q``: ``lr = anneal(max_lr/div, max_lr, p / q)``;
+    - ``p >= q``: ``lr = anneal(max_lr, max_lr/final_div, (p − q) / (1 − q))``;
+    - ``anneal(a, b, x) = b + (a − b)(1 + cos(π x))/2`` (``"cos"``) or ``a + (b − a) x``
+      (``"linear"``). The value is held at ``max_lr/final_div`` after ``total_steps``.
+
+    Args:
+        max_lr: peak learning rate, > 0.
+        total_steps: length of the cycle in steps (epochs × steps per epoch), > 0.
+        pct_start: fraction of the cycle spent increasing, in ``(0, 1)``. Defaults to
+            ``0.25``.
+        div: ``max_lr / div`` is the starting value, > 0. Defaults to ``25.0``.
+        final_div: ``max_lr / final_div`` is the final value, > 0. Defaults to ``1e5``.
+        anneal: ``"cos"`` or ``"linear"``. Defaults to ``"cos"``.
+        name: name of the schedule. Defaults to ``"OneCycle"``.
+
+    Example:
+
+    >>> from keras_recipes.schedules import OneCycle
+    >>> sched = OneCycle(1e-2, total_steps=1000)
+    >>> round(float(sched(0)), 6), round(float(sched(250)), 6)
+    (0.0004, 0.01)
+    >>> momentum = sched.momentum_schedule()  # 0.95 -> 0.85 -> 0.95
+    >>> round(float(momentum(250)), 4)
+    0.85
+
+    References:
+        - Smith & Topin, 2017, "Super-Convergence", https://arxiv.org/abs/1708.07120
+        - Smith, 2018, "A disciplined approach to neural network hyper-parameters",
+          https://arxiv.org/abs/1803.09820
+        - fastai ``fit_one_cycle``, https://docs.fast.ai/callback.schedule.html
+    """
+
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        pct_start: float = 0.25,
+        div: float = 25.0,
+        final_div: float = 1e5,
+        anneal: str = "cos",
+        name: str = "OneCycle",
+    ):
+        super().__init__()
+        check_positive("max_lr", max_lr)
+        check_positive("total_steps", total_steps, integer=True)
+        _check_pct(pct_start)
+        check_positive("div", div)
+        check_positive("final_div", final_div)
+        check_one_of("anneal", anneal, ("cos", "linear"))
+        self.max_lr = max_lr
+        self.total_steps = total_steps
+        self.pct_start = pct_start
+        self.div = div
+        self.final_div = final_div
+        self.anneal = anneal
+        self.name = name
+
+    def __call__(self, step):
+        peak = float(self.max_lr)
+        return _two_phases(step, self.total_steps, float(self.pct_start), peak / self.div,
+                           peak, peak / self.final_div, self.anneal)
+
+    def momentum_schedule(
+        self, max_momentum: float = 0.95, min_momentum: float = 0.85
+    ) -> OneCycleMomentum:
+        """The companion momentum cycle: ``max_momentum → min_momentum → max_momentum``.
+
+        Its phases coincide with this schedule's (same ``total_steps``, ``pct_start`` and
+        ``anneal``). Schedule it with ``HyperparameterScheduler({"momentum": ...})`` for SGD
+        or ``{"beta_1": ...}`` for Adam.
+        """
+        return OneCycleMomentum(self.total_steps, self.pct_start, max_momentum,
+                                min_momentum, self.anneal)
+
+    def get_config(self) -> dict:
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "div": self.div,
+            "final_div": self.final_div,
+            "anneal": self.anneal,
+            "name": self.name,
+        }
+
+
+@keras_recipes_export
+class OneCycleMomentum(keras.optimizers.schedules.LearningRateSchedule):
+    """The one-cycle momentum: high → low while the learning rate rises, back to high after.
+
+    Use it with :class:`keras_recipes.callbacks.HyperparameterScheduler` next to
+    :class:`OneCycle` (``OneCycle.momentum_schedule()`` builds it with matching phases).
+
+    With ``p = t / total_steps`` and ``q = pct_start``: ``anneal(max_momentum, min_momentum,
+    p/q)`` for ``p < q``, then ``anneal(min_momentum, max_momentum, (p − q)/(1 − q))``.
+
+    Args:
+        total_steps: length of the cycle in steps, > 0.
+        pct_start: fraction of the cycle spent decreasing, in ``(0, 1)``. Defaults to
+            ``0.25``.
+        max_momentum: value at both ends, in ``[0, 1]``. Defaults to ``0.95``.
+        min_momentum: value at ``pct_start``, in ``[0, 1]``. Defaults to ``0.85``.
+        anneal: ``"cos"`` or ``"linear"``. Defaults to ``"cos"``.
+        name: name of the schedule. Defaults to ``"OneCycleMomentum"``.
+
+    Example:
+
+    >>> from keras_recipes.schedules import OneCycleMomentum
+    >>> m = OneCycleMomentum(1000)
+    >>> round(float(m(0)), 4), round(float(m(250)), 4), round(float(m(1000)), 4)
+    (0.95, 0.85, 0.95)
+
+    References:
+        - Smith, 2018, "A disciplined approach to neural network hyper-parameters",
+          https://arxiv.org/abs/1803.09820
+    """
+
+    def __init__(
+        self,
+        total_steps: int,
+        pct_start: float = 0.25,
+        max_momentum: float = 0.95,
+        min_momentum: float = 0.85,
+        anneal: str = "cos",
+        name: str = "OneCycleMomentum",
+    ):
+        super().__init__()
+        check_positive("total_steps", total_steps, integer=True)
+        _check_pct(pct_start)
+        check_probability("max_momentum", max_momentum, include_one=True)
+        check_probability("min_momentum", min_momentum, include_one=True)
+        check_one_of("anneal", anneal, ("cos", "linear"))
+        self.total_steps = total_steps
+        self.pct_start = pct_start
+        self.max_momentum = max_momentum
+        self.min_momentum = min_momentum
+        self.anneal = anneal
+        self.name = name
+
+    def __call__(self, step):
+        high, low = float(self.max_momentum), float(self.min_momentum)
+        return _two_phases(step, self.total_steps, float(self.pct_start), high, low, high,
+                           self.anneal)
+
+    def get_config(self) -> dict:
+        return {
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "max_momentum": self.max_momentum,
+            "min_momentum": self.min_momentum,
+            "anneal": self.anneal,
+            "name": self.name,
+        }
