@@ -1,0 +1,370 @@
+"""EarlyStopping: Keras's own scenarios, then the additions (thresholds, NaN, reasons...)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_recipes.callbacks import EarlyStopping, StopReason
+
+
+class FakeModel:
+    """Stands in for a model: its "weights" are the index of the epoch that produced them."""
+
+    def __init__(self):
+        self.stop_training = False
+        self.weights = -1
+
+    def get_weights(self):
+        return self.weights
+
+    def set_weights(self, weights):
+        self.weights = weights
+
+
+def drive(callback, values, monitor="val_loss", model=None, stop_at=None):
+    """Run ``values`` through the callback like ``fit`` would; returns the epochs run."""
+    model = model or FakeModel()
+    callback.set_model(model)
+    model.stop_training = False
+    callback.on_train_begin()
+    epochs = 0
+    for epoch, value in enumerate(values):
+        epochs += 1
+        model.weights = epoch
+        callback.on_epoch_end(epoch, logs={monitor: value, "other": 0.0})
+        if stop_at is not None and epoch == stop_at:
+            model.stop_training = True
+        if model.stop_training:
+            break
+    callback.on_train_end()
+    return epochs
+
+
+def small_regression_model():
+    model = keras.Sequential([
+        keras.Input((5,)),
+        keras.layers.Dense(1, activation="relu"),
+        keras.layers.Dense(1, activation="relu"),
+    ])
+    return model
+
+
+# --------------------------------------------------------------------------- Keras scenarios
+def test_keras_scenario_mode_inference_in_fit():
+    rng = np.random.default_rng(0)
+    x, y = rng.random((10, 5)), rng.random((10, 1))
+    model = small_regression_model()
+    model.compile(
+        loss="mae",
+        optimizer="adam",
+        metrics=["mse", "acc", "accuracy", "hinge", keras.metrics.F1Score(name="f1_score")],
+    )
+    cases = [
+        ("max", "val_mse", "max"),
+        ("min", "val_loss", "min"),
+        ("auto", "val_mse", "min"),
+        ("auto", "loss", "min"),
+        ("auto", "acc", "max"),
+        ("auto", "val_accuracy", "max"),
+        ("auto", "hinge", "min"),
+        ("auto", "f1_score", "max"),
+    ]
+    for mode, monitor, expected in cases:
+        stopper = EarlyStopping(patience=0, monitor=monitor, mode=mode)
+        model.fit(x, y, batch_size=5, validation_data=(x, y), callbacks=[stopper], epochs=1,
+                  verbose=0)
+        assert stopper.direction == expected, (mode, monitor)
+        assert stopper.monitor_op is (np.greater if expected == "max" else np.less)
+
+    with pytest.raises(ValueError, match="cannot determine whether that metric"):
+        model.fit(x, y, batch_size=5, validation_data=(x, y), epochs=1, verbose=0,
+                  callbacks=[EarlyStopping(patience=0, monitor="unknown")])
+
+
+@pytest.mark.parametrize("patience", [0, 1, 2, 3])
+def test_keras_scenario_patience(patience):
+    losses = [10.0, 9.0, 8.0, 9.0, 8.9, 8.8, 8.7, 8.6, 8.5]
+    stopper = EarlyStopping(monitor="loss", patience=patience)
+    drive(stopper, losses, monitor="loss")
+    assert stopper.stopped_epoch == max(patience, 1) + 2
+    assert stopper.stop_reason is StopReason.PATIENCE_EXHAUSTED
+
+
+def test_keras_scenario_reuse_and_baseline_and_start_from_epoch():
+    rng = np.random.default_rng(0)
+    data = rng.random((32, 1))
+    labels = np.where(data > 0.5, 1, 0)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="relu"),
+                              keras.layers.Dense(1, activation="relu")])
+    model.compile(optimizer="sgd", loss="mae", metrics=["mse"])
+    stopper = EarlyStopping(monitor="mse", patience=3)
+    history1 = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
+    assert len(history1.epoch) >= 3
+    history2 = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
+    assert len(history2.epoch) >= 3
+
+    stopper = EarlyStopping(monitor="mse", patience=3, baseline=0.6)
+    hist = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
+    assert len(hist.epoch) >= 3
+
+    for patience, start in [(3, 2), (0, 2)]:
+        stopper = EarlyStopping(monitor="mse", patience=patience, start_from_epoch=start)
+        history = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
+        assert len(history.epoch) >= patience + start
+
+
+def test_keras_scenario_state_reset_across_fit_calls():
+    stopper = EarlyStopping(monitor="loss", patience=3)
+    stopper.set_model(keras.Sequential())
+    stopper.on_train_begin()
+    stopper.best = 0.1
+    stopper.wait = 3
+    stopper.stopped_epoch = 5
+    stopper.best_epoch = 5
+    stopper.best_weights = object()
+    stopper.stop_reason = StopReason.DIVERGED
+    stopper.on_train_begin()
+    assert stopper.best is None
+    assert stopper.wait == 0
+    assert stopper.stopped_epoch == 0
+    assert stopper.best_epoch == 0
+    assert stopper.best_weights is None
+    assert stopper.best_value is None
+    assert stopper.stop_reason is StopReason.NOT_STOPPED
+
+
+def test_keras_scenario_final_weights_when_restoring():
+    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+    model = FakeModel()
+    drive(stopper, [0.2, 0.15, 0.1, 0.11, 0.12], model=model)
+    assert model.weights == 2
+
+    # No epoch improves on the baseline: train for `patience` epochs, restore the best.
+    stopper = EarlyStopping(monitor="val_loss", patience=5, baseline=0.5,
+                            restore_best_weights=True)
+    model = FakeModel()
+    epochs = drive(stopper, [0.9, 0.8, 0.7, 0.71, 0.72, 0.73], model=model)
+    assert epochs == 5
+    assert model.weights == 2
+    assert stopper.stop_reason is StopReason.BASELINE_NOT_MET
+
+    # Another callback requests the stop: the best weights are still restored.
+    stopper = EarlyStopping(monitor="val_loss", patience=5, baseline=0.5,
+                            restore_best_weights=True)
+    model = FakeModel()
+    epochs = drive(stopper, [0.9, 0.8, 0.7, 0.71, 0.72, 0.73], model=model, stop_at=3)
+    assert epochs == 4
+    assert model.weights == 2
+    assert stopper.stop_reason is StopReason.OTHER_CALLBACK
+    assert stopper.stopped_epoch == 3
+
+
+# --------------------------------------------------------------------------- additions
+def test_restore_best_weights_defaults_to_true():
+    stopper = EarlyStopping(patience=1)
+    assert stopper.restore_best_weights is True
+    model = FakeModel()
+    drive(stopper, [0.5, 0.4, 0.6, 0.7], model=model)
+    assert model.weights == 1
+    assert stopper.best_epoch == 1
+    assert stopper.best_value == pytest.approx(0.4)
+
+
+def test_patience_zero_stops_at_first_non_improvement_after_epoch_zero():
+    stopper = EarlyStopping(patience=0)
+    epochs = drive(stopper, [1.0, 0.9, 0.95, 0.5])
+    assert epochs == 3
+    assert stopper.stopped_epoch == 2
+
+
+def test_best_epoch_is_the_last_one():
+    stopper = EarlyStopping(patience=2)
+    model = FakeModel()
+    epochs = drive(stopper, [1.0, 0.9, 0.8, 0.7], model=model)
+    assert epochs == 4
+    assert stopper.stop_reason is StopReason.NOT_STOPPED
+    assert stopper.best_epoch == 3
+    assert model.weights == 3
+
+
+def test_check_finite_stops_and_restores_best():
+    stopper = EarlyStopping(patience=10)
+    model = FakeModel()
+    epochs = drive(stopper, [1.0, 0.5, float("nan"), 0.1], model=model)
+    assert epochs == 3
+    assert stopper.stop_reason is StopReason.NON_FINITE
+    assert stopper.stopped_epoch == 2
+    assert model.weights == 1
+
+
+def test_nan_on_first_epoch_restores_weights_from_before_fit():
+    stopper = EarlyStopping(patience=10)
+    model = FakeModel()
+    epochs = drive(stopper, [float("inf"), 0.5], model=model)
+    assert epochs == 1
+    assert stopper.stop_reason is StopReason.NON_FINITE
+    assert stopper.stopped_epoch == 0
+    assert model.weights == -1  # the weights before the first epoch
+
+
+def test_check_finite_false_keeps_training_through_nan():
+    stopper = EarlyStopping(patience=10, check_finite=False)
+    model = FakeModel()
+    epochs = drive(stopper, [1.0, float("nan"), 0.5], model=model)
+    assert epochs == 3
+    assert stopper.best_epoch == 2
+    assert model.weights == 2
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "threshold", "stop_epoch"),
+    [
+        ("min", [1.0, 0.5, 0.2, 0.1], 0.2, 2),  # reaching the target (<=) counts
+        ("max", [0.5, 0.8, 0.95, 0.99], 0.9, 2),
+    ],
+)
+def test_stopping_threshold(mode, values, threshold, stop_epoch):
+    stopper = EarlyStopping(monitor="m", mode=mode, patience=10, stopping_threshold=threshold)
+    model = FakeModel()
+    drive(stopper, values, monitor="m", model=model)
+    assert stopper.stop_reason is StopReason.THRESHOLD_REACHED
+    assert stopper.stopped_epoch == stop_epoch
+    assert model.weights == stop_epoch
+
+
+@pytest.mark.parametrize(
+    ("mode", "values", "bound", "stop_epoch"),
+    [
+        ("min", [1.0, 0.8, 3.0, 0.5], 2.0, 2),
+        ("max", [0.5, 0.6, 0.05, 0.7], 0.1, 2),
+    ],
+)
+def test_divergence_threshold(mode, values, bound, stop_epoch):
+    stopper = EarlyStopping(monitor="m", mode=mode, patience=10, divergence_threshold=bound)
+    model = FakeModel()
+    drive(stopper, values, monitor="m", model=model)
+    assert stopper.stop_reason is StopReason.DIVERGED
+    assert stopper.stopped_epoch == stop_epoch
+    assert model.weights == 1
+
+
+def test_min_delta_absolute_and_relative():
+    # Hand computation: best 10. Absolute δ=0.1 → 9.5 < 9.9 improves. Relative δ=0.1 →
+    # threshold 10 − 0.1·10 = 9, so 9.5 does not improve and patience 1 stops at epoch 1.
+    values = [10.0, 9.5, 8.9, 8.8]
+    absolute = EarlyStopping(patience=1, min_delta=0.1)
+    assert drive(absolute, values) == 4
+    relative = EarlyStopping(patience=1, min_delta=0.1, min_delta_mode="relative")
+    assert drive(relative, values) == 2
+    assert relative.best_value == 10.0
+
+    # Max mode: best 0.5, relative δ=0.1 → needs > 0.55.
+    stopper = EarlyStopping(monitor="acc", patience=1, min_delta=0.1, min_delta_mode="relative")
+    assert drive(stopper, [0.5, 0.54, 0.56], monitor="acc") == 2
+
+
+def test_missing_metric_warns_with_available_metrics():
+    stopper = EarlyStopping(monitor="val_loss")
+    stopper.set_model(FakeModel())
+    stopper.on_train_begin()
+    with pytest.warns(UserWarning, match=r"`val_loss` which is not available.*loss, other"):
+        stopper.on_epoch_end(0, logs={"loss": 1.0, "other": 2.0})
+    assert stopper.best is None
+
+
+@pytest.mark.parametrize(
+    ("monitor", "expected"),
+    [
+        ("val_accuracy", "max"),
+        ("acc", "max"),
+        ("val_sparse_categorical_accuracy", "max"),
+        ("top_k_categorical_accuracy", "max"),
+        ("val_auc", "max"),
+        ("precision", "max"),
+        ("val_loss", "min"),
+        ("val_mae", "min"),
+        ("mean_squared_error", "min"),
+    ],
+)
+def test_mode_auto_from_names(monitor, expected):
+    stopper = EarlyStopping(monitor=monitor)
+    stopper.set_model(FakeModel())
+    stopper.on_train_begin()
+    assert stopper.resolve_direction() == expected
+
+
+def test_reason_is_printed_when_verbose(capsys):
+    stopper = EarlyStopping(patience=1, verbose=1)
+    drive(stopper, [1.0, 2.0, 3.0])
+    out = capsys.readouterr().out
+    assert "did not improve for `patience` epochs" in out
+    assert "Epoch 2" in out
+    assert "restoring model weights" in out
+    assert str(stopper.stop_reason) == StopReason.PATIENCE_EXHAUSTED.message
+
+
+def test_same_instance_two_runs_and_deepcopy():
+    stopper = EarlyStopping(patience=1)
+    drive(stopper, [1.0, 2.0, 3.0])
+    assert stopper.stop_reason is StopReason.PATIENCE_EXHAUSTED
+    # Second run: a stale best (1.0) would stop at once; a reset one runs to the end.
+    epochs = drive(stopper, [5.0, 4.0, 3.0])
+    assert epochs == 3
+    assert stopper.stop_reason is StopReason.NOT_STOPPED
+    assert stopper.best_epoch == 2
+
+    clone = copy.deepcopy(EarlyStopping(patience=3, divergence_threshold=5.0))
+    assert clone.get_config()["divergence_threshold"] == 5.0
+
+
+def test_config_roundtrip(config_roundtrip):
+    config_roundtrip(EarlyStopping(monitor="val_accuracy", patience=2, baseline=0.5,
+                                   stopping_threshold=0.99, min_delta_mode="relative"))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"patience": -1}, "Argument `patience` must be >= 0"),
+        ({"patience": 1.5}, "Argument `patience` must be an integer"),
+        ({"mode": "maximum"}, r"Argument `mode` must be one of \{'auto', 'min', 'max'\}"),
+        ({"min_delta_mode": "percent"}, "Argument `min_delta_mode` must be one of"),
+        ({"start_from_epoch": -2}, "Argument `start_from_epoch` must be >= 0"),
+        ({"baseline": "high"}, "Argument `baseline` must be a finite number"),
+        ({"mode": "min", "stopping_threshold": 2.0, "divergence_threshold": 1.0},
+         "Argument `stopping_threshold` must be < `divergence_threshold`"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        EarlyStopping(**kwargs)
+
+
+# --------------------------------------------------------------------------- real fit
+def test_fit_on_digits_restores_best_epoch(tiny_digits, tiny_mlp, seed):
+    x, y = tiny_digits
+    model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))
+    stopper = EarlyStopping(monitor="val_loss", patience=1)
+    history = model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=6,
+                        batch_size=75, verbose=0, callbacks=[stopper])
+    val = history.history["val_loss"]
+    assert stopper.best_epoch == int(np.argmin(val))
+    assert stopper.best_value == pytest.approx(min(val), rel=1e-6)
+    restored = model.evaluate(x[150:], y[150:], verbose=0, return_dict=True)["loss"]
+    assert restored == pytest.approx(min(val), rel=1e-4)
+
+
+def test_fit_divergence_stops_with_finite_weights(tiny_regression):
+    x, y = tiny_regression
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(10.0), loss="mse")
+    stopper = EarlyStopping(monitor="loss", patience=5)
+    model.fit(x, y, epochs=30, batch_size=32, verbose=0, callbacks=[stopper])
+    assert stopper.stop_reason is StopReason.NON_FINITE
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+    assert math.isfinite(model.evaluate(x, y, verbose=0))
