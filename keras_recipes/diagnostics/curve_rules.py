@@ -1,0 +1,252 @@
+"""Doctor rules that read the learning curves (seed 004's "courbes d'apprentissage").
+
+Each rule is a pure function ``RunRecord -> list[Finding]``; thresholds are module
+constants so that they can be read, quoted and tested.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from keras_recipes.diagnostics.finding import Finding
+from keras_recipes.diagnostics.run_record import RunRecord
+
+#: The final train loss is "exploding" above this multiple of the reference (ln C) loss.
+EXPLODE_FACTOR = 2.0
+#: ... or when it ends this factor above its own minimum.
+REBOUND_FACTOR = 1.5
+#: Initial loss outside [1/f, f] × ln C is suspicious.
+INITIAL_LOSS_FACTOR = 1.5
+#: "Flat": relative change of the loss below this over the first FLAT_STEPS steps.
+FLAT_TOLERANCE = 0.05
+FLAT_STEPS = 100
+#: Overfitting: val loss ends this fraction above its minimum while train loss still falls.
+OVERFIT_RISE = 0.10
+#: Underfitting: final train loss above this fraction of the reference loss...
+UNDERFIT_FRACTION = 0.10
+#: ... and still falling by at least this fraction over the last epoch.
+STILL_FALLING = 0.01
+#: Train - val accuracy gap above this (or a loss gap above GAP_LOSS × reference).
+GAP_ACCURACY = 0.10
+GAP_LOSS = 0.5
+#: Oscillation: at least OSC_MIN_RISES epochs whose loss rose by > OSC_RISE (relative),
+#: and at least OSC_FRACTION of the epoch-to-epoch changes.
+OSC_RISE = 0.02
+OSC_MIN_RISES = 2
+OSC_FRACTION = 0.25
+#: Chance level: final accuracy below CHANCE_FACTOR / C.
+CHANCE_FACTOR = 1.5
+
+_LR_FINDER = "keras_recipes.lr_finder.find_lr"
+_EARLY_STOPPING = "keras_recipes.callbacks.EarlyStopping"
+
+
+def _finite(values):
+    return values is not None and bool(np.all(np.isfinite(values)))
+
+
+def nonfinite_or_exploding(run: RunRecord) -> list[Finding]:
+    """Loss NaN/Inf, or finite but far above chance / rebounding → LR too high or bad init."""
+    advice = (f"Lower the learning rate (ε0) by 10×, or pick it with {_LR_FINDER} (the largest "
+              "ε0 that does not diverge); check the initialisation (He for ReLU) and the "
+              "inputs' scale; clipnorm= in the optimizer bounds each step, and "
+              "keras.callbacks.TerminateOnNaN stops a diverged run at once.")
+    for key in ("loss", "val_loss"):
+        values = run.curve(key)
+        if values is not None and not _finite(values):
+            epoch = int(np.argmax(~np.isfinite(values))) + 1
+            return [Finding("error", "nonfinite_loss",
+                            f"The {key.replace('_', ' ')} became NaN or infinite at epoch "
+                            f"{epoch}: training diverged.",
+                            {"metric": key, "first_bad_epoch": epoch}, advice)]
+    loss = run.curve("loss")
+    ref = run.reference_loss
+    evidence = {"final_loss": float(loss[-1]), "min_loss": float(loss.min())}
+    if ref is not None and loss[-1] > EXPLODE_FACTOR * ref:
+        evidence["reference_loss"] = ref
+        return [Finding("error", "exploding_loss",
+                        f"The final train loss {loss[-1]:.3g} is more than {EXPLODE_FACTOR:g}× "
+                        f"the loss of a uniform guess ({ref:.3g}): training diverged.",
+                        evidence, advice)]
+    if len(loss) >= 2 and loss[-1] > REBOUND_FACTOR * loss.min() and loss[-1] > loss[0]:
+        return [Finding("error", "exploding_loss",
+                        f"The train loss climbed back from {loss.min():.3g} to {loss[-1]:.3g}: "
+                        "steps are too large.", evidence, advice)]
+    return []
+
+
+def initial_loss(run: RunRecord) -> list[Finding]:
+    """Initial loss far from ln C → broken initialisation, labels or output layer."""
+    init = run.summary.get("initial_loss")
+    expected = run.summary.get("expected_initial_loss")
+    if init is None or expected is None or not expected > 0:
+        return []
+    evidence = {"initial_loss": float(init), "expected": float(expected)}
+    if not math.isfinite(init) or not (expected / INITIAL_LOSS_FACTOR <= init
+                                       <= expected * INITIAL_LOSS_FACTOR):
+        return [Finding(
+            "warning", "initial_loss",
+            f"The initial loss {init:.3g} is far from {expected:.3g} = ln C, the loss of a "
+            "uniform guess: the untrained network is confidently wrong.",
+            evidence,
+            "Check the output layer (softmax with from_logits=False, one unit per class), "
+            "that labels match the loss (sparse integers vs one-hot), the input scale, and "
+            "the initialisation (small last-layer weights give ln C).")]
+    return []
+
+
+def flat_loss(run: RunRecord) -> list[Finding]:
+    """Loss flat over the first ~100 steps → LR too low or bad initialisation."""
+    loss = run.curve("loss")
+    if loss is None or not _finite(loss):
+        return []
+    steps = run.summary.get("steps_per_epoch") or 0
+    k = max(1, math.ceil(FLAT_STEPS / steps)) if steps else 1
+    start = run.summary.get("initial_loss")
+    if start is None or not math.isfinite(start):
+        if len(loss) < 2:
+            return []
+        start, k = float(loss[0]), min(k + 1, len(loss))
+    k = min(k, len(loss))
+    change = (start - float(loss[k - 1])) / max(abs(start), 1e-12)
+    if abs(change) < FLAT_TOLERANCE:
+        return [Finding(
+            "warning", "flat_loss",
+            f"The loss moved by only {100 * change:.2g}% over the first {k} epoch(s) "
+            f"({k * steps if steps else '?'} steps): nothing is being learned.",
+            {"start_loss": float(start), "loss_after": float(loss[k - 1]), "epochs": k},
+            f"Raise the learning rate (try 1e-3 for Adam, or run {_LR_FINDER}); check the "
+            "initialisation (constant or zero weights never break symmetry) and that "
+            "gradients reach the weights (frozen layers, detached graph).")]
+    return []
+
+
+def overfitting(run: RunRecord) -> list[Finding]:
+    """Train loss falling while val loss rises → overfitting."""
+    loss, val = run.curve("loss"), run.curve("val_loss")
+    if val is None or len(val) < 4 or not (_finite(val) and _finite(loss)):
+        return []
+    best = int(np.argmin(val))
+    if best >= len(val) - 1:
+        return []
+    rise = (val[-1] - val[best]) / max(val[best], 1e-12)
+    train_falls = loss[-1] < loss[best]
+    if rise > OVERFIT_RISE and train_falls:
+        return [Finding(
+            "warning", "overfitting",
+            f"The validation loss was lowest at epoch {best + 1} ({val[best]:.3g}) and rose "
+            f"{100 * rise:.0f}% since, while the train loss kept falling: the model overfits.",
+            {"best_epoch": best + 1, "best_val_loss": float(val[best]),
+             "final_val_loss": float(val[-1]), "final_loss": float(loss[-1])},
+            f"Stop at the best epoch ({_EARLY_STOPPING} with restore_best_weights), add "
+            "regularisation (weight decay, keras.layers.Dropout), get more data or augment "
+            "it, or use a smaller model.")]
+    return []
+
+
+def underfitting(run: RunRecord) -> list[Finding]:
+    """Both losses high and still falling at the end → underfitting or stopped too early."""
+    loss = run.curve("loss")
+    ref = run.reference_loss
+    if ref is None or not _finite(loss):
+        return []
+    val = run.curve("val_loss")
+    high = loss[-1] > UNDERFIT_FRACTION * ref and (
+        val is None or not _finite(val) or val[-1] > UNDERFIT_FRACTION * ref)
+    if len(loss) >= 2:
+        previous = loss[-2]
+    else:
+        previous = run.summary.get("initial_loss")
+        if previous is None or not math.isfinite(previous):
+            return []
+    falling = (previous - loss[-1]) / max(abs(previous), 1e-12) > STILL_FALLING
+    if high and falling:
+        return [Finding(
+            "warning", "underfitting",
+            f"The train loss ({loss[-1]:.3g}) is still high, above {UNDERFIT_FRACTION:g}× "
+            f"the reference {ref:.3g}, and still falling at the last epoch: the model "
+            "underfits or training stopped too early.",
+            {"final_loss": float(loss[-1]), "reference_loss": ref,
+             "final_val_loss": None if val is None else float(val[-1]),
+             "last_epoch_drop": float(previous - loss[-1])},
+            "Train longer (more epochs; EarlyStopping with patience will stop it when it "
+            "is done), use a bigger model, or a higher learning rate (seed 004).")]
+    return []
+
+
+def generalization_gap(run: RunRecord) -> list[Finding]:
+    """A large gap between train and validation performance."""
+    key = run.accuracy_key()
+    if key is not None and run.curve(f"val_{key}") is not None:
+        train, val = run.curve(key)[-1], run.curve(f"val_{key}")[-1]
+        gap, limit, what = train - val, GAP_ACCURACY, "accuracy"
+    else:
+        loss, val_loss, ref = run.curve("loss"), run.curve("val_loss"), run.reference_loss
+        if val_loss is None or ref is None:
+            return []
+        train, val = loss[-1], val_loss[-1]
+        gap, limit, what = val - train, GAP_LOSS * ref, "loss"
+    if math.isfinite(gap) and gap > limit:
+        return [Finding(
+            "warning", "generalization_gap",
+            f"The final train {what} ({train:.3g}) and validation {what} ({val:.3g}) "
+            f"differ by {gap:.3g} (> {limit:.3g}): the model does not generalise.",
+            {f"train_{what}": float(train), f"val_{what}": float(val), "gap": float(gap)},
+            "Regularise (weight decay, dropout), get more or augmented data, or use a "
+            "smaller model; check that train and validation come from the same "
+            "distribution.")]
+    return []
+
+
+def oscillating_loss(run: RunRecord) -> list[Finding]:
+    """The train loss goes up and down from epoch to epoch → LR too high."""
+    loss = run.curve("loss")
+    if loss is None or len(loss) < 5 or not _finite(loss):
+        return []
+    rel = np.diff(loss) / np.maximum(np.abs(loss[:-1]), 1e-12)
+    rises = int(np.sum(rel > OSC_RISE))
+    if rises >= OSC_MIN_RISES and rises / len(rel) >= OSC_FRACTION:
+        return [Finding(
+            "warning", "oscillating_loss",
+            f"The train loss rose in {rises} of {len(rel)} epochs: it oscillates instead of "
+            "falling steadily.",
+            {"rises": rises, "epochs": len(loss), "largest_rise": float(rel.max())},
+            f"Lower the learning rate (or pick it with {_LR_FINDER}), add a decaying "
+            "schedule or warm-up, or use a larger batch.")]
+    return []
+
+
+def chance_level(run: RunRecord) -> list[Finding]:
+    """Final accuracy at chance level → labels shuffled or misaligned, or nothing learned."""
+    key, c = run.accuracy_key(), run.num_classes
+    if key is None or not c or c < 2:
+        return []
+    name = f"val_{key}" if run.curve(f"val_{key}") is not None else key
+    acc = float(run.curve(name)[-1])
+    if len(run.curve(key)) >= 2 and acc < CHANCE_FACTOR / c:
+        return [Finding(
+            "warning", "chance_level",
+            f"The final {name.replace('_', ' ')} {acc:.3g} is at chance level (1/C = "
+            f"{1 / c:.3g}): the model has learned nothing that transfers.",
+            {name: acc, "chance": 1.0 / c},
+            "Check that labels are aligned with inputs (no shuffle of one without the "
+            "other), that the loss fits the labels, and that the model can overfit a tiny "
+            "subset first (seed 004, step 2).")]
+    return []
+
+
+def still_improving(run: RunRecord) -> list[Finding]:
+    """Validation loss still falling at the end (a note: more epochs would help)."""
+    val = run.curve("val_loss")
+    if val is None or len(val) < 3 or not _finite(val):
+        return []
+    drops = -np.diff(val[-3:]) / np.maximum(np.abs(val[-3:-1]), 1e-12)
+    if np.all(drops > STILL_FALLING):
+        return [Finding(
+            "info", "still_improving",
+            "The validation loss was still falling over the last epochs.",
+            {"last_val_losses": [float(v) for v in val[-3:]]},
+            f"Train for more epochs and let {_EARLY_STOPPING} decide when to stop.")]
+    return []

@@ -1,0 +1,166 @@
+"""Doctor rules that read the logger's one-off facts and per-layer probe statistics.
+
+They need a :class:`~keras_recipes.diagnostics.DiagnosticLogger` (or its tidy frame); on a
+plain History they find nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from keras_recipes.diagnostics.finding import Finding
+from keras_recipes.diagnostics.run_record import RunRecord
+
+#: A layer is "dead" when more than this fraction of its units are zero on every example.
+DEAD_FRACTION = 0.5
+#: Units are "symmetric" when their spread is below this fraction of the activation rms.
+SYMMETRY_TOLERANCE = 1e-6
+#: Per-step update/weight ratio: warning outside [low, high], the rule of thumb being ~1e-3.
+RATIO_WARN = (1e-5, 3e-2)
+#: Gradient rms of the first weighted layer / the last: vanishing / exploding beyond these.
+GRADIENT_DEPTH_RATIO = (1e-2, 1e2)
+
+_NORMALISATION_LAYERS = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
+                         "UnitNormalization", "RMSNormalization")
+
+
+def _last_records(table):
+    """Rows of the last record (all layers), dropping layers with no value."""
+    if table.empty:
+        return None, None
+    epoch = int(table.index.max())
+    return epoch, table.loc[epoch].dropna()
+
+
+def dead_units(run: RunRecord) -> list[Finding]:
+    """More than half the units of a hidden layer are dead → He init, LeakyReLU, lower LR."""
+    epoch, last = _last_records(run.layer_stat("act_dead_fraction"))
+    if last is None:
+        return []
+    bad = {layer: float(v) for layer, v in last.items() if v > DEAD_FRACTION}
+    if not bad:
+        return []
+    return [Finding(
+        "warning", "dead_units",
+        f"{len(bad)} hidden layer(s) have more than {DEAD_FRACTION:.0%} dead units (zero on "
+        f"every probe example) at epoch {epoch}: {', '.join(bad)}.",
+        {"dead_fraction": bad, "epoch": epoch},
+        "Use He initialisation for ReLU layers, keras.layers.LeakyReLU (or ELU/GELU), "
+        "a lower learning rate, and normalised inputs; BatchNormalization before the "
+        "activation keeps units alive.")]
+
+
+def symmetry(run: RunRecord) -> list[Finding]:
+    """Every unit of a layer computes the same value → symmetry never broken (w = k)."""
+    spread = run.layer_stat("act_unit_spread")
+    rms = run.layer_stat("act_rms")
+    epoch, last = _last_records(spread)
+    if last is None or rms.empty:
+        return []
+    scale = rms.loc[epoch]
+    bad = [layer for layer, v in last.items()
+           if scale.get(layer, 0.0) > 0 and v <= SYMMETRY_TOLERANCE * scale[layer]]
+    if not bad:
+        return []
+    return [Finding(
+        "warning", "symmetric_units",
+        f"All units of {', '.join(bad)} output the same value at epoch {epoch}: the "
+        "initialisation did not break the symmetry, so each layer acts as one unit.",
+        {"layers": bad, "epoch": epoch},
+        "Initialise weights randomly (He/Glorot; keras_recipes.initializers), never with a "
+        "constant (seed 000: w = k leaves every unit identical).")]
+
+
+def update_ratio(run: RunRecord) -> list[Finding]:
+    """Per-step update/weight ratio far from ~1e-3 → LR too high or too low."""
+    table = run.layer_stat("update_ratio_per_step")
+    if table.empty:
+        return []
+    medians = table.median(axis=0, skipna=True).dropna()
+    medians = medians[np.isfinite(medians.to_numpy())]
+    if medians.empty:
+        return []
+    low, high = RATIO_WARN
+    findings = []
+    too_high = {k: float(v) for k, v in medians.items() if v > high}
+    too_low = {k: float(v) for k, v in medians.items() if 0 <= v < low}
+    if too_high:
+        findings.append(Finding(
+            "warning", "update_ratio_high",
+            f"Weights move by more than {high:g} of their norm per step in "
+            f"{', '.join(too_high)} (rule of thumb: ~1e-3).",
+            {"median_ratio_per_step": too_high},
+            "Lower the learning rate (or pick it with keras_recipes.lr_finder.find_lr)."))
+    if too_low and len(too_low) == len(medians):
+        findings.append(Finding(
+            "warning", "update_ratio_low",
+            f"Weights move by less than {low:g} of their norm per step in every layer "
+            "(rule of thumb: ~1e-3): training barely changes the model.",
+            {"median_ratio_per_step": too_low},
+            "Raise the learning rate (or pick it with keras_recipes.lr_finder.find_lr); "
+            "check for frozen layers."))
+    return findings
+
+
+def inputs_not_normalised(run: RunRecord) -> list[Finding]:
+    """Inputs far from a unit scale (the seeds' classic error)."""
+    if run.summary.get("inputs_normalised", True):
+        return []
+    stats = {k: v for k, v in (run.summary.get("input_stats") or {}).items()
+             if k in ("min", "max", "mean", "std", "non_finite")}
+    return [Finding(
+        "warning", "inputs_not_normalised",
+        "The inputs are not normalised (values far outside a unit scale, or non-finite).",
+        stats,
+        "Standardise with statistics of the train set ((x − mean) / std, e.g. "
+        "keras.layers.Normalization adapted on it), or scale to [0, 1] (images: / 255).")]
+
+
+def class_imbalance(run: RunRecord) -> list[Finding]:
+    """Class counts differ by more than 3× between the largest and smallest class."""
+    if not run.summary.get("imbalanced"):
+        return []
+    counts = run.summary.get("train_class_counts") or {}
+    return [Finding(
+        "warning", "class_imbalance",
+        f"The largest class has {run.summary.get('imbalance_ratio', math.nan):.3g}× more "
+        "examples than the smallest.",
+        {"class_counts": dict(counts)},
+        "Pass class_weight= to fit, resample the classes, and judge the model on per-class "
+        "recall or a balanced metric rather than accuracy.")]
+
+
+def gradient_depth(run: RunRecord) -> list[Finding]:
+    """Gradient rms of the first weighted layer versus the last: vanishing or exploding."""
+    table = run.layer_stat("grad_rms")
+    if table.empty:
+        return []
+    classes = {d.get("name"): d.get("class") for d in run.summary.get("layers", [])}
+    layers = [c for c in table.columns if classes.get(c) not in _NORMALISATION_LAYERS]
+    if len(layers) < 2:
+        return []
+    first, last = table[layers[0]], table[layers[-1]]
+    ratios = (first / last.where(last > 0)).replace([np.inf, -np.inf], np.nan).dropna()
+    if ratios.empty:
+        return []
+    ratio = float(ratios.median())
+    low, high = GRADIENT_DEPTH_RATIO
+    evidence = {"first_layer": layers[0], "last_layer": layers[-1],
+                "median_grad_rms_ratio": ratio}
+    if ratio < low:
+        return [Finding(
+            "warning", "vanishing_gradients",
+            f"The gradient reaching {layers[0]} is {ratio:.2g}× the one at {layers[-1]}: "
+            "gradients vanish across depth.", evidence,
+            "Use ReLU-family activations with He initialisation, BatchNormalization, "
+            "residual connections, or a shallower model.")]
+    if ratio > high:
+        return [Finding(
+            "warning", "exploding_gradients",
+            f"The gradient reaching {layers[0]} is {ratio:.2g}× the one at {layers[-1]}: "
+            "gradients explode across depth.", evidence,
+            "Scale the initialisation down (Glorot/He, not larger), add "
+            "BatchNormalization, clip gradients (clipnorm=) and lower the learning rate.")]
+    return []
