@@ -3,6 +3,7 @@
 from keras_recipes.callbacks.convergence_stopping import ConvergenceStopping
 from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.generalization_gap_stopping import GeneralizationGapStopping
+from keras_recipes.callbacks.hyperparameter_scheduler import HyperparameterScheduler
 from keras_recipes.callbacks.keep_best import KeepBest
 from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.prechelt_stopping import PrecheltStopping
@@ -13,6 +14,7 @@ __all__ = [
     "ConvergenceStopping",
     "EarlyStopping",
     "GeneralizationGapStopping",
+    "HyperparameterScheduler",
     "KeepBest",
     "NaNGuard",
     "PrecheltStopping",
