@@ -1,0 +1,192 @@
+"""Capture and restore a compiled model's whole training state.
+
+Anything in the library that changes a model for a while (the learning-rate finder, the ε0
+probe, diagnostics) takes a :class:`TrainingState` first and restores it in a ``finally``
+block, so the model leaves exactly as it came: bit for bit, after success, after a loss that
+went to NaN, and after an exception or ``KeyboardInterrupt``.
+
+What is captured:
+
+- every model variable (``model.variables``): trainable weights, non-trainable ones such as
+  BatchNormalization moving statistics, and the dropout seed-generator states;
+- the metric variables (``model.metrics_variables``);
+- the optimizer object, its variables (slots, ``iterations``, the learning-rate variable),
+  and its learning-rate object (a variable, a ``LearningRateSchedule`` or a callable);
+- the compiled state the Keras trainers cache on the model between calls: the
+  ``optimizer`` attribute, ``train_function``, ``test_function``, ``predict_function``,
+  ``stop_training`` and, on JAX, the cached step state.
+
+An optimizer that is not built at capture time is left as it is found at restore time:
+Keras offers no way to un-build one. Code that swaps in its own optimizer (as the
+learning-rate finder does) never builds the user's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import keras
+import numpy as np
+
+# Attributes the Keras 3 trainers cache on the model between calls. Only those present on
+# the model at capture time are restored; one absent then is removed again.
+_COMPILED_ATTRIBUTES = (
+    "optimizer",
+    "train_function",
+    "test_function",
+    "predict_function",
+    "stop_training",
+    "_jax_state",
+    "_jax_state_synced",
+)
+_ABSENT = object()
+
+
+def _unique(variables) -> list:
+    seen, out = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def _snapshot(variables) -> list[tuple[Any, np.ndarray]]:
+    return [(v, np.array(keras.ops.convert_to_numpy(v.value), copy=True)) for v in variables]
+
+
+def _learning_rate_object(optimizer) -> Any:
+    # Keras has no public getter for the schedule object: ``optimizer.learning_rate``
+    # evaluates it. ``_learning_rate`` has held it throughout Keras 3.
+    return getattr(optimizer, "_learning_rate", None)
+
+
+class TrainingState:
+    """A snapshot of a model's training state that can be put back bit for bit.
+
+    Use it around any code that trains or edits a model temporarily; prefer the
+    :func:`preserved_state` context manager, which restores in a ``finally`` block.
+
+    Args:
+        model: a Keras model (compiled or not).
+        include_compiled: also capture the compiled state (``optimizer`` attribute,
+            ``train_function``...). Defaults to ``True``.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes._state import TrainingState
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> state = TrainingState(model)
+    >>> model.layers[0].kernel.assign(np.zeros((2, 1)))
+    >>> state.restore()
+    >>> bool(np.any(model.layers[0].kernel.numpy() != 0))
+    True
+    """
+
+    def __init__(self, model: keras.Model, *, include_compiled: bool = True):
+        self.model = model
+        self._variables = _snapshot(_unique(list(model.variables) + list(model.metrics_variables)))
+        self._compiled = {}
+        if include_compiled:
+            attrs = vars(model)
+            self._compiled = {name: attrs.get(name, _ABSENT) for name in _COMPILED_ATTRIBUTES}
+        optimizer = getattr(model, "optimizer", None)
+        self._optimizer = optimizer
+        self._optimizer_built = bool(getattr(optimizer, "built", False))
+        self._optimizer_variables = _snapshot(optimizer.variables) if optimizer else []
+        self._learning_rate = _learning_rate_object(optimizer) if optimizer else None
+
+    @property
+    def optimizer(self):
+        """The optimizer the model had at capture time (``None`` when uncompiled)."""
+        return self._optimizer
+
+    def restore(self) -> None:
+        """Put the model, its optimizer and its compiled state back as captured."""
+        model = self.model
+        for name, value in self._compiled.items():
+            if value is _ABSENT:
+                if name in vars(model):
+                    delattr(model, name)
+            elif vars(model).get(name, _ABSENT) is not value:
+                setattr(model, name, value)
+        optimizer = self._optimizer
+        if optimizer is not None:
+            self._restore_learning_rate(optimizer)
+            for variable, value in self._optimizer_variables:
+                variable.assign(value)
+        for variable, value in self._variables:
+            variable.assign(value)
+
+    def _restore_learning_rate(self, optimizer) -> None:
+        captured = self._learning_rate
+        if captured is None or _learning_rate_object(optimizer) is captured:
+            return
+        if isinstance(captured, keras.Variable):
+            # The public setter only assigns into the current variable; put the
+            # captured variable object back and track it again, as the optimizer did.
+            optimizer._learning_rate = captured
+            if all(v is not captured for v in optimizer.variables):
+                optimizer._track_variable(captured)
+        else:
+            optimizer.learning_rate = captured
+
+    def __repr__(self) -> str:
+        return (
+            f"TrainingState(model={self.model.name!r}, variables={len(self._variables)}, "
+            f"optimizer_variables={len(self._optimizer_variables)}, "
+            f"optimizer_built={self._optimizer_built})"
+        )
+
+
+def capture_state(model: keras.Model, *, include_compiled: bool = True) -> TrainingState:
+    """Capture ``model``'s training state; call ``.restore()`` on the result to put it back.
+
+    Args:
+        model: a Keras model.
+        include_compiled: also capture the compiled state. Defaults to ``True``.
+
+    Returns:
+        A :class:`TrainingState`.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_recipes._state import capture_state
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> capture_state(model).restore()
+    """
+    return TrainingState(model, include_compiled=include_compiled)
+
+
+@contextlib.contextmanager
+def preserved_state(
+    model: keras.Model, *, include_compiled: bool = True
+) -> Iterator[TrainingState]:
+    """Context manager: whatever happens inside, ``model`` leaves as it entered.
+
+    The state is restored in a ``finally`` block, so it holds after an exception or a
+    ``KeyboardInterrupt`` too (the exception still propagates).
+
+    Args:
+        model: a Keras model.
+        include_compiled: also restore the compiled state. Defaults to ``True``.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes._state import preserved_state
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> with preserved_state(model):
+    ...     _ = model.fit(np.ones((4, 2)), np.ones((4, 1)), verbose=0)
+    """
+    state = TrainingState(model, include_compiled=include_compiled)
+    try:
+        yield state
+    finally:
+        state.restore()

@@ -1,0 +1,242 @@
+"""Pure rules that pick a learning rate from a range test's (learning rate, loss) curve.
+
+People argue about which point of the curve to take, so each rule is a plain function of
+``(lrs, losses)`` that can be tested on synthetic curves and swapped for another:
+
+- ``"steepest"``: the rate where the loss falls fastest per unit of ``log(lr)``,
+  ``argmin_i dL/d(log lr)`` by central differences (Smith 2017; fastai's ``steep``).
+- ``"minimum"``: the rate at the lowest loss divided by 10, ``lr[argmin L] / 10``, a step
+  back from the edge of divergence (fastai's ``minimum``).
+- ``"valley"``: the middle of the longest descending stretch of the curve (the longest
+  decreasing subsequence, which tolerates noise): with the stretch running from index
+  ``s`` to ``e`` and ``k = (e - s) / 3``, the pick is index ``s + ⌊k⌋ + ⌊k/2⌋`` (fastai's
+  ``valley``, with its start index counted from the true start of the subsequence).
+
+Every rule ignores non-finite points and returns ``None``, with a ``RuntimeWarning``, when
+fewer than :data:`MIN_POINTS` finite points remain.
+
+References:
+    - Smith, "Cyclical Learning Rates for Training Neural Networks", 2017.
+      https://arxiv.org/abs/1506.01186
+    - Howard & Gugger, "fastai: A Layered API for Deep Learning", 2020.
+      https://arxiv.org/abs/2002.04688 (``fastai.callback.schedule``: minimum, steep, valley)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from keras_recipes._validation import check_one_of
+
+#: The fewest finite points a rule needs to answer.
+MIN_POINTS = 5
+
+
+def _finite_curve(lrs: Sequence[float], losses: Sequence[float], rule: str):
+    lrs = np.asarray(lrs, dtype="float64").reshape(-1)
+    losses = np.asarray(losses, dtype="float64").reshape(-1)
+    if lrs.shape != losses.shape:
+        raise ValueError(
+            "Arguments `lrs` and `losses` must have the same length. "
+            f"Received: {lrs.size} and {losses.size}"
+        )
+    keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
+    lrs, losses = lrs[keep], losses[keep]
+    if np.any(np.diff(lrs) <= 0):
+        raise ValueError("Argument `lrs` must be strictly increasing. Received: lrs=" + str(lrs))
+    if lrs.size < MIN_POINTS:
+        warnings.warn(
+            f"Too few finite points to suggest a learning rate with rule {rule!r}: "
+            f"{lrs.size} < {MIN_POINTS}. Widen the range, add steps, or lower the learning "
+            "rates; returning None.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+    return lrs, losses
+
+
+def steepest(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The learning rate where the loss falls fastest against ``log(lr)``.
+
+    Use it for the boldest rate that still trains fast; it reacts to noise, so feed it a
+    smoothed curve.
+
+    Formula: ``lr[argmin_i g_i]`` with ``g = gradient(L, log(lr))`` (central differences,
+    one-sided at the ends).
+
+    Args:
+        lrs: learning rates, strictly increasing.
+        losses: the loss recorded at each rate.
+
+    Returns:
+        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.suggestions import steepest
+    >>> lrs = np.logspace(-6, 0, 61)
+    >>> float(np.round(steepest(lrs, -np.tanh(np.log10(lrs) + 3)), 9))
+    0.001
+
+    References:
+        Smith, 2017. https://arxiv.org/abs/1506.01186
+    """
+    curve = _finite_curve(lrs, losses, "steepest")
+    if curve is None:
+        return None
+    lrs, losses = curve
+    grads = np.gradient(losses, np.log(lrs))
+    return float(lrs[int(np.argmin(grads))])
+
+
+def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The learning rate at the lowest loss, divided by 10.
+
+    Use it for a safe rate: one decade below where the loss bottoms out, just before it
+    diverges.
+
+    Formula: ``lr[argmin_i L_i] / 10``.
+
+    Args:
+        lrs: learning rates, strictly increasing.
+        losses: the loss recorded at each rate.
+
+    Returns:
+        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.suggestions import minimum
+    >>> lrs = np.logspace(-5, 0, 6)
+    >>> float(minimum(lrs, (np.log10(lrs) + 2) ** 2))
+    0.001
+
+    References:
+        fastai ``lr_find`` suggestion ``minimum``. https://arxiv.org/abs/2002.04688
+    """
+    curve = _finite_curve(lrs, losses, "minimum")
+    if curve is None:
+        return None
+    lrs, losses = curve
+    return float(lrs[int(np.argmin(losses))] / 10.0)
+
+
+def _longest_descent(losses: np.ndarray) -> tuple[int, int]:
+    """(start, end) indices of the longest strictly decreasing subsequence (first found)."""
+    n = losses.size
+    length = np.ones(n, dtype=int)
+    start = np.arange(n)
+    best_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and length[j] + 1 > length[i]:
+                length[i] = length[j] + 1
+                start[i] = start[j]
+        if length[i] > length[best_end]:
+            best_end = i
+    return int(start[best_end]), best_end
+
+
+def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The learning rate in the middle of the longest descending stretch of the curve.
+
+    Use it as the default: it is less sensitive to noise than ``steepest`` and less timid
+    than ``minimum``.
+
+    Formula: with ``(s, e)`` the first and last indices of the longest strictly
+    decreasing subsequence of ``L`` and ``k = (e - s) / 3``, the pick is
+    ``lr[s + ⌊k⌋ + ⌊k/2⌋]``.
+
+    Args:
+        lrs: learning rates, strictly increasing.
+        losses: the loss recorded at each rate.
+
+    Returns:
+        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.suggestions import valley
+    >>> lrs = np.logspace(-6, 0, 13)
+    >>> losses = [9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 4, 8, 9]
+    >>> float(valley(lrs, losses)) == float(lrs[4])
+    True
+
+    References:
+        fastai ``lr_find`` suggestion ``valley``. https://arxiv.org/abs/2002.04688
+    """
+    curve = _finite_curve(lrs, losses, "valley")
+    if curve is None:
+        return None
+    lrs, losses = curve
+    s, e = _longest_descent(losses)
+    k = (e - s) / 3
+    return float(lrs[s + int(k) + int(k / 2)])
+
+
+#: Rule name → rule function.
+SUGGESTION_RULES: dict[str, Callable[[Sequence[float], Sequence[float]], float | None]] = {
+    "steepest": steepest,
+    "minimum": minimum,
+    "valley": valley,
+}
+
+
+def check_rule(rule: str) -> str:
+    """Raise ``ValueError`` unless ``rule`` names a suggestion rule."""
+    return check_one_of("suggest", rule, SUGGESTION_RULES)
+
+
+def trim(n: int, skip_start: int | None = None, skip_end: int | None = None) -> slice:
+    """The slice of a range-test curve that suggestion rules look at.
+
+    By default the first tenth (the optimizer warming up) and the last 5 points (the blow-up
+    that stopped the test) are skipped, as fastai does, but never so much that fewer than
+    :data:`MIN_POINTS` remain.
+    """
+    start = n // 10 if skip_start is None else int(skip_start)
+    end = min(5, n // 10) if skip_end is None else int(skip_end)
+    if n - start - end < MIN_POINTS:
+        start, end = 0, 0
+    return slice(start, n - end)
+
+
+def suggest_all(
+    lrs: Sequence[float],
+    losses: Sequence[float],
+    *,
+    skip_start: int | None = None,
+    skip_end: int | None = None,
+) -> dict[str, float | None]:
+    """Each rule's pick on the trimmed curve (see :func:`trim`), as ``{rule: lr}``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.suggestions import suggest_all
+    >>> lrs = np.logspace(-6, 0, 61)
+    >>> sorted(suggest_all(lrs, -np.tanh(np.log10(lrs) + 3)))
+    ['minimum', 'steepest', 'valley']
+    """
+    lrs = np.asarray(lrs, dtype="float64").reshape(-1)
+    losses = np.asarray(losses, dtype="float64").reshape(-1)
+    keep = np.isfinite(lrs) & np.isfinite(losses)
+    lrs, losses = lrs[keep], losses[keep]
+    if lrs.size < MIN_POINTS:
+        warnings.warn(
+            f"Too few finite points to suggest a learning rate: {lrs.size} < {MIN_POINTS}. "
+            "Widen the range, add steps, or lower the learning rates; every suggestion is "
+            "None.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return dict.fromkeys(SUGGESTION_RULES)
+    window = trim(lrs.size, skip_start, skip_end)
+    return {name: rule(lrs[window], losses[window]) for name, rule in SUGGESTION_RULES.items()}
