@@ -121,6 +121,40 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_lr_find(args) -> int:
+    if not args.min_lr < args.max_lr:
+        raise UsageError(f"--max-lr must be > --min-lr (got {args.min_lr:g} and {args.max_lr:g})")
+    if args.num_steps < 10:
+        raise UsageError(f"--num-steps must be >= 10 (got {args.num_steps})")
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out must be a directory; {args.out!r} is a file")
+    ds = load_for_cli(args)
+    import keras
+
+    from keras_recipes.data import split
+    from keras_recipes.lr_finder import find_lr
+    from keras_recipes.models import build_model
+
+    keras.utils.set_random_seed(args.seed)
+    (x, y), _, _ = split(ds.x, ds.y, seed=args.seed)
+    model = build_model(args.model, ds.input_shape, ds.num_classes)
+    optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[args.optimizer]
+    model.compile(optimizer=optimizer(args.min_lr), loss="sparse_categorical_crossentropy")
+    result = find_lr(model, x, y, min_lr=args.min_lr, max_lr=args.max_lr,
+                     num_steps=args.num_steps, batch_size=args.batch_size, suggest=args.rule,
+                     seed=args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    csv_path = os.path.join(args.out, "lr_find.csv")
+    png_path = os.path.join(args.out, "lr_find.png")
+    result.to_csv(csv_path + ".part")  # complete files only: write, then rename
+    result.plot().savefig(png_path + ".part", format="png", dpi=100)
+    os.replace(csv_path + ".part", csv_path)
+    os.replace(png_path + ".part", png_path)
+    print(f"{ds.name} {args.model} ({args.optimizer}): {result!r}")
+    print(f"wrote {csv_path} and {png_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
@@ -141,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save", default=None, help="write the trained model to this .keras path")
     p.add_argument("--verbose", action="store_true", help="print one line per epoch")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("lr-find", help="learning-rate range test: write its CSV and plot")
+    add_data_model_args(p)
+    p.add_argument("--out", required=True, help="directory for lr_find.csv and lr_find.png")
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--min-lr", type=_positive_float, default=1e-7)
+    p.add_argument("--max-lr", type=_positive_float, default=10.0)
+    p.add_argument("--num-steps", type=_positive_int, default=100)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--rule", choices=("valley", "steepest", "minimum"), default="valley",
+                   help="suggestion rule (default: valley)")
+    p.set_defaults(func=_cmd_lr_find)
     return parser
 
 
