@@ -5,8 +5,10 @@ from keras_recipes.callbacks.early_stopping import EarlyStopping
 from keras_recipes.callbacks.generalization_gap_stopping import GeneralizationGapStopping
 from keras_recipes.callbacks.hyperparameter_scheduler import HyperparameterScheduler
 from keras_recipes.callbacks.keep_best import KeepBest
+from keras_recipes.callbacks.learning_rate_monitor import LearningRateMonitor
 from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.prechelt_stopping import PrecheltStopping
+from keras_recipes.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras_recipes.callbacks.stop_reason import StopReason
 from keras_recipes.callbacks.time_budget import TimeBudget
 
@@ -16,8 +18,10 @@ __all__ = [
     "GeneralizationGapStopping",
     "HyperparameterScheduler",
     "KeepBest",
+    "LearningRateMonitor",
     "NaNGuard",
     "PrecheltStopping",
+    "ReduceLROnPlateau",
     "StopReason",
     "TimeBudget",
 ]

@@ -1,0 +1,212 @@
+"""Reduce the learning rate on a plateau, on top of a schedule, and export what was found."""
+
+from __future__ import annotations
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_recipes._export import keras_recipes_export
+from keras_recipes._validation import (
+    check_non_negative,
+    check_number,
+    check_one_of,
+    fail,
+)
+from keras_recipes.schedules import MultiStepDecay
+
+
+def _to_float(value) -> float:
+    return float(np.asarray(ops.convert_to_numpy(value)).reshape(()))
+
+
+@keras_recipes_export
+class ReduceLROnPlateau(keras.callbacks.Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
+
+    Use it for the seeds' strategy #1: decide the decay epochs by watching for plateaus
+    once, then replay the schedule exactly with :meth:`schedule` (a
+    :class:`~keras_recipes.schedules.MultiStepDecay`). It is a superset of
+    ``keras.callbacks.ReduceLROnPlateau`` (same arguments, same decisions, same
+    ``"learning_rate"`` log entry) that also:
+
+    - works when the optimizer's learning rate is a ``LearningRateSchedule``: the schedule is
+      scaled, ``lr(t) = S(t) · m_i``, where ``m_i`` is the product of the reductions so
+      far (Keras raises ``TypeError`` there). The scaled schedule is a ``MultiStepDecay``
+      over ``S``, so the model still saves to ``.keras``; each reduction rebuilds the train
+      step once;
+    - records every reduction as ``(epoch, step, new_lr)`` in :attr:`reductions`.
+
+    Rule (as Keras): after ``patience`` epochs without ``monitor`` improving by more than
+    ``min_delta``, ``lr ← max(lr · factor, min_lr)`` if ``lr > min_lr``, then wait
+    ``cooldown`` epochs before counting again. The new rate applies from ``step``, the first
+    step of the next epoch.
+
+    Args:
+        monitor: quantity to watch. Defaults to ``"val_loss"``.
+        factor: multiplier of the learning rate, in ``(0, 1)``. Defaults to ``0.1``.
+        patience: epochs without improvement before a reduction. Defaults to ``10``.
+        verbose: 1 prints a line at each reduction. Defaults to ``0``.
+        mode: ``"auto"``, ``"min"`` or ``"max"``; ``"auto"`` maximises names containing
+            ``"acc"`` and minimises the rest, as Keras does. Defaults to ``"auto"``.
+        min_delta: smallest change that counts as an improvement. Defaults to ``1e-4``.
+        cooldown: epochs to wait after a reduction. Defaults to ``0``.
+        min_lr: lower bound on the learning rate. Defaults to ``0.0``.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes.callbacks import ReduceLROnPlateau
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1), "mse")
+    >>> x, y = np.ones((32, 4), "float32"), np.ones((32, 1), "float32")
+    >>> plateau = ReduceLROnPlateau(monitor="loss", patience=1, min_delta=10.0)
+    >>> _ = model.fit(x, y, batch_size=8, epochs=3, callbacks=[plateau], verbose=0)
+    >>> [(e, s) for e, s, _ in plateau.reductions]
+    [(1, 8), (2, 12)]
+    >>> replay = plateau.schedule()  # MultiStepDecay([8, 12], values=[0.1, 0.01, 0.001])
+
+    References:
+        - Bengio, 2012, "Practical recommendations for gradient-based training of deep
+          architectures", https://arxiv.org/abs/1206.5533
+        - Keras ``ReduceLROnPlateau``,
+          https://keras.io/api/callbacks/reduce_lr_on_plateau/
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        **kwargs,
+    ):
+        super().__init__()
+        if kwargs:
+            raise ValueError(f"Unrecognized keyword argument(s): {sorted(kwargs)}. "
+                             f"Received: {kwargs}")
+        if not isinstance(monitor, str) or not monitor:
+            fail("monitor", "a non-empty metric name", monitor)
+        check_number("factor", factor, low=0, low_inclusive=False, high=1,
+                     high_inclusive=False)
+        check_non_negative("patience", patience, integer=True)
+        check_non_negative("cooldown", cooldown, integer=True)
+        check_non_negative("min_delta", min_delta)
+        check_non_negative("min_lr", min_lr)
+        check_one_of("mode", mode, ("auto", "min", "max"))
+        self.monitor = monitor
+        self.factor = factor
+        self.patience = patience
+        self.verbose = verbose
+        self.mode = mode
+        self.min_delta = min_delta
+        self.cooldown = cooldown
+        self.min_lr = min_lr
+        self._reset()
+
+    def _reset(self) -> None:
+        self.best: float | None = None
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.reductions: list[tuple[int, int, float]] = []
+        self._initial_lr: float | None = None
+        self._base = None  # the optimizer's schedule, when it has one
+        self._multipliers: list[float] = [1.0]
+
+    def _improved(self, current: float) -> bool:
+        if self.best is None:
+            return True
+        maximise = self.mode == "max" or (self.mode == "auto" and "acc" in self.monitor)
+        if maximise:
+            return current > self.best + self.min_delta
+        return current < self.best - self.min_delta
+
+    def on_train_begin(self, logs=None):
+        self._reset()
+        optimizer = self.model.optimizer
+        config = optimizer.get_config()["learning_rate"]
+        if isinstance(config, dict):
+            self._base = keras.optimizers.schedules.deserialize(config)
+        self._initial_lr = _to_float(optimizer.learning_rate)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        lr = _to_float(optimizer.learning_rate)
+        logs["learning_rate"] = lr
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ReduceLROnPlateau is conditioned on metric `{self.monitor}` which is not "
+                f"available. Available metrics are: {','.join(logs)}.",
+                stacklevel=2,
+            )
+            return
+        current = _to_float(current)
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improved(current):
+            self.best = current
+            self.wait = 0
+            return
+        if self.cooldown_counter > 0:
+            return
+        self.wait += 1
+        if self.wait < self.patience or lr <= np.float32(self.min_lr):
+            return
+        new_lr = max(lr * self.factor, float(self.min_lr))
+        step = int(_to_float(optimizer.iterations))
+        self._apply(optimizer, lr, new_lr, step)
+        self.reductions.append((int(epoch), step, float(new_lr)))
+        self.cooldown_counter = self.cooldown
+        self.wait = 0
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+
+    def _apply(self, optimizer, lr: float, new_lr: float, step: int) -> None:
+        if self._base is None:
+            optimizer.learning_rate = new_lr
+            return
+        self._multipliers.append(self._multipliers[-1] * new_lr / lr)
+        optimizer.learning_rate = MultiStepDecay(
+            [s for _, s, _ in self.reductions] + [step],
+            values=list(self._multipliers),
+            initial_learning_rate=self._base,
+        )
+        self.model.make_train_function(force=True)
+
+    def get_config(self) -> dict:
+        return {
+            "monitor": self.monitor,
+            "factor": self.factor,
+            "patience": self.patience,
+            "verbose": self.verbose,
+            "mode": self.mode,
+            "min_delta": self.min_delta,
+            "cooldown": self.cooldown,
+            "min_lr": self.min_lr,
+        }
+
+    def schedule(self) -> MultiStepDecay:
+        """The ``MultiStepDecay`` that replays this run's learning rates step by step.
+
+        With a constant initial rate: ``MultiStepDecay(steps, values=[lr_0, lr_1, ...])``;
+        with a schedule ``S``: ``MultiStepDecay(steps, values=[1, m_1, ...],
+        initial_learning_rate=S)``. Pass it as the ``learning_rate`` of a fresh optimizer.
+        """
+        if self._initial_lr is None:
+            raise ValueError("ReduceLROnPlateau.schedule() needs a finished `fit` first. "
+                             "Received: no training run")
+        boundaries = [s for _, s, _ in self.reductions]
+        if self._base is None:
+            return MultiStepDecay(boundaries,
+                                  values=[self._initial_lr] + [r for _, _, r in self.reductions])
+        return MultiStepDecay(boundaries, values=list(self._multipliers),
+                              initial_learning_rate=self._base)
