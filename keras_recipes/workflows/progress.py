@@ -82,6 +82,11 @@ class StageProgress(keras.callbacks.Callback):
         return {"stage": self.stage, "num_stages": self.num_stages, "name": self.name,
                 "min_interval": self.min_interval}
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> StageProgress:
+        """Rebuild the callback from :meth:`get_config`."""
+        return cls(**config)
+
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
         self._out = self.stream if self.stream is not None else sys.stdout
@@ -99,8 +104,10 @@ class StageProgress(keras.callbacks.Callback):
         elapsed = now - self._begin
         left = max(self._epochs - self._done, 0)
         eta = elapsed / self._done * left
-        metrics = " ".join(f"{k} {v:.4g}" for k, v in (logs or {}).items()
-                           if isinstance(v, int | float) and k != "learning_rate")
+        logs = {k: v for k, v in (logs or {}).items()
+                if isinstance(v, int | float) and k != "learning_rate"}
+        order = sorted(logs, key=lambda k: (k.startswith("val_"), not k.endswith("loss"), k))
+        metrics = " ".join(f"{k} {logs[k]:.4g}" for k in order)
         head = f"stage {self.stage}/{self.num_stages}"
         if self.name:
             head += f" {self.name}"
