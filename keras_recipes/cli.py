@@ -155,6 +155,41 @@ def _cmd_lr_find(args) -> int:
     return 0
 
 
+def _cmd_diagnose(args) -> int:
+    if args.log_dir and os.path.exists(args.log_dir) and not os.path.isdir(args.log_dir):
+        raise UsageError(f"--log-dir must be a directory; {args.log_dir!r} is a file")
+    ds = load_for_cli(args)
+    import warnings
+
+    import keras
+
+    from keras_recipes.data import split
+    from keras_recipes.diagnostics import DiagnosticLogger, diagnose, print_report
+    from keras_recipes.models import build_model
+
+    keras.utils.set_random_seed(args.seed)
+    train, val, _ = split(ds.x, ds.y, seed=args.seed)
+    model = build_model(args.model, ds.input_shape, ds.num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(args.lr),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    logger = DiagnosticLogger(data=train, validation_data=val, log_dir=args.log_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(*train, validation_data=val, epochs=args.epochs, batch_size=args.batch_size,
+                  verbose=0, callbacks=[logger])
+    for w in caught:
+        if str(w.message).startswith("DiagnosticLogger"):
+            print(f"note: {w.message}")
+    s = logger.summary
+    print(f"{ds.name} {args.model}: {s.get('trainable_params')} trainable parameters, "
+          f"{s.get('train_size')} train / {s.get('val_size')} val examples, "
+          f"{args.epochs} epochs at lr={args.lr:g}")
+    print_report(diagnose(logger))
+    if args.log_dir:
+        print(f"wrote {os.path.join(args.log_dir, 'diagnostics.csv')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
@@ -187,6 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", choices=("valley", "steepest", "minimum"), default="valley",
                    help="suggestion rule (default: valley)")
     p.set_defaults(func=_cmd_lr_find)
+
+    p = sub.add_parser("diagnose", help="train with the diagnostic logger and print the "
+                       "training doctor's report")
+    add_data_model_args(p, epochs=15)
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--log-dir", default=None,
+                   help="directory for diagnostics.csv and summary.json")
+    p.set_defaults(func=_cmd_diagnose)
     return parser
 
 

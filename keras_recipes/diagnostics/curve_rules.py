@@ -13,9 +13,9 @@ import numpy as np
 from keras_recipes.diagnostics.finding import Finding
 from keras_recipes.diagnostics.run_record import RunRecord
 
-#: The final train loss is "exploding" above this multiple of the reference (ln C) loss.
-EXPLODE_FACTOR = 2.0
-#: ... or when it ends this factor above its own minimum.
+#: The train loss is "exploding" when an epoch's loss exceeds this multiple of its start (or
+#: of ln C), when it ends above both its start and ln C, or ends this factor above its minimum.
+SPIKE_FACTOR = 10.0
 REBOUND_FACTOR = 1.5
 #: Initial loss outside [1/f, f] × ln C is suspicious.
 INITIAL_LOSS_FACTOR = 1.5
@@ -63,13 +63,21 @@ def nonfinite_or_exploding(run: RunRecord) -> list[Finding]:
                             {"metric": key, "first_bad_epoch": epoch}, advice)]
     loss = run.curve("loss")
     ref = run.reference_loss
-    evidence = {"final_loss": float(loss[-1]), "min_loss": float(loss.min())}
-    if ref is not None and loss[-1] > EXPLODE_FACTOR * ref:
-        evidence["reference_loss"] = ref
+    start = run.summary.get("initial_loss")
+    start = float(loss[0]) if start is None or not math.isfinite(start) else float(start)
+    evidence = {"final_loss": float(loss[-1]), "max_loss": float(loss.max()),
+                "start_loss": start, "reference_loss": ref}
+    if ref is not None and loss.max() > SPIKE_FACTOR * max(ref, start):
+        epoch = int(np.argmax(loss)) + 1
         return [Finding("error", "exploding_loss",
-                        f"The final train loss {loss[-1]:.3g} is more than {EXPLODE_FACTOR:g}× "
-                        f"the loss of a uniform guess ({ref:.3g}): training diverged.",
+                        f"The train loss reached {loss.max():.3g} at epoch {epoch}, more than "
+                        f"{SPIKE_FACTOR:g}× where it started: the steps overshoot.",
                         evidence, advice)]
+    if ref is not None and len(loss) >= 2 and loss[-1] > max(ref, start):
+        return [Finding("error", "exploding_loss",
+                        f"The final train loss {loss[-1]:.3g} is above both its start "
+                        f"({start:.3g}) and the loss of a uniform guess ({ref:.3g}): "
+                        "training made the model worse.", evidence, advice)]
     if len(loss) >= 2 and loss[-1] > REBOUND_FACTOR * loss.min() and loss[-1] > loss[0]:
         return [Finding("error", "exploding_loss",
                         f"The train loss climbed back from {loss.min():.3g} to {loss[-1]:.3g}: "
@@ -104,19 +112,23 @@ def flat_loss(run: RunRecord) -> list[Finding]:
         return []
     steps = run.summary.get("steps_per_epoch") or 0
     k = max(1, math.ceil(FLAT_STEPS / steps)) if steps else 1
-    start = run.summary.get("initial_loss")
-    if start is None or not math.isfinite(start):
-        if len(loss) < 2:
+    if len(loss) >= 2:
+        # Epoch means against epoch means: the probe's initial loss is measured in
+        # inference mode (BatchNorm moving statistics), the epoch means in training mode.
+        k = min(k, len(loss) - 1)
+        start, after = float(loss[0]), float(loss[k])
+    else:
+        start = run.summary.get("initial_loss")
+        if start is None or not math.isfinite(start):
             return []
-        start, k = float(loss[0]), min(k + 1, len(loss))
-    k = min(k, len(loss))
-    change = (start - float(loss[k - 1])) / max(abs(start), 1e-12)
+        after = float(loss[0])
+    change = (start - after) / max(abs(start), 1e-12)
     if abs(change) < FLAT_TOLERANCE:
         return [Finding(
             "warning", "flat_loss",
-            f"The loss moved by only {100 * change:.2g}% over the first {k} epoch(s) "
+            f"The loss moved by only {100 * change:.2g}% over {k} epoch(s) "
             f"({k * steps if steps else '?'} steps): nothing is being learned.",
-            {"start_loss": float(start), "loss_after": float(loss[k - 1]), "epochs": k},
+            {"start_loss": float(start), "loss_after": after, "epochs": k},
             f"Raise the learning rate (try 1e-3 for Adam, or run {_LR_FINDER}); check the "
             "initialisation (constant or zero weights never break symmetry) and that "
             "gradients reach the weights (frozen layers, detached graph).")]

@@ -41,10 +41,10 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     code                          fires when
     ============================  ==========================================================
     ``nonfinite_loss`` (error)    loss or val loss NaN/Inf
-    ``exploding_loss`` (error)    final loss > 2 × ln C, or > 1.5 × its minimum and above
-                                  its start
+    ``exploding_loss`` (error)    an epoch's loss > 10 × max(start, ln C); or the final loss
+                                  above both its start and ln C; or > 1.5 × its minimum
     ``initial_loss``              initial probe loss outside [ln C / 1.5, 1.5 ln C]
-    ``flat_loss``                 loss moved < 5 % over the first ~100 steps
+    ``flat_loss``                 loss moved < 5 % from epoch 1 over the next ~100 steps
     ``overfitting``               val loss ≥ 10 % above its minimum while train loss falls
     ``underfitting``              final loss > 0.1 × ln C and still falling > 1 %/epoch
     ``generalization_gap``        train − val accuracy > 0.10 (or loss gap > 0.5 ln C)
@@ -52,8 +52,9 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     ``chance_level``              final (val) accuracy < 1.5 / C
     ``dead_units``                > 50 % of a hidden layer's units zero on every example
     ``symmetric_units``           every unit of a layer outputs the same value
-    ``update_ratio_high/_low``    median per-step ||ΔW||/||W|| > 3e-2 (a layer) or < 1e-5
-                                  (every layer); the rule of thumb is ~1e-3
+    ``update_ratio_high/_low``    per-step ||ΔW||/||W|| > 1e-1 in any record of a layer, or
+                                  < 1e-4 in every layer over the first 3 records (median);
+                                  the rule of thumb is ~1e-3
     ``inputs_not_normalised``     |x| > 10, std outside [0.05, 5] or |mean| > 3
     ``class_imbalance``           largest / smallest class count > 3
     ``vanishing_gradients``       grad rms first / last weighted layer < 1e-2 (> 1e2:

@@ -300,6 +300,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
             "epochs": (self.params or {}).get("epochs"),
             "steps_per_epoch": (self.params or {}).get("steps"),
             "every_n_epochs": self.every_n_epochs,
+            "histogram_range": list(self.histogram_range),
+            "histogram_bins": self.histogram_bins,
             "backend": keras.backend.backend(),
         })
         self._data_summary(classification)

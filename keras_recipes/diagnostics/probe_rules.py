@@ -17,8 +17,10 @@ from keras_recipes.diagnostics.run_record import RunRecord
 DEAD_FRACTION = 0.5
 #: Units are "symmetric" when their spread is below this fraction of the activation rms.
 SYMMETRY_TOLERANCE = 1e-6
-#: Per-step update/weight ratio: warning outside [low, high], the rule of thumb being ~1e-3.
-RATIO_WARN = (1e-5, 3e-2)
+#: Per-step update/weight ratio: warning when any record of a layer exceeds ``high``, or when
+#: every layer stays below ``low`` over the first RATIO_EARLY records (rule of thumb: ~1e-3).
+RATIO_WARN = (1e-4, 1e-1)
+RATIO_EARLY = 3
 #: Gradient rms of the first weighted layer / the last: vanishing / exploding beyond these.
 GRADIENT_DEPTH_RATIO = (1e-2, 1e2)
 
@@ -78,27 +80,28 @@ def update_ratio(run: RunRecord) -> list[Finding]:
     table = run.layer_stat("update_ratio_per_step")
     if table.empty:
         return []
-    medians = table.median(axis=0, skipna=True).dropna()
-    medians = medians[np.isfinite(medians.to_numpy())]
-    if medians.empty:
+    table = table.replace([np.inf, -np.inf], np.nan)
+    peaks = table.max(axis=0, skipna=True).dropna()
+    early = table.iloc[:RATIO_EARLY].median(axis=0, skipna=True).dropna()
+    if peaks.empty:
         return []
     low, high = RATIO_WARN
     findings = []
-    too_high = {k: float(v) for k, v in medians.items() if v > high}
-    too_low = {k: float(v) for k, v in medians.items() if 0 <= v < low}
+    too_high = {k: float(v) for k, v in peaks.items() if v > high}
+    too_low = {k: float(v) for k, v in early.items() if 0 <= v < low}
     if too_high:
         findings.append(Finding(
             "warning", "update_ratio_high",
             f"Weights move by more than {high:g} of their norm per step in "
             f"{', '.join(too_high)} (rule of thumb: ~1e-3).",
-            {"median_ratio_per_step": too_high},
+            {"max_ratio_per_step": too_high},
             "Lower the learning rate (or pick it with keras_recipes.lr_finder.find_lr)."))
-    if too_low and len(too_low) == len(medians):
+    if too_low and len(too_low) == len(early):
         findings.append(Finding(
             "warning", "update_ratio_low",
             f"Weights move by less than {low:g} of their norm per step in every layer "
             "(rule of thumb: ~1e-3): training barely changes the model.",
-            {"median_ratio_per_step": too_low},
+            {"early_median_ratio_per_step": too_low},
             "Raise the learning rate (or pick it with keras_recipes.lr_finder.find_lr); "
             "check for frozen layers."))
     return findings
