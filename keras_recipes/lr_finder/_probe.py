@@ -21,8 +21,12 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from keras_recipes._state import TrainingState
+
+#: Largest number of validation examples evaluated in one compiled call.
+EVAL_CHUNK = 2048
 
 
 def check_compiled(model: Any) -> None:
@@ -116,11 +120,29 @@ class ProbeSession:
         return float(logs["loss"])
 
     def evaluate(self, validation_data: Any, batch_size: int) -> float:
-        """The loss over the whole of ``validation_data`` (arrays tuple or dataset)."""
-        if isinstance(validation_data, tuple | list):
-            x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
-            logs = self.model.evaluate(x, y, sample_weight=sample_weight, batch_size=batch_size,
-                                       verbose=0, return_dict=True)
-        else:
-            logs = self.model.evaluate(validation_data, verbose=0, return_dict=True)
-        return float(logs["loss"])
+        """The loss over the whole of ``validation_data`` (arrays tuple or dataset).
+
+        Arrays go through ``test_on_batch`` in chunks of up to :data:`EVAL_CHUNK` examples
+        (one compiled call for most validation sets); the chunk losses are averaged
+        weighted by chunk size, as ``model.evaluate`` weights its batches.
+        """
+        model = self.model
+        if not isinstance(validation_data, tuple | list):
+            logs = model.evaluate(validation_data, verbose=0, return_dict=True)
+            return float(logs["loss"])
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(tuple(validation_data))
+        n = int(np.shape(keras.tree.flatten(x)[0])[0])
+        chunk = max(int(batch_size), EVAL_CHUNK)
+        total = 0.0
+        for start in range(0, n, chunk):
+            part = slice(start, min(start + chunk, n))
+            take = lambda a, part=part: None if a is None else np.asarray(a)[part]  # noqa: E731
+            model.reset_metrics()
+            logs = model.test_on_batch(
+                keras.tree.map_structure(take, x),
+                None if y is None else keras.tree.map_structure(take, y),
+                sample_weight=take(sample_weight),
+                return_dict=True,
+            )
+            total += float(logs["loss"]) * (part.stop - part.start)
+        return total / n

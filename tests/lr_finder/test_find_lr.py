@@ -1,0 +1,191 @@
+"""find_lr: per-batch losses, the sweep, smoothing, early stop, inputs, validation, bad input."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_recipes.lr_finder import LRFinderResult, find_lr, lr_sweep
+from tests.lr_finder.conftest import ce_numpy
+
+TINY = {"min_lr": 1e-12, "max_lr": 2e-12}  # updates far below float32 resolution
+
+
+def _mlp(optimizer=None):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    model.compile(optimizer=optimizer or keras.optimizers.SGD(1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_each_recorded_loss_is_that_batchs_own_loss(tiny_digits):
+    # With updates too small to change a float32 weight, the loss recorded at step i must
+    # be the cross-entropy of batch i under the initial weights (computed here in NumPy),
+    # not the running mean that fit reports in logs["loss"].
+    x, y = tiny_digits
+    model = _mlp()
+    probs = model.predict(x, verbose=0)
+    result = find_lr(model, x, y, num_steps=10, batch_size=32, shuffle=False, smoothing=0.5,
+                     **TINY)
+    order = [i % 6 for i in range(10)]  # 200 // 32 = 6 full batches per pass, then repeat
+    expected = [ce_numpy(probs[32 * b:32 * (b + 1)], y[32 * b:32 * (b + 1)]) for b in order]
+    got = result.history["loss"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=2e-5)
+    running_mean = np.cumsum(expected) / np.arange(1, 11)
+    assert not np.allclose(got, running_mean, rtol=1e-3)
+    # Bias-corrected EMA, β = 0.5.
+    avg, smoothed = 0.0, []
+    for i, loss in enumerate(got):
+        avg = 0.5 * avg + 0.5 * loss
+        smoothed.append(avg / (1 - 0.5 ** (i + 1)))
+    np.testing.assert_allclose(result.history["smoothed_loss"], smoothed, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["exponential", "linear"])
+def test_sweep_matches_numpy(mode):
+    expected = (np.geomspace(1e-4, 1.0, 12) if mode == "exponential"
+                else np.linspace(1e-4, 1.0, 12))
+    np.testing.assert_allclose(lr_sweep(1e-4, 1.0, 12, mode), expected, rtol=1e-12)
+
+
+def test_linear_mode_repeats_small_data_and_suggests(tiny_digits):
+    x, y = tiny_digits
+    result = find_lr(_mlp(), x[:100], y[:100], min_lr=1e-3, max_lr=0.5, num_steps=12,
+                     batch_size=32, mode="linear")
+    assert isinstance(result, LRFinderResult)
+    assert len(result.history) == 12  # 3 batches per pass, repeated 4 times
+    np.testing.assert_allclose(result.history["lr"], np.linspace(1e-3, 0.5, 12))
+    assert result.stop_reason == "completed"
+    assert result.suggestion == result.suggestions["valley"] is not None
+
+
+def test_stops_early_on_divergence(tiny_regression):
+    x, y = tiny_regression
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    result = find_lr(model, x, y, min_lr=1e-3, max_lr=1e3, num_steps=60, smoothing=0.0)
+    assert result.stop_reason in ("diverged", "non_finite")
+    assert len(result.history) < 60
+    if result.stop_reason == "diverged":
+        s = result.history["smoothed_loss"]
+        assert s.iloc[-1] > 4.0 * s.iloc[:-1].min()
+        assert (s.iloc[:-1] <= 4.0 * s.iloc[:-1].cummin()).all()
+
+
+def test_generator_is_cached_and_replayed(tiny_digits):
+    x, y = tiny_digits
+    seen = []
+
+    def gen():
+        for i in range(3):
+            seen.append(i)
+            yield x[32 * i:32 * (i + 1)], y[32 * i:32 * (i + 1)]
+
+    model = _mlp()
+    probs = model.predict(x[:96], verbose=0)
+    result = find_lr(model, gen(), num_steps=10, **TINY)
+    assert seen == [0, 1, 2] and len(result.history) == 10
+    expected = [ce_numpy(probs[32 * (i % 3):32 * (i % 3 + 1)], y[32 * (i % 3):32 * (i % 3 + 1)])
+                for i in range(10)]
+    np.testing.assert_allclose(result.history["loss"], expected, rtol=2e-5)
+
+
+def test_py_dataset_input(tiny_digits):
+    x, y = tiny_digits
+
+    class Batches(keras.utils.PyDataset):
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return x[32 * i:32 * (i + 1)], y[32 * i:32 * (i + 1)]
+
+    result = find_lr(_mlp(), Batches(), num_steps=10, **TINY)
+    assert len(result.history) == 10 and result.stop_reason == "completed"
+
+
+@pytest.mark.tf_only
+def test_tf_data_input_is_repeated(tiny_digits):
+    import tensorflow as tf
+
+    x, y = tiny_digits
+    ds = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(32)
+    result = find_lr(_mlp(), ds, num_steps=10, **TINY)
+    assert len(result.history) == 10
+
+
+def test_validation_loss_is_recorded_per_step(tiny_digits):
+    x, y = tiny_digits
+    model = _mlp()
+    val = (x[150:], y[150:])
+    expected = ce_numpy(model.predict(val[0], verbose=0), val[1])
+    result = find_lr(model, x[:150], y[:150], num_steps=10, validation_data=val, **TINY)
+    assert result.loss_kind == "validation"
+    np.testing.assert_allclose(result.history["loss"], expected, rtol=2e-5)
+
+
+def test_user_optimizer_is_never_built_or_stepped(tiny_digits):
+    x, y = tiny_digits
+    model = _mlp(keras.optimizers.Adam(1e-3))
+    find_lr(model, x, y, min_lr=1e-4, max_lr=1.0, num_steps=10)
+    assert not model.optimizer.built
+    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(1e-3)
+
+
+def test_writes_nothing_to_working_directory(tiny_digits, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    x, y = tiny_digits
+    result = find_lr(_mlp(), x, y, min_lr=1e-4, max_lr=1.0, num_steps=10)
+    result.plot()
+    result.to_csv()
+    assert os.listdir(tmp_path) == []
+
+
+def _empty_gen():
+    yield from ()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"min_lr": 1.0, "max_lr": 0.1}, r"Argument `max_lr` must be > `min_lr`"),
+        ({"min_lr": 0.1, "max_lr": 0.1}, r"Argument `max_lr` must be > `min_lr`"),
+        ({"num_steps": 9}, r"Argument `num_steps` must be >= 10"),
+        ({"mode": "cubic"}, r"Argument `mode` must be one of"),
+        ({"suggest": "best"}, r"Argument `suggest` must be one of"),
+        ({"smoothing": 1.0}, r"Argument `smoothing`"),
+        ({"divergence_threshold": 1.0}, r"Argument `divergence_threshold`"),
+        ({"x": "empty"}, r"must hold at least one"),
+        ({"x": "empty_gen"}, r"must hold at least one batch"),
+        ({"validation_data": "empty"}, r"Argument `validation_data` must hold"),
+        ({"compiled": False}, r"must be compiled"),
+    ],
+)
+def test_bad_input_fails_before_any_training(tiny_digits, kwargs, match):
+    x, y = tiny_digits
+    kwargs = dict(kwargs)
+    model = _mlp()
+    if not kwargs.pop("compiled", True):
+        model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10)])
+    data = kwargs.pop("x", None)
+    if data == "empty":
+        x, y = x[:0], y[:0]
+    elif data == "empty_gen":
+        x, y = _empty_gen(), None
+    if kwargs.get("validation_data") == "empty":
+        kwargs["validation_data"] = (x[:0], y[:0])
+    weights = [w.numpy().copy() for w in model.weights]
+    with pytest.raises(ValueError, match=match):
+        find_lr(model, x, y, **kwargs)
+    assert model.train_function is None  # no step was compiled, let alone run
+    for before, w in zip(weights, model.weights, strict=True):
+        np.testing.assert_array_equal(before, w.numpy())
