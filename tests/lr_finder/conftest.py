@@ -1,4 +1,4 @@
-"""Fixtures of the lr_finder tests: small models and a full-state snapshot for bit-for-bit checks."""
+"""Fixtures of the lr_finder tests: small models, a full-state snapshot for bit-for-bit checks."""
 
 from __future__ import annotations
 
