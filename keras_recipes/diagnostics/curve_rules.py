@@ -13,8 +13,9 @@ import numpy as np
 from keras_recipes.diagnostics.finding import Finding
 from keras_recipes.diagnostics.run_record import RunRecord
 
-#: The train loss is "exploding" when an epoch's loss exceeds this multiple of its start (or
-#: of ln C), when it ends above both its start and ln C, or ends this factor above its minimum.
+#: The train loss is "exploding" when an epoch's loss exceeds this multiple of its initial
+#: value (or of ln C), when it ends above both epoch 1's and ln C, or ends this factor above
+#: its minimum.
 SPIKE_FACTOR = 10.0
 REBOUND_FACTOR = 1.5
 #: Initial loss outside [1/f, f] × ln C is suspicious.
@@ -73,10 +74,10 @@ def nonfinite_or_exploding(run: RunRecord) -> list[Finding]:
                         f"The train loss reached {loss.max():.3g} at epoch {epoch}, more than "
                         f"{SPIKE_FACTOR:g}× where it started: the steps overshoot.",
                         evidence, advice)]
-    if ref is not None and len(loss) >= 2 and loss[-1] > max(ref, start):
+    if ref is not None and len(loss) >= 2 and loss[-1] > max(ref, loss[0]):
         return [Finding("error", "exploding_loss",
-                        f"The final train loss {loss[-1]:.3g} is above both its start "
-                        f"({start:.3g}) and the loss of a uniform guess ({ref:.3g}): "
+                        f"The final train loss {loss[-1]:.3g} is above both epoch 1's "
+                        f"({loss[0]:.3g}) and the loss of a uniform guess ({ref:.3g}): "
                         "training made the model worse.", evidence, advice)]
     if len(loss) >= 2 and loss[-1] > REBOUND_FACTOR * loss.min() and loss[-1] > loss[0]:
         return [Finding("error", "exploding_loss",

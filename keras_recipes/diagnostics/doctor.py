@@ -41,8 +41,8 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     code                          fires when
     ============================  ==========================================================
     ``nonfinite_loss`` (error)    loss or val loss NaN/Inf
-    ``exploding_loss`` (error)    an epoch's loss > 10 × max(start, ln C); or the final loss
-                                  above both its start and ln C; or > 1.5 × its minimum
+    ``exploding_loss`` (error)    an epoch's loss > 10 × max(initial, ln C); or the final
+                                  loss above both epoch 1's and ln C; or > 1.5 × its minimum
     ``initial_loss``              initial probe loss outside [ln C / 1.5, 1.5 ln C]
     ``flat_loss``                 loss moved < 5 % from epoch 1 over the next ~100 steps
     ``overfitting``               val loss ≥ 10 % above its minimum while train loss falls

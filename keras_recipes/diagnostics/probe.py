@@ -200,9 +200,6 @@ class Probe:
         self._check_shape(model)
 
         hidden = hidden_layers(model) if activations else []
-        if activations and not hidden:
-            self.notes.append("no hidden-layer outputs reachable (subclassed model?): "
-                              "activation statistics skipped")
         self.hidden_names = [layer.name for layer in hidden]
         try:
             outputs = [model.outputs[0]] + [layer.output for layer in hidden]
