@@ -1,0 +1,113 @@
+"""grid_search: results frame, divergence recorded as failure, library callbacks, errors."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_recipes.callbacks import EarlyStopping, NaNGuard
+from keras_recipes.tuning import grid_search, make_optimizer
+
+
+def tiny_model():
+    return keras.Sequential([
+        keras.Input((64,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
+    x, y = tiny_digits
+    # Three divergent trials in a row: plain KerasTuner aborts the search at the third
+    # consecutive failure (max_consecutive_failed_trials=3, keras-tuner #442).
+    space = {"learning_rate": (1e30, 0.5), "weight_decay": (0.0, 1e-4, 1e-3)}
+    frame = grid_search(tiny_model, x, y, space=space, objective="val_accuracy",
+                        max_trials=4, callbacks=[EarlyStopping(patience=1), NaNGuard()])
+    assert len(frame) == 4
+    assert list(frame.columns[:5]) == ["trial_id", "status", "learning_rate", "weight_decay",
+                                       "val_accuracy"]
+    failed = frame[frame["status"] == "FAILED"]
+    assert len(failed) == 3 and failed["diverged"].all()
+    assert (failed["learning_rate"] == 1e30).all()
+    assert sorted(failed["weight_decay"]) == [0.0, 1e-4, 1e-3]
+    assert failed["message"].str.match(r"diverged: `(val_)?loss` became (nan|inf)").all()
+    assert failed["val_accuracy"].isna().all()
+    # The completed trial comes first (failed ones last), with a finite objective.
+    assert frame.loc[0, "status"] == "COMPLETED" and frame.loc[0, "learning_rate"] == 0.5
+    assert math.isfinite(frame.loc[0, "val_accuracy"])
+    assert frame.attrs == {"objective": "val_accuracy", "direction": "max"}
+
+
+def test_results_are_sorted_by_objective_and_match_the_tuner(tiny_digits):
+    x, y = tiny_digits
+    space = {"learning_rate": (0.3, 0.003), "weight_decay": (1e-3,)}
+    frame, tuner = grid_search(tiny_model, x, y, space=space, validation_data=(x, y),
+                               optimizer="adam", return_tuner=True)
+    assert sorted(frame["learning_rate"]) == [0.003, 0.3]
+    assert (frame["weight_decay"] == 1e-3).all()
+    assert (frame["status"] == "COMPLETED").all() and not frame["diverged"].any()
+    losses = frame["val_loss"].to_numpy()
+    assert losses[0] <= losses[1]  # best (lowest val_loss) first
+    best = tuner.oracle.get_best_trials(1)[0]
+    assert frame.loc[0, "trial_id"] == best.trial_id
+    assert frame.loc[0, "val_loss"] == pytest.approx(best.score)
+    assert (frame["seconds"] > 0).all()
+
+
+def test_sgd_weight_decay_is_the_seed_l2_step():
+    # With a zero gradient, one SGD step with weight decay λ is θ ← θ − ε·λ·θ, the
+    # gradient step of the penalty λ/2·‖θ‖² (hand formula).
+    theta = np.array([1.0, -2.0, 4.0], dtype="float32")
+    var = keras.Variable(theta)
+    opt = make_optimizer("sgd", 0.1, 0.01)
+    opt.apply_gradients([(keras.ops.zeros(3), var)])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(var), theta * (1 - 0.1 * 0.01),
+                               rtol=1e-6)
+    assert opt.nesterov and opt.momentum == pytest.approx(0.9)
+    assert make_optimizer("adam", 0.1, 0.0).weight_decay is None
+
+
+def test_repeated_errors_stop_the_search(tiny_digits):
+    x, y = tiny_digits
+    calls = []
+
+    def broken(hp):
+        calls.append(1)
+        model = tiny_model()
+        model.compile(optimizer="sgd", loss="mse")  # wrong loss for 10 classes of labels
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+
+    with pytest.raises(RuntimeError, match="2 trials in a row raised an error"):
+        grid_search(broken, x, y, space={"learning_rate": (0.1, 0.2, 0.3)},
+                    max_consecutive_errors=2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"model": "transformer"}, r"Argument `model` must be one of"),
+    ({"model": 3}, r"Argument `model` must be 'mlp', 'cnn' or a callable"),
+    ({"space": {"learning_rate": (0.1,)}, "optimizer": "lion"},
+     r"Argument `optimizer` must be one of"),
+    ({"epochs": 0}, r"Argument `epochs` must be >= 1"),
+    ({"objective": ""}, r"Argument `objective` must be a metric name"),
+])
+def test_bad_arguments_fail_before_training(tiny_digits, kwargs, match):
+    x, y = tiny_digits
+    kwargs = {"model": tiny_model, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        grid_search(kwargs.pop("model"), x, y, **kwargs)
+
+
+def test_bad_data_fails_before_training(tiny_digits, tmp_path):
+    x, y = tiny_digits
+    with pytest.raises(ValueError, match="same length"):
+        grid_search(tiny_model, x, y[:10])
+    with pytest.raises(ValueError, match="Argument `y` must hold the targets"):
+        grid_search(tiny_model, x, None)
+    path = tmp_path / "file.txt"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="Argument `directory` must be a folder"):
+        grid_search(tiny_model, x, y, directory=path)
