@@ -9,6 +9,7 @@ from keras_recipes.callbacks.learning_rate_monitor import LearningRateMonitor
 from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.prechelt_stopping import PrecheltStopping
 from keras_recipes.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+from keras_recipes.callbacks.snapshot_ensemble import SnapshotEnsemble
 from keras_recipes.callbacks.stop_reason import StopReason
 from keras_recipes.callbacks.time_budget import TimeBudget
 
@@ -22,6 +23,7 @@ __all__ = [
     "NaNGuard",
     "PrecheltStopping",
     "ReduceLROnPlateau",
+    "SnapshotEnsemble",
     "StopReason",
     "TimeBudget",
 ]
