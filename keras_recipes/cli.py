@@ -190,6 +190,36 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
+def _stage_classes_arg(value: str):
+    try:
+        parts = [int(v) for v in value.split(",")]
+    except ValueError:
+        parts = []
+    if not parts:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of classes or a comma-separated list of labels, got {value!r}")
+    return parts[0] if len(parts) == 1 and "," not in value else parts
+
+
+def _cmd_steamroller(args) -> int:
+    from keras_recipes.workflows import SteamrollerInputError, steamroller
+
+    try:
+        report = steamroller(
+            args.dataset, args.model, stage_classes=args.stage_classes,
+            stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
+            target=args.target, stage1_epochs=args.stage1_epochs,
+            stage2_epochs=args.stage2_epochs, stage3_epochs=args.stage3_epochs,
+            batch_size=args.batch_size, stage2_min_val_accuracy=args.min_val_accuracy,
+            lr_finder_steps=args.lr_finder_steps, schedule=args.schedule,
+            resume=not args.fresh, verbose=0 if args.quiet else 1)
+    except SteamrollerInputError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.quiet:
+        print(repr(report))
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
@@ -231,6 +261,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", default=None,
                    help="directory for diagnostics.csv and summary.json")
     p.set_defaults(func=_cmd_diagnose)
+    p = sub.add_parser("steamroller", help="the three-stage steamroller: overfit a few "
+                       "examples, generalise on a few classes, then train on everything")
+    add_data_model_args(p)
+    p.add_argument("--out", default="runs/steamroller",
+                   help="run folder: report.md, summary.json, logs and models "
+                   "(default: runs/steamroller; a rerun resumes it)")
+    p.add_argument("--stage-classes", type=_stage_classes_arg, default=2,
+                   help="classes of stages 1-2: a number, or labels such as 3,8 (default: 2)")
+    p.add_argument("--stage1-per-class", type=_positive_int, default=10,
+                   help="training examples per class in stage 1 (default: 10)")
+    p.add_argument("--stage1-epochs", type=_positive_int, default=100)
+    p.add_argument("--stage2-epochs", type=_positive_int, default=20)
+    p.add_argument("--stage3-epochs", type=_positive_int, default=30)
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--min-val-accuracy", type=_positive_float, default=0.9,
+                   help="stage-2 gate on the validation accuracy (default: 0.9)")
+    p.add_argument("--lr-finder-steps", type=_positive_int, default=100)
+    p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle",
+                   help="stage-3 schedule (default: onecycle)")
+    p.add_argument("--fresh", action="store_true",
+                   help="delete an earlier run in --out and start afresh")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.set_defaults(func=_cmd_steamroller)
     return parser
 
 

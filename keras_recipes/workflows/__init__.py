@@ -1,0 +1,18 @@
+"""Workflows: the staged steamroller, its report writer and its data plan."""
+
+from keras_recipes.workflows.progress import StageProgress
+from keras_recipes.workflows.report import Report
+from keras_recipes.workflows.stages import StageData, plan_stages
+from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
+from keras_recipes.workflows.steamroller_report import StageResult, SteamrollerReport
+
+__all__ = [
+    "Report",
+    "StageData",
+    "StageProgress",
+    "StageResult",
+    "SteamrollerInputError",
+    "SteamrollerReport",
+    "plan_stages",
+    "steamroller",
+]

@@ -1,0 +1,229 @@
+"""`SteamrollerReport` and `StageResult`: what the steamroller did, stage by stage."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from keras_recipes.workflows.report import Report
+
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.md"
+
+
+@dataclasses.dataclass
+class StageResult:
+    """The outcome of one steamroller stage.
+
+    Attributes:
+        stage: 1, 2 or 3.
+        record: the stage's entry of ``summary.json`` (gate, learning rate, sizes, files,
+            findings, next steps, timings). Paths in ``record["files"]`` are relative to
+            the run folder.
+        model: the trained ``keras.Model`` (loaded from the stage's ``.keras`` file when the
+            stage was completed by an earlier run), or ``None`` when it was not loaded.
+        resumed: ``True`` when an earlier run completed this stage and it was skipped.
+    """
+
+    stage: int
+    record: dict[str, Any]
+    model: Any = None
+    resumed: bool = False
+
+    @property
+    def name(self) -> str:
+        """Short name: ``"overfit"``, ``"generalise"`` or ``"train"``."""
+        return str(self.record.get("name", ""))
+
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` or, for stage 3 (no gate), ``"done"``."""
+        return str(self.record.get("status", ""))
+
+    @property
+    def passed(self) -> bool:
+        """Whether the stage met its goal (stage 3 always does once it finished)."""
+        return self.status in ("passed", "done")
+
+    @property
+    def gate(self) -> dict[str, Any]:
+        """``{"metric", "value", "bound"}`` of the stage's check."""
+        return dict(self.record.get("gate", {}))
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The doctor's findings on this stage's training, as dicts."""
+        return list(self.record.get("findings", []))
+
+
+@dataclasses.dataclass
+class SteamrollerReport:
+    """What :func:`~keras_recipes.workflows.steamroller` did, and where it wrote it.
+
+    Attributes:
+        out: the run folder.
+        summary: the content of ``summary.json``.
+        stages: one :class:`StageResult` per stage run or resumed, in order.
+
+    Example:
+
+    >>> from keras_recipes.workflows import steamroller  # doctest: +SKIP
+    >>> report = steamroller("digits", "mlp", out="runs/demo")  # doctest: +SKIP
+    >>> report.passed, report.test_accuracy  # doctest: +SKIP
+    (True, 0.98...)
+    """
+
+    out: Path
+    summary: dict[str, Any]
+    stages: list[StageResult] = dataclasses.field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        """``True`` when the three stages finished and both gates passed."""
+        return self.summary.get("status") == "passed"
+
+    @property
+    def status(self) -> str:
+        """``"passed"``, ``"failed"`` (a gate failed) or ``"running"``."""
+        return str(self.summary.get("status", "running"))
+
+    @property
+    def failed_stage(self) -> int | None:
+        """The stage whose gate failed, or ``None``."""
+        return self.summary.get("failed_stage")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """Stage-3 test accuracy, or ``None`` when stage 3 did not run."""
+        return self.summary.get("test_accuracy")
+
+    @property
+    def next_steps(self) -> list[str]:
+        """What to try next after a failed gate (empty when every gate passed)."""
+        return list(self.summary.get("next_steps", []))
+
+    @property
+    def report_path(self) -> Path:
+        """Path of ``report.md``."""
+        return self.out / REPORT_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        """Path of ``summary.json``."""
+        return self.out / SUMMARY_FILE
+
+    @property
+    def models(self) -> dict[int, Any]:
+        """``{stage: keras.Model}`` for the stages whose model is loaded."""
+        return {s.stage: s.model for s in self.stages if s.model is not None}
+
+    def stage(self, number: int) -> StageResult:
+        """The :class:`StageResult` of stage ``number``."""
+        for s in self.stages:
+            if s.stage == number:
+                return s
+        raise KeyError(f"Stage {number} did not run. Stages run: {[s.stage for s in self.stages]}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready copy of the summary."""
+        return json.loads(json.dumps(self.summary))
+
+    @classmethod
+    def load(cls, out: str | os.PathLike, load_models: bool = False) -> SteamrollerReport:
+        """Read a run folder's ``summary.json`` (and, if asked, its ``.keras`` models)."""
+        out = Path(out)
+        with open(out / SUMMARY_FILE, encoding="utf-8") as f:
+            summary = json.load(f)
+        stages = []
+        for key in sorted(summary.get("stages", {}), key=int):
+            record = summary["stages"][key]
+            model = None
+            path = record.get("files", {}).get("model")
+            if load_models and path and (out / path).is_file():
+                import keras
+
+                model = keras.saving.load_model(out / path, safe_mode=True)
+            stages.append(StageResult(int(key), record, model, resumed=True))
+        return cls(out, summary, stages)
+
+    def __repr__(self) -> str:
+        parts = [f"out={str(self.out)!r}", f"status={self.status!r}"]
+        for s in self.stages:
+            gate = s.gate
+            if gate.get("value") is not None:
+                parts.append(f"stage{s.stage}={s.status}({gate.get('metric')}="
+                             f"{gate['value']:.4f})")
+        if self.test_accuracy is not None:
+            parts.append(f"test_accuracy={self.test_accuracy:.4f}")
+        return "SteamrollerReport(" + ", ".join(parts) + ")"
+
+
+def _format_gate(gate: dict[str, Any]) -> str:
+    value, bound = gate.get("value"), gate.get("bound")
+    text = f"{gate.get('metric', '?')} = {value:.4f}" if value is not None else "not measured"
+    if bound is not None:
+        text += f" (bound ≥ {bound:g})"
+    return text
+
+
+def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
+    """Write ``out/report.md`` from ``summary`` (figures already lie in the stage folders)."""
+    report = Report(out, title="Steamroller report")
+    config = summary.get("config", {})
+    plan = summary.get("plan", {})
+    status = summary.get("status", "running")
+    verdict = {"passed": "every stage passed", "failed":
+               f"stopped: the gate of stage {summary.get('failed_stage')} failed",
+               "running": "in progress (a rerun with the same folder resumes it)"}[status]
+    report.text(f"Data set **{config.get('dataset')}**, model **{config.get('model')}**, "
+                f"seed {config.get('seed')}: {verdict}.")
+    if summary.get("test_accuracy") is not None:
+        report.text(f"Final test accuracy: **{summary['test_accuracy']:.4f}** "
+                    f"on {plan.get('sizes', {}).get('3', {}).get('test', '?')} test examples.")
+    rows = []
+    for key in sorted(summary.get("stages", {}), key=int):
+        r = summary["stages"][key]
+        rows.append({"stage": f"{key} {r.get('name', '')}", "status": r.get("status"),
+                     "check": _format_gate(r.get("gate", {})),
+                     "train/val/test": "/".join(str(r.get("sizes", {}).get(k, "?"))
+                                                for k in ("train", "val", "test")),
+                     "classes": len(r.get("classes", [])), "lr": r.get("lr", {}).get("used"),
+                     "epochs": r.get("epochs_run"), "seconds": r.get("seconds")})
+    report.heading("Stages")
+    report.table(rows)
+    if summary.get("next_steps"):
+        report.heading("What to try next")
+        report.bullets(summary["next_steps"])
+    for key in sorted(summary.get("stages", {}), key=int):
+        r = summary["stages"][key]
+        report.heading(f"Stage {key}: {r.get('name', '')}")
+        report.text(f"Goal: {r.get('goal', '')}.")
+        report.bullets([
+            f"Classes: {r.get('class_names', r.get('classes'))}",
+            f"Model: {r.get('model_desc', '')}",
+            f"Regularisation: {r.get('regularisation', {})}",
+            f"Learning rate: {r.get('lr', {})}",
+            f"Early stopping: {r.get('stopping', '')}",
+            f"Check: {_format_gate(r.get('gate', {}))} → **{r.get('status')}**",
+        ])
+        figures = r.get("files", {}).get("figures", {})
+        for fig_name, caption in (("lr_finder", "Learning-rate range test"),
+                                  ("learning_curves", "Learning curves"),
+                                  ("activations", "Activation statistics"),
+                                  ("confusion_matrix", "Confusion matrix (test set)"),
+                                  ("worst_examples", "Worst test examples")):
+            if fig_name in figures:
+                report.image(figures[fig_name], caption)
+        if r.get("most_confused"):
+            report.text("Most confused pairs (test set):")
+            report.table(r["most_confused"])
+        findings = r.get("findings", [])
+        report.text("Doctor's findings:" if findings else "Doctor's findings: none.")
+        if findings:
+            report.table(findings, columns=["severity", "code", "message", "advice"])
+        files = {k: v for k, v in r.get("files", {}).items() if k != "figures"}
+        report.text("Files: " + ", ".join(f"`{v}`" for v in files.values()))
+    return report.write(REPORT_FILE)
