@@ -16,7 +16,7 @@ from keras_recipes.diagnostics.run_record import RunRecord
 #: A layer is "dead" when more than this fraction of its units are zero on every example.
 DEAD_FRACTION = 0.5
 #: Units are "symmetric" when their spread is below this fraction of the activation rms.
-SYMMETRY_TOLERANCE = 1e-6
+SYMMETRY_TOLERANCE = 1e-3
 #: Per-step update/weight ratio: warning when any record of a layer exceeds ``high``, or when
 #: every layer stays below ``low`` over the first RATIO_EARLY records (rule of thumb: ~1e-3).
 RATIO_WARN = (1e-4, 1e-1)
@@ -55,22 +55,30 @@ def dead_units(run: RunRecord) -> list[Finding]:
 
 
 def symmetry(run: RunRecord) -> list[Finding]:
-    """Every unit of a layer computes the same value → symmetry never broken (w = k)."""
+    """Every unit of a layer computes the same value → symmetry never broken (w = k).
+
+    Checked at the first record (the initialisation) and at the last one. Numerical noise
+    can split the units later on (Adam magnifies tiny gradient differences), so a constant
+    initialisation shows best at the first record.
+    """
     spread = run.layer_stat("act_unit_spread")
     rms = run.layer_stat("act_rms")
-    epoch, last = _last_records(spread)
-    if last is None or rms.empty:
+    if spread.empty or rms.empty:
         return []
-    scale = rms.loc[epoch]
-    bad = [layer for layer, v in last.items()
-           if scale.get(layer, 0.0) > 0 and v <= SYMMETRY_TOLERANCE * scale[layer]]
-    if not bad:
+    found: dict[str, list[int]] = {}
+    for epoch in sorted({int(spread.index.min()), int(spread.index.max())}):
+        for layer, v in spread.loc[epoch].dropna().items():
+            scale = rms.loc[epoch].get(layer, 0.0)
+            if scale > 0 and v <= SYMMETRY_TOLERANCE * scale:
+                found.setdefault(layer, []).append(epoch)
+    if not found:
         return []
     return [Finding(
         "warning", "symmetric_units",
-        f"All units of {', '.join(bad)} output the same value at epoch {epoch}: the "
-        "initialisation did not break the symmetry, so each layer acts as one unit.",
-        {"layers": bad, "epoch": epoch},
+        f"All units of {', '.join(found)} output the same value (at epoch(s) "
+        f"{sorted({e for v in found.values() for e in v})}): the initialisation did not "
+        "break the symmetry, so each layer acts as a single unit.",
+        {"layers": list(found), "epochs": found},
         "Initialise weights randomly (He/Glorot; keras_recipes.initializers), never with a "
         "constant (seed 000: w = k leaves every unit identical).")]
 

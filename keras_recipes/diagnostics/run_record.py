@@ -82,8 +82,8 @@ class RunRecord:
         rows = f[(f["stat"] == stat) & ~f["layer"].isin(GLOBAL_LAYERS)]
         if rows.empty:
             return pd.DataFrame()
-        table = rows.pivot_table(index="epoch", columns="layer", values="value",
-                                 aggfunc="last", sort=False)
+        rows = rows.drop_duplicates(["epoch", "layer"], keep="last")
+        table = rows.pivot(index="epoch", columns="layer", values="value")
         order = list(dict.fromkeys(rows["layer"]))
         return table[order].sort_index()
 
