@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -77,7 +79,8 @@ class CyclicLR(keras.optimizers.schedules.LearningRateSchedule):
         if self.mode == "triangular2":
             height = height / ops.power(2.0, cycle - 1.0)
         elif self.mode == "exp_range":
-            height = height * ops.power(float(self.gamma), t)
+            # gamma^t as exp(t·log gamma), log taken in double precision.
+            height = height * ops.exp(t * math.log(float(self.gamma)))
         base = float(self.base_lr)
         return base + (float(self.max_lr) - base) * height
 

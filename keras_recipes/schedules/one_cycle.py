@@ -24,16 +24,21 @@ def _check_pct(pct_start):
 
 def _two_phases(step, total, pct, start, peak, end, anneal):
     """start → peak over ``pct·total`` steps, then peak → end at ``total``; held after."""
-    p = ops.clip(as_float_step(step) / float(total), 0.0, 1.0)
-    first = ops.clip(p / pct, 0.0, 1.0)
-    second = ops.clip((p - pct) / (1.0 - pct), 0.0, 1.0)
+    t = ops.clip(as_float_step(step), 0.0, float(total))
+    rise = pct * float(total)
+    first = ops.clip(t / rise, 0.0, 1.0)
+    second = ops.clip((t - rise) / (float(total) - rise), 0.0, 1.0)
 
     def interp(a, b, x):
-        if anneal == "cos":
-            return b + (a - b) * 0.5 * (1.0 + ops.cos(math.pi * x))
-        return a + (b - a) * x
+        # a·w + b·(1 − w) is exact at both ends (no cancellation in float32).
+        if anneal == "cos":  # w = (1 + cos(π x)) / 2 = cos²(π x / 2)
+            w, one_minus_w = ops.square(ops.cos(0.5 * math.pi * x)), ops.square(
+                ops.sin(0.5 * math.pi * x))
+        else:
+            w, one_minus_w = 1.0 - x, x
+        return a * w + b * one_minus_w
 
-    return ops.where(p < pct, interp(start, peak, first), interp(peak, end, second))
+    return ops.where(t < rise, interp(start, peak, first), interp(peak, end, second))
 
 
 @keras_recipes_export

@@ -33,7 +33,9 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
 
     - schedule base: ``lr(t) = m_mul^i · base(τ · period)`` (the base's first ``period``
       steps are stretched over the cycle);
-    - cosine base: ``lr(t) = m_mul^i · η0 · (alpha + (1 − alpha) · (1 + cos(π τ)) / 2)``.
+    - cosine base (Keras's ``CosineDecayRestarts`` formula, where ``m_mul`` scales the
+      amplitude above the floor ``alpha · η0``):
+      ``lr(t) = η0 · (alpha + (1 − alpha) · m_mul^i · (1 + cos(π τ)) / 2)``.
 
     Args:
         schedule_or_period: a ``LearningRateSchedule`` to restart, or the length of the
@@ -111,9 +113,10 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
         t = ops.maximum(as_float_step(step), 0.0)
         p, m = self._cycle, float(self.t_mult)
         if m == 1.0:
-            return ops.floor(t / p)
-        i = ops.floor(ops.log(1.0 + t / p * (m - 1.0)) / math.log(m))
-        # Correct rounding at cycle boundaries.
+            i = ops.floor(t / p)
+        else:
+            i = ops.floor(ops.log(1.0 + t / p * (m - 1.0)) / math.log(m))
+        # Correct float rounding at cycle boundaries (compilers may divide by reciprocals).
         i = ops.where(t >= self._start(i + 1.0), i + 1.0, i)
         return ops.where(t < self._start(i), i - 1.0, i)
 
@@ -125,8 +128,8 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
         scale = ops.power(float(self.m_mul), i)
         if is_number(self.schedule_or_period):
             a = float(self.alpha)
-            cosine = a + (1.0 - a) * 0.5 * (1.0 + ops.cos(math.pi * tau))
-            return scale * float(self.initial_learning_rate) * cosine
+            cosine = ops.square(ops.cos(0.5 * math.pi * tau))  # (1 + cos(π τ)) / 2
+            return float(self.initial_learning_rate) * (a + (1.0 - a) * scale * cosine)
         return scale * evaluate(self.schedule_or_period, tau * self._cycle)
 
     def get_config(self) -> dict:
