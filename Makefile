@@ -19,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/keras-recipes train --dataset digits --model mlp --epochs 40
+	$(VENV)/bin/keras-recipes steamroller --dataset digits --model mlp --out runs/demo --fresh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -132,9 +132,10 @@ def _stopping(stage: int, spec: StageSpec):
     from keras_recipes.callbacks import EarlyStopping, KeepBest
 
     if stage == 1:
-        return EarlyStopping(monitor="val_accuracy", mode="max", stopping_threshold=1.0,
-                             patience=spec.epochs), \
-            "EarlyStopping(stops once every training example is right in inference mode)"
+        return EarlyStopping(monitor="val_accuracy", mode="max",
+                             stopping_threshold=spec.bound, patience=spec.epochs), \
+            f"EarlyStopping(stops once the accuracy on the training examples, in " \
+            f"inference mode, reaches {spec.bound:g}; no patience limit)"
     if stage == 2:
         return EarlyStopping(monitor="val_loss", patience=spec.patience), \
             f"EarlyStopping(val_loss, patience={spec.patience}, restore best weights)"

@@ -1,0 +1,68 @@
+"""`keras-recipes steamroller`: bad input answers with one line and exit code 2."""
+
+import re
+
+import pytest
+
+from keras_recipes.cli import main
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    return str(path)
+
+
+def run(capsys, *argv):
+    code = main(["steamroller", *argv])
+    captured = capsys.readouterr()
+    return code, captured.err.strip().splitlines()
+
+
+def test_help_lists_the_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["steamroller", "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--dataset", "--model", "--out", "--stage-classes", "--stage1-per-class",
+                   "--fresh"):
+        assert option in out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--model", "resnet"], "invalid choice: 'resnet'"),
+    (["--stage-classes", "11"], r"`stage_classes` must be <= the number of classes \(10\)"),
+    (["--stage-classes", "3,x"], "expected a number of classes or a comma-separated list"),
+    (["--stage1-per-class", "0"], "expected a positive integer, got '0'"),
+    (["--min-val-accuracy", "2"], "`stage2_min_val_accuracy` must be"),
+])
+def test_bad_input_one_line_exit_2(capsys, tmp_path, argv, match):
+    out = tmp_path / "run"
+    code, err = run(capsys, "--out", str(out), *argv)
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("keras-recipes: error: ")
+    assert re.search(match, err[0])
+    assert not out.exists()
+
+
+def test_out_that_is_a_file(capsys, tmp_path):
+    a_file = tmp_path / "taken"
+    a_file.write_text("x")
+    code, err = run(capsys, "--out", str(a_file))
+    assert code == 2 and len(err) == 1 and "`out` must be a folder" in err[0]
+
+
+def test_csv_without_the_target_column(capsys, tmp_path, csv_file):
+    code, err = run(capsys, "--dataset", csv_file, "--target", "y", "--out",
+                    str(tmp_path / "run"))
+    assert code == 2 and len(err) == 1 and "Column 'y' is not in" in err[0]
+    code, err = run(capsys, "--dataset", csv_file, "--out", str(tmp_path / "run"))
+    assert code == 2 and len(err) == 1 and "must name the target column" in err[0]
+
+
+def test_cnn_on_tabular_data(capsys, tmp_path, csv_file):
+    code, err = run(capsys, "--dataset", csv_file, "--target", "label", "--model", "cnn",
+                    "--out", str(tmp_path / "run"))
+    assert code == 2 and len(err) == 1 and "(height, width, channels)" in err[0]
