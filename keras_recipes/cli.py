@@ -220,6 +220,21 @@ def _cmd_steamroller(args) -> int:
     return 0 if report.passed else 1
 
 
+def _cmd_practical(args) -> int:
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise UsageError(f"--out must be a folder, but {args.out!r} is a file")
+    ds = load_for_cli(args)  # bad data answers with exit 2 before any training
+    from keras_recipes.workflows import practical
+
+    report = practical(
+        ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
+        grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
+        max_loops=args.max_loops, batch_size=args.batch_size, verbose=0 if args.quiet else 1)
+    if args.quiet:
+        print(report)
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
@@ -284,6 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="delete an earlier run in --out and start afresh")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=_cmd_steamroller)
+
+    p = sub.add_parser("practical", help="seed 004's seven steps: initial loss, overfit a "
+                       "sample, LR that makes the loss fall, grid, train longer, read, loop")
+    add_data_model_args(p)
+    p.add_argument("--out", default="runs/practical",
+                   help="run folder: report.md, summary.json, logs, model (default: "
+                   "runs/practical)")
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), default="adam")
+    p.add_argument("--grid-epochs", type=_positive_int, default=2,
+                   help="epochs per grid trial (seed 004: 1 to 5; default: 2)")
+    p.add_argument("--top-k", type=_positive_int, default=2,
+                   help="configurations trained longer (default: 2)")
+    p.add_argument("--train-epochs", type=_positive_int, default=15,
+                   help="epochs of step 5 (seed 004: 10 to 20; default: 15)")
+    p.add_argument("--max-loops", type=int, choices=range(0, 10), default=1, metavar="N",
+                   help="extra rounds of step 5 when the curves ask for it (default: 1)")
+    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.set_defaults(func=_cmd_practical)
     return parser
 
 

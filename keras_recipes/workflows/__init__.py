@@ -1,5 +1,7 @@
 """Workflows: the staged steamroller, its report writer and its data plan."""
 
+from keras_recipes.workflows.practical import practical
+from keras_recipes.workflows.practical_report import PracticalReport, PracticalStep
 from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
 from keras_recipes.workflows.stages import StageData, plan_stages
@@ -7,6 +9,8 @@ from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroll
 from keras_recipes.workflows.steamroller_report import StageResult, SteamrollerReport
 
 __all__ = [
+    "PracticalReport",
+    "PracticalStep",
     "Report",
     "StageData",
     "StageProgress",
@@ -14,5 +18,6 @@ __all__ = [
     "SteamrollerInputError",
     "SteamrollerReport",
     "plan_stages",
+    "practical",
     "steamroller",
 ]
