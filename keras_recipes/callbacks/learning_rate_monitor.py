@@ -70,3 +70,7 @@ class LearningRateMonitor(keras.callbacks.Callback):
 
     def get_config(self) -> dict:
         return {"key": self.key}
+
+    @classmethod
+    def from_config(cls, config: dict) -> LearningRateMonitor:
+        return cls(**config)

@@ -194,6 +194,10 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             "min_lr": self.min_lr,
         }
 
+    @classmethod
+    def from_config(cls, config: dict) -> ReduceLROnPlateau:
+        return cls(**config)
+
     def schedule(self) -> MultiStepDecay:
         """The ``MultiStepDecay`` that replays this run's learning rates step by step.
 
