@@ -35,11 +35,9 @@ def _mlp(hidden=(16,), activation="relu", kernel="glorot_uniform", bias="zeros")
 
 def _train(model, x, y, *, lr=1e-2, epochs=2, optimizer="adam", batch_size=32, **kw):
     opt = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[optimizer](lr)
-    model.compile(opt, "sparse_categorical_crossentropy", metrics=["accuracy"])
-    logger = DiagnosticLogger(data=(x[:150], y[:150]), validation_data=(x[150:], y[150:]),
-                              probe_size=64, **kw)
-    model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=epochs,
-              batch_size=batch_size, verbose=0, callbacks=[logger])
+    model.compile(opt, "sparse_categorical_crossentropy")
+    logger = DiagnosticLogger(data=(x, y), probe_size=64, **kw)
+    model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=[logger])
     return logger
 
 

@@ -1,0 +1,157 @@
+"""Overhead of the DiagnosticLogger against plain ``model.fit``, in one process.
+
+Digits (1797 examples, batch 32: 57 steps per epoch), an MLP and a CNN (the library's
+baselines). Configurations, each fitted on the same compiled model:
+
+- ``plain``: ``model.fit`` with no callback;
+- ``timing only``: the logger with activations, updates and gradients off and no probe
+  (per-batch ``perf_counter`` in ``on_train_batch_begin``, losses and timing each epoch);
+- ``everything on``: the logger with a 256-example probe, one record per epoch;
+- ``batch-end override``: the timing-only logger plus an ``on_train_batch_end`` override
+  (what DESIGN.md §5 warns about: it disables Keras's async batch-end dispatch);
+- ``per-batch activation hook``: fastai-``ActivationStats``-style, activation mean/std of a
+  32-example batch brought to the host after every batch.
+
+Two ratios against ``plain``: *steady* (median epoch time, first epoch of each fit left out)
+and *total* (whole ``fit`` wall time, including the logger's one-off probe compilation).
+
+Run: ``KERAS_BACKEND=tensorflow python benchmarks/diagnostics_overhead.py``. Writes
+``benchmarks/results/diagnostics_overhead.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from keras_recipes.data import load_dataset  # noqa: E402
+from keras_recipes.diagnostics import DiagnosticLogger  # noqa: E402
+from keras_recipes.diagnostics.probe import hidden_layers  # noqa: E402
+from keras_recipes.models import baseline_cnn, baseline_mlp  # noqa: E402
+
+RESULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                      "diagnostics_overhead.json")
+EPOCHS = int(os.environ.get("BENCH_EPOCHS", "6"))
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
+BATCH = 32
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Epoch wall times (placed last, so it includes the other callbacks' epoch-end work)."""
+
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._t)
+
+
+class BatchEndLogger(DiagnosticLogger):
+    """Timing-only logger that also overrides on_train_batch_end (forces sync dispatch)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_end = time.perf_counter()
+
+
+class PerBatchActivationStats(keras.callbacks.Callback):
+    """fastai-ActivationStats-like: activation mean/std to the host after every batch."""
+
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+
+    def on_train_begin(self, logs=None):
+        layers = hidden_layers(self.model)
+        self.view = keras.Model(self.model.inputs, [layer.output for layer in layers])
+        self.stats = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        outs = self.view.predict_on_batch(self.x)
+        self.stats.append([(float(np.mean(o)), float(np.std(o))) for o in outs])
+
+
+def configs(x, y):
+    probe = (x[:256], y[:256])
+    off = {"activations": False, "updates": False, "gradients": False, "predictions": 0}
+    return {
+        "plain": lambda: [],
+        "timing only": lambda: [DiagnosticLogger(**off)],
+        "everything on": lambda: [DiagnosticLogger(probe=probe, data=(x, y))],
+        "batch-end override": lambda: [BatchEndLogger(**off)],
+        "per-batch activation hook": lambda: [PerBatchActivationStats(x[:BATCH])],
+    }
+
+
+def bench_model(name, build, x, y):
+    keras.utils.set_random_seed(0)
+    model = build()
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(x, y, epochs=1, batch_size=BATCH, verbose=0)  # compile the train step
+    cfgs = configs(x, y)
+    epoch_times = {k: [] for k in cfgs}
+    totals = {k: [] for k in cfgs}
+    names = list(cfgs)
+    for rep in range(REPEATS):
+        order = names[rep % len(names):] + names[: rep % len(names)]
+        for key in order:
+            timer = EpochTimer()
+            start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.fit(x, y, epochs=EPOCHS, batch_size=BATCH, verbose=0,
+                          callbacks=cfgs[key]() + [timer])
+            totals[key].append(time.perf_counter() - start)
+            epoch_times[key].extend(timer.times[1:])
+    base_epoch = statistics.median(epoch_times["plain"])
+    base_total = statistics.median(totals["plain"])
+    rows = {}
+    for key in names:
+        rows[key] = {
+            "median_epoch_s": round(statistics.median(epoch_times[key]), 5),
+            "steady_ratio": round(statistics.median(epoch_times[key]) / base_epoch, 4),
+            "median_fit_s": round(statistics.median(totals[key]), 4),
+            "total_ratio": round(statistics.median(totals[key]) / base_total, 4),
+        }
+    steps = int(np.ceil(len(x) / BATCH))
+    return {"model": name, "steps_per_epoch": steps, "epochs_per_fit": EPOCHS,
+            "repeats": REPEATS, "configs": rows}
+
+
+def main():
+    ds = load_dataset("digits")
+    x, y = ds.x, ds.y
+    results = [
+        bench_model("mlp", lambda: baseline_mlp(ds.input_shape, 10), x, y),
+        bench_model("cnn", lambda: baseline_cnn(ds.input_shape, 10), x, y),
+    ]
+    lines = ["| model | configuration | median epoch (s) | steady ratio | total ratio |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        for key, row in r["configs"].items():
+            lines.append(f"| {r['model']} | {key} | {row['median_epoch_s']:.4f} | "
+                         f"{row['steady_ratio']:.3f} | {row['total_ratio']:.3f} |")
+    md = "\n".join(lines)
+    print(md)
+    os.makedirs(os.path.dirname(RESULT), exist_ok=True)
+    with open(RESULT, "w", encoding="utf-8") as fh:
+        json.dump({"backend": keras.backend.backend(), "batch_size": BATCH,
+                   "cpu_count": os.cpu_count(), "table_markdown": md, "results": results},
+                  fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()
