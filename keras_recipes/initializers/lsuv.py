@@ -95,7 +95,8 @@ def lsuv(
             "Argument `model` must have a Dense/Conv layer to initialise. "
             f"Received: model={model.name!r}"
         )
-    probe = keras.Model(inputs, [layer.output for layer in layers])
+    probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                        [layer.output for layer in layers])
     x_batch = keras.ops.convert_to_tensor(x_batch)
     rows = []
     for i, layer in enumerate(layers):
