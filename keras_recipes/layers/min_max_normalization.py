@@ -129,8 +129,8 @@ class MinMaxNormalization(keras.layers.Layer):
             The fraction (0.0 to 1.0) of values below the min or above the max.
         """
         x = np.asarray(keras.ops.convert_to_numpy(data), dtype="float64")
-        low = keras.ops.convert_to_numpy(self.minimum)
-        high = keras.ops.convert_to_numpy(self.maximum)
+        low = keras.ops.convert_to_numpy(self.minimum.value)
+        high = keras.ops.convert_to_numpy(self.maximum.value)
         fraction = float(np.mean((x < low) | (x > high)))
         if fraction > 0:
             warnings.warn(
