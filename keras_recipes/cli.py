@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training examples per class in stage 1 (default: 10)")
     p.add_argument("--stage1-epochs", type=_positive_int, default=100)
     p.add_argument("--stage2-epochs", type=_positive_int, default=20)
-    p.add_argument("--stage3-epochs", type=_positive_int, default=30)
+    p.add_argument("--stage3-epochs", type=_positive_int, default=20)
     p.add_argument("--batch-size", type=_positive_int, default=32)
     p.add_argument("--min-val-accuracy", type=_positive_float, default=0.9,
                    help="stage-2 gate on the validation accuracy (default: 0.9)")

@@ -147,8 +147,9 @@ def _save_figure(fig, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png",
-                                                   bbox_inches="tight"))
+        # No bbox_inches="tight": it draws the figure twice, and the library's figures
+        # already use a layout engine.
+        atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     finally:
         plt.close(fig)
 

@@ -154,7 +154,7 @@ def steamroller(
     target: str | None = None,
     stage1_epochs: int = 100,
     stage2_epochs: int = 20,
-    stage3_epochs: int = 30,
+    stage3_epochs: int = 20,
     batch_size: int = 32,
     stage1_min_train_accuracy: float = 0.99,
     stage2_min_val_accuracy: float = 0.9,
@@ -215,7 +215,7 @@ def steamroller(
         target: target column of a ``.csv`` data set. Defaults to ``None``.
         stage1_epochs: most epochs of stage 1 (it stops once it fits). Defaults to ``100``.
         stage2_epochs: most epochs of stage 2. Defaults to ``20``.
-        stage3_epochs: epochs of stage 3 (the schedule's length). Defaults to ``30``.
+        stage3_epochs: epochs of stage 3 (the schedule's length). Defaults to ``20``.
         batch_size: batch size. Defaults to ``32``.
         stage1_min_train_accuracy: stage-1 gate. Defaults to ``0.99``.
         stage2_min_val_accuracy: stage-2 gate. Defaults to ``0.9``.
