@@ -81,7 +81,7 @@ class TrainingState:
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> model.compile(optimizer="sgd", loss="mse")
     >>> state = TrainingState(model)
-    >>> model.layers[0].kernel.assign(np.zeros((2, 1)))
+    >>> _ = model.layers[0].kernel.assign(np.zeros((2, 1)))
     >>> state.restore()
     >>> bool(np.any(model.layers[0].kernel.numpy() != 0))
     True
