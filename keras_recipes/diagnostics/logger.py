@@ -145,8 +145,9 @@ class DiagnosticLogger(keras.callbacks.Callback):
             input statistics) and the default probe; only the facts and the probe are kept.
             Defaults to ``None``.
         validation_data: ``(x_val, y_val)`` for the validation facts. Defaults to ``None``.
-        probe_size: examples taken from ``data`` when ``probe`` is ``None``.
-            Defaults to ``256``.
+        probe_size: examples taken from ``data`` when ``probe`` is ``None``. One record
+            costs about ``probe_size / batch_size`` training steps (a forward and a
+            backward pass); larger probes give sharper statistics. Defaults to ``64``.
         class_stats: ``None`` records class counts when the targets are class labels;
             ``True`` asks for them (a warning if the model or targets are not
             classification); ``False`` skips them. Defaults to ``None``.
@@ -154,6 +155,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
         histogram_range: value range of the histograms. Defaults to ``(-5.0, 5.0)``.
         append: append to an existing ``diagnostics.csv`` instead of starting it afresh.
             Defaults to ``False``.
+        activation_layers: names of the hidden layers whose activations are recorded;
+            ``None`` takes every layer that applies a non-linearity. Defaults to ``None``.
 
     Example:
 
@@ -191,11 +194,12 @@ class DiagnosticLogger(keras.callbacks.Callback):
         *,
         data: tuple | None = None,
         validation_data: tuple | None = None,
-        probe_size: int = 256,
+        probe_size: int = 64,
         class_stats: bool | None = None,
         histogram_bins: int = 40,
         histogram_range: tuple[float, float] = (-5.0, 5.0),
         append: bool = False,
+        activation_layers: list[str] | None = None,
     ):
         super().__init__()
         check_positive("every_n_epochs", every_n_epochs, integer=True)
@@ -229,6 +233,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
         self.histogram_bins = int(histogram_bins)
         self.histogram_range = (lo, hi)
         self.append = bool(append)
+        self.activation_layers = None if activation_layers is None else [
+            str(n) for n in activation_layers]
 
         probe_xy = _pairs("probe", probe)
         train = _pairs("data", data)
@@ -251,7 +257,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         self._batch_begins: list[float] = []
         self._epoch_times: list[float] = []
         self._tb_writer = None
-        self._step = 0
+        self._iterations_now = 0
 
     @property
     def frame(self):
@@ -325,7 +331,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
                 self._probe = Probe(
                     model, self._probe_x, self._probe_y, activations=self.activations,
                     gradients=self.gradients, predictions=self.predictions,
-                    histogram_bins=self.histogram_bins, histogram_range=self.histogram_range)
+                    histogram_bins=self.histogram_bins, histogram_range=self.histogram_range,
+                    activation_layers=self.activation_layers)
                 for note in self._probe.notes:
                     self._note(note)
                 self.summary["probe_size"] = int(len(self._probe_x))
@@ -426,6 +433,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if not initial:
             self._timing(epoch, end)
         if full:
+            self._iterations_now = self._iterations()
             self._optimizer_stats(epoch)
             self._probe_stats(epoch, initial)
         if self._tb_writer is not None:
@@ -467,7 +475,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
                 continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self._add(epoch, "optimizer", key, value)
-        self._add(epoch, "optimizer", "iterations", self._iterations())
+        self._add(epoch, "optimizer", "iterations", self._iterations_now)
 
     def _probe_stats(self, epoch: int, initial: bool) -> None:
         if self._probe is None or not (self.activations or self.updates or self.gradients):
@@ -477,7 +485,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         except Exception as exc:
             self._warn(f"probe statistics at epoch {epoch}", exc)
             return
-        step = self._iterations()
+        step = self._iterations_now
         steps = max(1, step - self._previous_step)
         if self.updates:
             self._previous = self._probe.snapshot()
@@ -582,6 +590,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
             "tensorboard": self.tensorboard, "probe_size": self.probe_size,
             "class_stats": self.class_stats, "histogram_bins": self.histogram_bins,
             "histogram_range": list(self.histogram_range), "append": self.append,
+            "activation_layers": self.activation_layers,
         }
 
     @classmethod

@@ -27,6 +27,10 @@ _PASSIVE_LAYERS = ("InputLayer", "Dropout", "Flatten", "Reshape", "Permute", "Re
                    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                    "GaussianDropout", "AlphaDropout", "ActivityRegularization")
 
+#: Layers that are a non-linearity by themselves.
+_ACTIVATION_LAYERS = ("ReLU", "LeakyReLU", "ELU", "PReLU", "Activation", "Softmax",
+                      "ThresholdedReLU")
+
 #: Losses whose initial value is known: ln C for C-way softmax, ln 2 for a sigmoid.
 _CATEGORICAL_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
                        "categorical_focal_crossentropy")
@@ -78,24 +82,53 @@ def _single_output(layer) -> Any | None:
     return out
 
 
-def hidden_layers(model: keras.Model) -> list[keras.layers.Layer]:
-    """Top-level layers whose single output is a hidden activation worth measuring.
+def _is_nonlinear(layer) -> bool:
+    if type(layer).__name__ in _ACTIVATION_LAYERS:
+        return True
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", None)
+    return activation is not None and name not in (None, "linear")
 
-    Input, dropout and reshaping layers and the model's output layers are left out.
+
+def hidden_layers(
+    model: keras.Model, names: Sequence[str] | None = None
+) -> list[keras.layers.Layer]:
+    """Top-level layers whose output is a hidden activation worth measuring.
+
+    By default, the layers that apply a non-linearity (``ReLU``, ``Activation``...,
+    or ``Dense``/``Conv`` with a non-linear ``activation``): the seeds' "neurones cachés".
+    When a model has none, every other layer is taken. Input, dropout and reshaping layers
+    and the model's output layers are always left out.
+
+    Args:
+        model: a functional or Sequential model.
+        names: explicit layer names instead of the default choice. Defaults to ``None``.
+
+    Raises:
+        ValueError: a name in ``names`` is not a top-level layer with a single output.
     """
     try:
         outputs = {id(t) for t in keras.tree.flatten(model.outputs)}
     except (AttributeError, ValueError):
         return []
-    chosen = []
+    candidates = []
     for layer in model.layers:
         if type(layer).__name__ in _PASSIVE_LAYERS:
             continue
         out = _single_output(layer)
         if out is None or id(out) in outputs or len(out.shape) < 2:
             continue
-        chosen.append(layer)
-    return chosen
+        candidates.append(layer)
+    if names is not None:
+        by_name = {layer.name: layer for layer in candidates}
+        unknown = [n for n in names if n not in by_name]
+        if unknown:
+            raise ValueError(
+                "Argument `activation_layers` must name hidden layers among "
+                f"{sorted(by_name)}. Received: activation_layers={list(names)}")
+        return [by_name[n] for n in names]
+    nonlinear = [layer for layer in candidates if _is_nonlinear(layer)]
+    return nonlinear or candidates
 
 
 def _activation_stats(a, bins: int, low: float, high: float) -> dict[str, Any]:
@@ -145,7 +178,8 @@ class Probe:
     - ``update_ratio = ||W_l - W'_l|| / ||W'_l||``;
     - ``grad_norm = ||dL/dW_l||`` on the probe batch and ``grad_rms = grad_norm / sqrt(n_l)``.
 
-    For each hidden layer's output ``a`` on the probe batch: mean, std, rms, the fraction of
+    For each hidden layer's output ``a`` on the probe batch (by default the layers that
+    apply a non-linearity): mean, std, rms, the fraction of
     exact zeros, the fraction of *dead units* (units, i.e. last-axis channels, that are zero
     for every example and position), the mean spread across units (0 when every unit computes
     the same thing: unbroken symmetry) and a histogram over fixed bins (values outside the
@@ -164,6 +198,9 @@ class Probe:
         predictions: number of probe predictions returned. Defaults to ``5``.
         histogram_bins: bins of the activation histograms. Defaults to ``40``.
         histogram_range: ``(low, high)`` of the histograms. Defaults to ``(-5.0, 5.0)``.
+        activation_layers: names of the hidden layers to measure; ``None`` takes the
+            layers that apply a non-linearity (see :func:`hidden_layers`). Defaults to
+            ``None``.
 
     Example:
 
@@ -189,6 +226,7 @@ class Probe:
         predictions: int = 5,
         histogram_bins: int = 40,
         histogram_range: Sequence[float] = (-5.0, 5.0),
+        activation_layers: Sequence[str] | None = None,
     ):
         self.notes: list[str] = []
         self.x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
@@ -199,7 +237,7 @@ class Probe:
         self.loss_name = loss_name(getattr(model, "loss", None))
         self._check_shape(model)
 
-        hidden = hidden_layers(model) if activations else []
+        hidden = hidden_layers(model, activation_layers) if activations else []
         self.hidden_names = [layer.name for layer in hidden]
         try:
             outputs = [model.outputs[0]] + [layer.output for layer in hidden]
@@ -300,15 +338,32 @@ class Probe:
             out["layers"][name] = stats
         return out
 
+    def packed_statistics(self, outputs, loss, grads, current, previous):
+        """:meth:`statistics` packed into one float32 vector: one host transfer per record.
+
+        The nested layout is kept (at trace time) in ``self._template`` and ``self._shapes``.
+        """
+        stats = self.statistics(outputs, loss, grads, current, previous)
+        flat = keras.tree.flatten(stats)
+        self._template = keras.tree.map_structure(lambda _: 0, stats)
+        self._shapes = [tuple(int(d) for d in t.shape) for t in flat]
+        return keras.ops.concatenate(
+            [keras.ops.reshape(keras.ops.cast(t, "float32"), (-1,)) for t in flat])
+
     def measure(self, previous: list | None = None) -> dict[str, Any]:
         """Run the compiled function; returns nested dicts of NumPy values.
 
         ``previous`` is a :meth:`snapshot`; without one, update statistics are left out.
         """
         first = previous is None
-        values = self._fn(self.snapshot() if first else previous)
-        result = keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)),
-                                          values)
+        vector = np.asarray(keras.ops.convert_to_numpy(
+            self._fn(self.snapshot() if first else previous)))
+        pieces, start = [], 0
+        for shape in self._shapes:
+            size = int(np.prod(shape)) if shape else 1
+            pieces.append(vector[start:start + size].reshape(shape))
+            start += size
+        result = keras.tree.pack_sequence_as(self._template, pieces)
         if first:
             for stats in result["layers"].values():
                 for key in ("update_norm", "update_mean", "update_var", "update_ratio"):
@@ -342,7 +397,7 @@ def _gradient_function(probe: Probe, net: keras.Model):
                 (loss, outs), grads = jax.value_and_grad(forward, has_aux=True)(tv, ntv)
             else:
                 (loss, outs), grads = forward(tv, ntv), None
-            return probe.statistics(outs, loss, grads, tv, previous)
+            return probe.packed_statistics(outs, loss, grads, tv, previous)
 
         compiled = jax.jit(run)
 
@@ -365,7 +420,7 @@ def _gradient_function(probe: Probe, net: keras.Model):
                 grads = tape.gradient(loss, probe.variables,
                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
             current = [v.value for v in probe.variables]
-            return probe.statistics(outs, loss, grads, current, previous)
+            return probe.packed_statistics(outs, loss, grads, current, previous)
 
         return run_tf
 
@@ -378,6 +433,7 @@ def _gradient_function(probe: Probe, net: keras.Model):
     def run_eager(previous):
         outs = outputs_of(net(x, training=False))
         loss = probe.loss_of(y, outs[0])
-        return probe.statistics(outs, loss, None, [v.value for v in probe.variables], previous)
+        return probe.packed_statistics(outs, loss, None, [v.value for v in probe.variables],
+                                       previous)
 
     return run_eager

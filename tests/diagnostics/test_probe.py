@@ -123,3 +123,15 @@ def test_loss_helpers():
     assert expected_initial_loss("mean_squared_error", 1) is None
     assert is_classification_loss("categorical_hinge")
     assert not is_classification_loss("mean_squared_error")
+
+
+def test_hidden_layers_default_to_nonlinearities_or_named():
+    model = keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(4, name="pre"),
+        keras.layers.BatchNormalization(name="bn"), keras.layers.ReLU(name="act"),
+        keras.layers.Dense(4, activation="tanh", name="t"), keras.layers.Dense(2, name="out"),
+    ])
+    assert [layer.name for layer in hidden_layers(model)] == ["act", "t"]
+    assert [layer.name for layer in hidden_layers(model, ["bn"])] == ["bn"]
+    with pytest.raises(ValueError, match="Argument `activation_layers` must name hidden"):
+        hidden_layers(model, ["out"])
