@@ -40,7 +40,8 @@ def test_bounds_and_period(base, span, step_size, mode, gamma):
     v = values(sched, t)
     assert np.all(v >= base - 1e-6) and np.all(v <= base + span + 1e-6)
     if mode == "triangular":  # one period = 2·step_size repeats exactly
-        np.testing.assert_allclose(values(sched, t + 2 * step_size), v, atol=1e-6)
+        # float32 steps: t / step_size carries ~1e-5 relative rounding at these t
+        np.testing.assert_allclose(values(sched, t + 2 * step_size), v, atol=2e-5 * (base + span))
 
 
 @pytest.mark.parametrize("kwargs,match", [
