@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import EarlyStopping, NaNGuard
+from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.tuning import grid_search, make_optimizer
 
 
@@ -25,7 +26,8 @@ def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
     space = {"learning_rate": (1e30, 0.5, 0.01), "weight_decay": (0.0, 1e-4, 1e-3)}
     frame, tuner = grid_search(tiny_model, x, y, space=space, objective="val_accuracy",
                                max_trials=5, return_tuner=True,
-                               callbacks=[EarlyStopping(patience=1), NaNGuard()])
+                               callbacks=[EarlyStopping(patience=1), NaNGuard(),
+                                          DiagnosticLogger(probe=(x[:32], y[:32]))])
     assert len(frame) == 5
     assert list(frame.columns[:5]) == ["trial_id", "status", "learning_rate", "weight_decay",
                                        "val_accuracy"]
