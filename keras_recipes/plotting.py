@@ -39,7 +39,7 @@ def smooth(values: Sequence[float], weight: float = 0.6) -> np.ndarray:
     Example:
 
     >>> from keras_recipes.plotting import smooth
-    >>> [round(v, 3) for v in smooth([1.0, 0.0], weight=0.5)]
+    >>> [round(float(v), 3) for v in smooth([1.0, 0.0], weight=0.5)]
     [1.0, 0.333]
     """
     check_probability("weight", weight)
