@@ -57,7 +57,8 @@ def check_number(
         fail(name, f"{op} {low:g}" + _upper(high, high_inclusive), value)
     if high is not None and (v > high or (v == high and not high_inclusive)):
         op = "<=" if high_inclusive else "<"
-        fail(name, (f">= {low:g} and " if low is not None else "") + f"{op} {high:g}", value)
+        lower = f"{'>=' if low_inclusive else '>'} {low:g} and " if low is not None else ""
+        fail(name, lower + f"{op} {high:g}", value)
     return value
 
 

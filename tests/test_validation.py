@@ -51,3 +51,8 @@ def test_export_registers(config_roundtrip):
 
     assert keras.saving.get_registered_name(Scale) == "keras_recipes>Scale"
     config_roundtrip(Scale(3.0))
+
+
+def test_exclusive_lower_bound_named_when_upper_violated():
+    with pytest.raises(ValueError, match=r"must be > 0 and <= 1\. Received: p=2$"):
+        v.check_number("p", 2, low=0, high=1, low_inclusive=False)
