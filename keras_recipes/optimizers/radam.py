@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -16,6 +17,23 @@ from keras_recipes.optimizers._checks import (
     check_kwargs,
     check_learning_rate,
 )
+
+
+def _rho_t(step, x, ell: float, rho_inf: float):
+    """rho_t = rho_inf - 2 t beta**t / (1 - beta**t), without float32 cancellation.
+
+    With ell = -log(beta) and x = t * ell, 2 t beta**t / (1 - beta**t) = (2 / ell) B(x),
+    B(x) = x / (exp(x) - 1) = 1 - x/2 + x**2/12 - x**4/720 + x**6/30240 - x**8/1209600 ...
+    so rho_t = K + t - (2 / ell) (x**2/12 - x**4/720 + ...) with the constant
+    K = rho_inf - 2 / ell computed in float64 (the series is used for x < 1).
+    """
+    k = rho_inf - 2.0 / ell
+    x2 = x * x
+    series = x2 * (1.0 / 12.0 - x2 * (1.0 / 720.0 - x2 * (1.0 / 30240.0 - x2 / 1209600.0)))
+    small = k + step - (2.0 / ell) * series
+    safe_x = ops.maximum(x, 1.0)
+    large = k + (2.0 / ell) * (1.0 - safe_x / ops.expm1(safe_x))
+    return ops.where(x < 1.0, small, large)
 
 
 @keras_recipes_export
@@ -127,23 +145,26 @@ class RAdam(keras.optimizers.Optimizer):
         self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1.0 - self.beta_2))
 
         step = ops.cast(self.iterations + 1, dtype)
-        beta_1_power = ops.power(ops.cast(self.beta_1, dtype), step)
-        beta_2_power = ops.power(ops.cast(self.beta_2, dtype), step)
-        momentum_lr = lr / (1.0 - beta_1_power)
+        # 1 - beta**t as -expm1(t * log(beta)): no cancellation in float32 for small t.
+        one_minus_b1t = -ops.expm1(step * math.log(self.beta_1)) if self.beta_1 > 0 else 1.0
+        momentum_lr = lr / one_minus_b1t
 
         rho_inf = 2.0 / (1.0 - self.beta_2) - 1.0
         if rho_inf <= self.rectify_threshold or rho_inf <= 4.0:
             # The variance of the adaptive rate never becomes tractable: momentum only.
             self.assign_sub(variable, ops.multiply(m, momentum_lr))
             return
-        rho_t = rho_inf - 2.0 * step * beta_2_power / (1.0 - beta_2_power)
+        ell = -math.log(self.beta_2)
+        x = step * ell
+        one_minus_b2t = -ops.expm1(-x)
+        rho_t = _rho_t(step, x, ell, rho_inf)
         rectified = rho_t > self.rectify_threshold
         safe_rho_t = ops.maximum(rho_t, 4.0 + 1e-3)
         rectifier = ops.sqrt(
             (safe_rho_t - 4.0) * (safe_rho_t - 2.0) * rho_inf
             / ((rho_inf - 4.0) * (rho_inf - 2.0) * safe_rho_t)
         )
-        adaptive_lr = momentum_lr * rectifier * ops.sqrt(1.0 - beta_2_power)
+        adaptive_lr = momentum_lr * rectifier * ops.sqrt(one_minus_b2t)
         # Scalars only: a where on the coefficients keeps a single element-wise update.
         coef_adaptive = ops.where(rectified, adaptive_lr, ops.zeros_like(adaptive_lr))
         coef_momentum = ops.where(rectified, ops.zeros_like(momentum_lr), momentum_lr)
