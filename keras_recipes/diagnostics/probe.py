@@ -206,13 +206,14 @@ class Probe:
 
     >>> import keras, numpy as np
     >>> from keras_recipes.diagnostics.probe import Probe
-    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
-    ...                           keras.layers.Dense(2, activation="softmax")])
+    >>> model = keras.Sequential([
+    ...     keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="hidden"),
+    ...     keras.layers.Dense(2, activation="softmax", name="out")])
     >>> model.compile(loss="sparse_categorical_crossentropy")
     >>> probe = Probe(model, np.ones((8, 4), "float32"), np.zeros(8, "int64"))
     >>> stats = probe.measure()
-    >>> sorted(stats["layers"])[:2]
-    ['dense', 'dense_1']
+    >>> sorted(stats["layers"]), sorted(stats["activations"])
+    (['hidden', 'out'], ['hidden'])
     """
 
     def __init__(

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from keras_recipes.diagnostics import DiagnosticLogger
-from keras_recipes.diagnostics.logger import class_counts, data_facts
+from keras_recipes.diagnostics.data_facts import class_counts, data_facts
 from keras_recipes.diagnostics.probe import Probe
 
 
