@@ -64,8 +64,8 @@ def test_lookahead_bad_arguments():
         Lookahead(keras.optimizers.SGD(), slow_step_size=1.5)
     with pytest.raises(ValueError, match=r"Argument `optimizer` must be"):
         Lookahead(42)
-    with pytest.raises(ValueError, match=r"`clipnorm` must be set on the inner optimizer"):
-        Lookahead(keras.optimizers.SGD(), clipnorm=1.0)
+    with pytest.raises(ValueError, match=r"`clipnorm` is set on both Lookahead and its inner"):
+        Lookahead(keras.optimizers.SGD(clipnorm=2.0), clipnorm=1.0)
     with pytest.raises(ValueError, match=r"Unknown keyword argument.*'k'"):
         Lookahead(keras.optimizers.SGD(), k=5)
 
