@@ -27,17 +27,20 @@ lint: $(STAMP)
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST) -m "not slow"
 
+# The fast subset on JAX: unit and component tests. End-to-end runs (marker `integration`)
+# drive the same backend-neutral code and run on TensorFlow here, on both in `test-all`.
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PYTEST) -m "not slow and not tf_only"
+	KERAS_BACKEND=jax $(PYTEST) -m "not slow and not tf_only and not integration"
 
-test: lint test-tf test-jax
+notebooks: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
+
+test: lint test-tf test-jax notebooks
 
 test-all: lint $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST)
 	KERAS_BACKEND=jax $(PYTEST) -m "not tf_only"
-
-notebooks: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q --nbmake notebooks
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
 
 bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done

@@ -51,6 +51,7 @@ def test_console_script_exit_code():
     assert result.stderr.strip().count("\n") == 0
 
 
+@pytest.mark.integration
 def test_train_cnn_runs(capsys, tmp_path):
     path = tmp_path / "m.keras"
     assert main(["train", "--dataset", "digits", "--model", "cnn", "--epochs", "1",

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from keras_recipes.cli import main
+
+pytestmark = pytest.mark.integration
 
 
 def test_diagnose_prints_the_report(capsys, tmp_path):

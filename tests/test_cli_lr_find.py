@@ -7,6 +7,8 @@ import pytest
 
 from keras_recipes.cli import main
 
+pytestmark = pytest.mark.integration
+
 
 def test_lr_find_writes_csv_and_png(tmp_path, capsys):
     out = tmp_path / "lr"

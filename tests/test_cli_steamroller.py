@@ -6,6 +6,8 @@ import pytest
 
 from keras_recipes.cli import main
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def csv_file(tmp_path):

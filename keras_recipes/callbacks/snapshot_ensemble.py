@@ -89,7 +89,7 @@ class SnapshotEnsemble(keras.callbacks.Callback):
     >>> from keras_recipes.callbacks import SnapshotEnsemble
     >>> from keras_recipes.data import load_dataset
     >>> ds = load_dataset("digits", flatten=True)
-    >>> lr = keras.optimizers.schedules.CosineDecayRestarts(0.05, first_decay_steps=10)
+    >>> lr = keras.optimizers.schedules.CosineDecayRestarts(0.05, first_decay_steps=10, t_mul=1.0)
     >>> model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, "softmax")])
     >>> model.compile(keras.optimizers.SGD(lr), "sparse_categorical_crossentropy")
     >>> snap = SnapshotEnsemble(schedule=lr)

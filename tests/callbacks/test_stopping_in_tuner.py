@@ -16,6 +16,8 @@ from keras_recipes.callbacks import (
     TimeBudget,
 )
 
+pytestmark = pytest.mark.integration
+
 kt = pytest.importorskip("keras_tuner")
 
 

@@ -10,6 +10,8 @@ from keras_recipes.callbacks import EarlyStopping, NaNGuard
 from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.tuning import grid_search, make_optimizer
 
+pytestmark = pytest.mark.integration
+
 
 def tiny_model():
     return keras.Sequential([

@@ -8,6 +8,8 @@ import pytest
 
 from keras_recipes.tuning import random_search
 
+pytestmark = pytest.mark.integration
+
 
 def tiny_model():
     return keras.Sequential([

@@ -13,6 +13,8 @@ import pytest
 from keras_recipes.data import Dataset
 from keras_recipes.workflows import PracticalReport, practical
 
+pytestmark = pytest.mark.integration
+
 
 def small_net(input_shape, num_classes):
     return keras.Sequential([

@@ -19,6 +19,8 @@ from keras_recipes.workflows import (
     steamroller,
 )
 
+pytestmark = pytest.mark.integration
+
 TINY = {"stage1_per_class": 10, "stage1_epochs": 60, "stage1_min_train_accuracy": 0.6,
         "stage2_epochs": 2, "stage2_min_val_accuracy": 0.01, "stage3_epochs": 1,
         "lr_finder_steps": 10, "verbose": 0}
