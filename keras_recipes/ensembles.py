@@ -24,6 +24,8 @@ from keras_recipes.analysis._probabilities import (
     to_probabilities,
 )
 
+__all__ = ["MemberAverage", "average", "evaluate_ensemble"]
+
 
 @keras_recipes_export
 class MemberAverage(keras.layers.Layer):

@@ -14,6 +14,8 @@ import keras
 
 from keras_recipes._validation import check_number, check_probability
 
+__all__ = ["MODEL_BUILDERS", "baseline_cnn", "baseline_mlp", "build_model"]
+
 
 def _check_common(input_shape, num_classes) -> tuple[int, ...]:
     try:

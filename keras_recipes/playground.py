@@ -17,6 +17,15 @@ import pandas as pd
 
 from keras_recipes._validation import check_number
 
+__all__ = [
+    "TestFunction",
+    "plot_trajectories",
+    "quadratic_ravine",
+    "rosenbrock",
+    "saddle",
+    "trajectories",
+]
+
 
 @dataclass(frozen=True)
 class TestFunction:

@@ -16,6 +16,8 @@ import numpy as np
 
 from keras_recipes._validation import check_probability
 
+__all__ = ["plot_activation_stats", "plot_learning_curves", "plot_update_ratios", "smooth"]
+
 #: The update/weight ratio's rule of thumb and the band outside which the doctor warns.
 RATIO_TARGET = 1e-3
 RATIO_BAND = (1e-4, 1e-1)

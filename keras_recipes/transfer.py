@@ -23,6 +23,8 @@ import numpy as np
 from keras_recipes._validation import check_number, check_positive, check_probability
 from keras_recipes.data import class_labels
 
+__all__ = ["TransferResult", "finetune_optimizer", "freeze", "replace_head", "transfer", "unfreeze"]
+
 
 def _layer_position(model: keras.Model, ref, name: str) -> int:
     layers = model.layers

@@ -32,6 +32,7 @@ def test_cnn_structure():
     assert len(_layers(model, keras.layers.GlobalAveragePooling2D)) == 1
 
 
+@pytest.mark.integration
 def test_mlp_learns_digits(digits_flat, seed):
     x, y = digits_flat.x[:600], digits_flat.y[:600]
     model = baseline_mlp(64, 10, hidden=(64,))

@@ -27,7 +27,7 @@ _EXCLUSIVE_ARGS = (
     "gradient_accumulation_steps",
 )
 
-_PARAMETERS = ("optimizer", "sync_period", "slow_step_size", *_EXCLUSIVE_ARGS, "ema_momentum",
+_PARAMETERS = ("inner", "sync_period", "slow_step_size", *_EXCLUSIVE_ARGS, "ema_momentum",
                "ema_overwrite_frequency", "name")
 
 
@@ -82,7 +82,7 @@ class Lookahead(keras.optimizers.Optimizer):
     gradient accumulators) and resumes training identically.
 
     Args:
-        optimizer: the inner `keras.optimizers.Optimizer` (a Keras built-in or one of this
+        inner: the inner `keras.optimizers.Optimizer` (a Keras built-in or one of this
             library's), or its serialized config.
         sync_period: number of inner steps `k` between synchronisations, integer >= 1.
             Defaults to 6.
@@ -128,7 +128,7 @@ class Lookahead(keras.optimizers.Optimizer):
 
     def __init__(
         self,
-        optimizer: keras.optimizers.Optimizer | dict | str,
+        inner: keras.optimizers.Optimizer | dict | str | None = None,
         sync_period: int = 6,
         slow_step_size: float = 0.5,
         weight_decay: float | None = None,
@@ -146,13 +146,22 @@ class Lookahead(keras.optimizers.Optimizer):
         # `learning_rate` is accepted (and ignored) for configs written by other tools:
         # the learning rate is the inner optimizer's.
         kwargs.pop("learning_rate", None)
+        # `optimizer=` is the name used by tensorflow-addons' Lookahead; accepted as an alias.
+        if "optimizer" in kwargs:
+            if inner is not None:
+                raise ValueError(
+                    "Pass the inner optimizer once, as `inner` (or its alias `optimizer`). "
+                    f"Received: inner={inner!r}, optimizer={kwargs['optimizer']!r}"
+                )
+            inner = kwargs.pop("optimizer")
         reject_unknown_kwargs(kwargs, _PARAMETERS, owner="Lookahead")
+        optimizer = inner
         if isinstance(optimizer, (dict, str)):
             optimizer = keras.optimizers.get(optimizer)
         if not isinstance(optimizer, keras.optimizers.Optimizer):
             raise ValueError(
-                "Argument `optimizer` must be a keras.optimizers.Optimizer instance. "
-                f"Received: optimizer={optimizer!r}"
+                "Argument `inner` must be a keras.optimizers.Optimizer instance. "
+                f"Received: inner={optimizer!r}"
             )
         check_number("sync_period", sync_period, low=1, integer=True)
         check_number("slow_step_size", slow_step_size, low=0, high=1)
@@ -347,7 +356,7 @@ class Lookahead(keras.optimizers.Optimizer):
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "optimizer": keras.saving.serialize_keras_object(self.inner_optimizer),
+            "inner": keras.saving.serialize_keras_object(self.inner_optimizer),
             "sync_period": self.sync_period,
             "slow_step_size": self.slow_step_size,
             "weight_decay": self.weight_decay,
@@ -364,7 +373,9 @@ class Lookahead(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
+        # Configs written before the argument was named `inner` hold it as "optimizer".
+        key = "inner" if "inner" in config else "optimizer"
         inner = keras.saving.deserialize_keras_object(
-            config.pop("optimizer"), custom_objects=custom_objects
+            config.pop(key), custom_objects=custom_objects
         )
         return cls(inner, **config)

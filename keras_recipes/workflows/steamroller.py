@@ -146,11 +146,11 @@ def _write(out: Path, summary: dict[str, Any]) -> None:
 def steamroller(
     dataset: Any = "digits",
     model: str | Callable[..., Any] = "mlp",
-    *,
     stage_classes: int | Sequence[int] = 2,
     stage1_per_class: int = 10,
     out: str | os.PathLike = "runs/steamroller",
     seed: int = 0,
+    *,
     target: str | None = None,
     stage1_epochs: int = 100,
     stage2_epochs: int = 20,

@@ -20,6 +20,7 @@ def _builder(calls):
     return build
 
 
+@pytest.mark.integration
 def test_folds_mean_and_std(tiny_digits, seed):
     x, y = tiny_digits
     x0 = x.copy()

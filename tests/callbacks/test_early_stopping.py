@@ -346,6 +346,7 @@ def test_bad_arguments(kwargs, match):
 
 
 # --------------------------------------------------------------------------- real fit
+@pytest.mark.integration
 def test_fit_on_digits_restores_best_epoch(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))

@@ -69,6 +69,7 @@ def test_max_stable_lr_restores_after_nan_and_interrupt(bn_model, tiny_digits):
     assert_same_state(before, full_state(model))
 
 
+@pytest.mark.integration
 def test_training_after_find_lr_matches_training_without_it(bn_model, tiny_digits):
     # The compiled step is put back too: the next fit follows the same trajectory, bit for
     # bit, as the same model trained without the range test.

@@ -203,7 +203,7 @@ def test_config_roundtrip_with_base_arguments(config_roundtrip):
     config = rebuilt.get_config()
     for key, value in FULL.items():
         assert config[key] == value
-    assert config["optimizer"]["config"]["clipvalue"] == 0.5
+    assert config["inner"]["config"]["clipvalue"] == 0.5
 
 
 def _model(optimizer, weights=None):

@@ -62,8 +62,10 @@ def test_lookahead_bad_arguments():
         Lookahead(keras.optimizers.SGD(), sync_period=0)
     with pytest.raises(ValueError, match=r"Argument `slow_step_size` .*slow_step_size=1.5"):
         Lookahead(keras.optimizers.SGD(), slow_step_size=1.5)
-    with pytest.raises(ValueError, match=r"Argument `optimizer` must be"):
+    with pytest.raises(ValueError, match=r"Argument `inner` must be .*Received: inner=42"):
         Lookahead(42)
+    with pytest.raises(ValueError, match=r"Pass the inner optimizer once"):
+        Lookahead(keras.optimizers.SGD(), optimizer=keras.optimizers.Adam())
     with pytest.raises(ValueError, match=r"`clipnorm` is set on both Lookahead and its inner"):
         Lookahead(keras.optimizers.SGD(clipnorm=2.0), clipnorm=1.0)
     with pytest.raises(ValueError, match=r"Unknown keyword argument.*'k'"):
@@ -144,3 +146,18 @@ def test_save_reload_and_resume_identically(name, tiny_regression, tmp_path, see
     loaded.fit(x, y, **fit)
     for expected, got in zip(reference.get_weights(), loaded.get_weights(), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_lookahead_inner_keyword_and_optimizer_alias():
+    by_keyword = Lookahead(inner=keras.optimizers.Adam(0.01), sync_period=3)
+    by_alias = Lookahead(optimizer=keras.optimizers.Adam(0.01), sync_period=3)
+    assert isinstance(by_keyword.inner_optimizer, keras.optimizers.Adam)
+    assert isinstance(by_alias.inner_optimizer, keras.optimizers.Adam)
+    config = by_keyword.get_config()
+    assert "inner" in config and "optimizer" not in config
+    # A config that names the inner optimizer "optimizer" still loads.
+    legacy = dict(config)
+    legacy["optimizer"] = legacy.pop("inner")
+    rebuilt = Lookahead.from_config(legacy)
+    assert rebuilt.sync_period == 3
+    assert isinstance(rebuilt.inner_optimizer, keras.optimizers.Adam)
