@@ -10,20 +10,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import EarlyStopping, StopReason
-
-
-class FakeModel:
-    """Stands in for a model: its "weights" are the index of the epoch that produced them."""
-
-    def __init__(self):
-        self.stop_training = False
-        self.weights = -1
-
-    def get_weights(self):
-        return self.weights
-
-    def set_weights(self, weights):
-        self.weights = weights
+from tests.callbacks._driver import FakeModel
 
 
 def drive(callback, values, monitor="val_loss", model=None, stop_at=None):

@@ -8,37 +8,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import GeneralizationGapStopping, StopReason
-
-
-class FakeModel:
-    """Stands in for a model: its "weights" are the index of the epoch that produced them."""
-
-    def __init__(self):
-        self.stop_training = False
-        self.weights = -1
-
-    def get_weights(self):
-        return self.weights
-
-    def set_weights(self, weights):
-        self.weights = weights
-
-
-def drive(callback, rows, model=None):
-    """Feed one logs dict per epoch to the callback like ``fit`` would; returns epochs run."""
-    model = model or FakeModel()
-    callback.set_model(model)
-    model.stop_training = False
-    callback.on_train_begin()
-    epochs = 0
-    for epoch, logs in enumerate(rows):
-        epochs += 1
-        model.weights = epoch
-        callback.on_epoch_end(epoch, logs=logs)
-        if model.stop_training:
-            break
-    callback.on_train_end()
-    return epochs
+from tests.callbacks._driver import FakeModel, drive
 
 
 def rows(train, val, name="loss"):
