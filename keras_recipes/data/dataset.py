@@ -257,3 +257,35 @@ def load_dataset(
         f"Unknown dataset {key!r}. Use one of {list(DATASET_NAMES)} or a path to a .npz or "
         ".csv file. Received: name=" + repr(key)
     )
+
+
+def as_classification_dataset(
+    dataset: Dataset | str | os.PathLike, *, target: str | None = None, seed: int = 0,
+    workflow: str = "This workflow",
+) -> Dataset:
+    """Return ``dataset`` as a classification :class:`Dataset`, loading it if it is a name.
+
+    Workflows call it first, so bad input fails before any work starts: an offline
+    ``keras.datasets`` name, an unknown name, a CSV without its target column or a
+    regression set all raise ``ValueError``.
+
+    Example:
+
+    >>> from keras_recipes.data.dataset import as_classification_dataset
+    >>> as_classification_dataset("moons").num_classes
+    2
+    """
+    if isinstance(dataset, Dataset):
+        ds = dataset
+    elif isinstance(dataset, str | os.PathLike):
+        try:
+            ds = load_dataset(dataset, flatten=False, seed=seed, target=target)
+        except DatasetUnavailableError as exc:
+            raise ValueError(str(exc)) from exc
+    else:
+        raise ValueError("Argument `dataset` must be a data set name, a .npz/.csv path or a "
+                         f"Dataset. Received: dataset={type(dataset).__name__}")
+    if ds.task != "classification":
+        raise ValueError(f"{workflow} needs a classification data set; {ds.name!r} is a "
+                         f"regression set. Received: dataset={ds.name!r}")
+    return ds

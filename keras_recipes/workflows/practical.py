@@ -39,22 +39,10 @@ def _finite(value) -> float | None:
 
 
 def _load(dataset, target, seed):
-    from keras_recipes.data import Dataset, DatasetUnavailableError, load_dataset
+    from keras_recipes.data.dataset import as_classification_dataset
 
-    if isinstance(dataset, Dataset):
-        ds = dataset
-    elif isinstance(dataset, str | os.PathLike):
-        try:
-            ds = load_dataset(dataset, flatten=False, seed=seed, target=target)
-        except DatasetUnavailableError as exc:
-            raise ValueError(str(exc)) from exc
-    else:
-        raise ValueError("Argument `dataset` must be a data set name, a .npz/.csv path or a "
-                         f"Dataset. Received: dataset={type(dataset).__name__}")
-    if ds.task != "classification":
-        raise ValueError(f"The practical workflow needs a classification data set; "
-                         f"{ds.name!r} is a regression set. Received: dataset={ds.name!r}")
-    return ds
+    return as_classification_dataset(dataset, target=target, seed=seed,
+                                     workflow="The practical workflow")
 
 
 def _builder(model, input_shape, num_classes) -> Callable[[], Any]:

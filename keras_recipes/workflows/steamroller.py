@@ -43,22 +43,9 @@ def _check_out(out) -> Path:
 
 
 def _load_data(dataset, target, seed):
-    from keras_recipes.data import Dataset, DatasetUnavailableError, load_dataset
+    from keras_recipes.data.dataset import as_classification_dataset
 
-    if isinstance(dataset, Dataset):
-        ds = dataset
-    elif isinstance(dataset, str | os.PathLike):
-        try:
-            ds = load_dataset(dataset, flatten=False, seed=seed, target=target)
-        except DatasetUnavailableError as exc:
-            raise ValueError(str(exc)) from exc
-    else:
-        raise ValueError("Argument `dataset` must be a data set name, a .npz/.csv path or a "
-                         f"Dataset. Received: dataset={type(dataset).__name__}")
-    if ds.task != "classification":
-        raise ValueError(f"The steamroller needs a classification data set; {ds.name!r} is a "
-                         "regression set. Received: dataset=" + repr(ds.name))
-    return ds
+    return as_classification_dataset(dataset, target=target, seed=seed, workflow="The steamroller")
 
 
 def _check_model(model) -> None:
