@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import numbers
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import keras
@@ -19,9 +21,9 @@ _NOT_SCHEDULABLE = frozenset({
     "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
     "gradient_accumulation_steps",
 })
-# Attributes set on the optimizer while a scheduler is installed.
-_SCHEDULES_ATTR = "_keras_recipes_schedules"
-_ORIGINAL_APPLY_ATTR = "_keras_recipes_unscheduled_apply"
+# Attribute of the patched ``apply`` function that marks it and tells how to remove it.
+_PATCH_ATTR = "_keras_recipes_scheduler_patch"
+_MISSING = object()
 
 
 def _is_number(value: Any) -> bool:
@@ -46,8 +48,9 @@ def schedulable_hyperparameters(optimizer: keras.optimizers.Optimizer) -> list[s
 
 
 def scheduled_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str, Callable]:
-    """``{name: schedule}`` currently installed on ``optimizer`` (empty when none)."""
-    return dict(getattr(optimizer, _SCHEDULES_ATTR, None) or {})
+    """``{name: schedule}`` scheduled on ``optimizer`` by a running ``fit`` (else empty)."""
+    patch = _patch_of(optimizer)
+    return dict(patch.schedules) if patch is not None and patch.guard.active() else {}
 
 
 def current_value(schedule, optimizer: keras.optimizers.Optimizer) -> float:
@@ -153,37 +156,85 @@ class _InGraphValue:
         return f"<scheduled hyperparameter, nominal {self.nominal}>"
 
 
-def _install(optimizer, schedules: dict) -> None:
-    object.__setattr__(optimizer, _SCHEDULES_ATTR, dict(schedules))
-    if _ORIGINAL_APPLY_ATTR in vars(optimizer):
-        return
-    object.__setattr__(optimizer, _ORIGINAL_APPLY_ATTR, optimizer.apply)
+class _FitGuard:
+    """True while the ``fit`` that installed a patch runs; checked when the step is traced.
+
+    ``fit`` gives the model a new ``History`` before ``on_train_begin``, so a later ``fit``
+    (with or without a scheduler) is a different ``model.history``. The owner closes the
+    guard in ``on_train_end``, :meth:`HyperparameterScheduler.restore` or ``restoring()``.
+    """
+
+    __slots__ = ("_model", "_history", "_open")
+
+    def __init__(self, model):
+        self._model = weakref.ref(model)
+        history = getattr(model, "history", None)
+        self._history = None if history is None else weakref.ref(history)
+        self._open = True
+
+    def close(self) -> None:
+        self._open = False
+
+    def active(self) -> bool:
+        model = self._model() if self._open else None
+        if model is None:
+            return False
+        return self._history is None or getattr(model, "history", None) is self._history()
+
+
+class _Patch:
+    """What a patched ``apply`` needs to be removed: the previous instance attribute."""
+
+    __slots__ = ("previous", "schedules", "guard")
+
+    def __init__(self, previous, schedules: dict, guard: _FitGuard):
+        self.previous, self.schedules, self.guard = previous, schedules, guard
+
+
+def _patch_of(optimizer) -> _Patch | None:
+    return getattr(vars(optimizer).get("apply"), _PATCH_ATTR, None)
+
+
+def _install(optimizer, schedules: dict, guard: _FitGuard) -> None:
+    _uninstall(optimizer)
+    schedules = dict(schedules)
+    unscheduled = optimizer.apply
 
     def apply(grads, trainable_variables=None):
-        active = getattr(optimizer, _SCHEDULES_ATTR)
+        # Runs when the step is traced (every step only with run_eagerly=True).
+        if not guard.active():
+            return unscheduled(grads, trainable_variables)
         step = optimizer.iterations
-        saved = {name: getattr(optimizer, name) for name in active}
+        saved = {name: getattr(optimizer, name) for name in schedules}
         try:
-            for name, schedule in active.items():
+            for name, schedule in schedules.items():
                 if _is_number(schedule):
                     value = ops.convert_to_tensor(float(schedule), dtype="float32")
                 else:
                     value = ops.cast(schedule(step), "float32")
                 nominal = saved[name] if _is_number(saved[name]) else 1.0
                 object.__setattr__(optimizer, name, _InGraphValue(value, nominal))
-            return vars(optimizer)[_ORIGINAL_APPLY_ATTR](grads, trainable_variables)
+            return unscheduled(grads, trainable_variables)
         finally:
             for name, value in saved.items():
                 object.__setattr__(optimizer, name, value)
 
+    setattr(apply, _PATCH_ATTR, _Patch(vars(optimizer).get("apply", _MISSING), schedules,
+                                       guard))
     object.__setattr__(optimizer, "apply", apply)
 
 
-def _uninstall(optimizer) -> None:
-    attrs = vars(optimizer)
-    for attr in ("apply", _ORIGINAL_APPLY_ATTR, _SCHEDULES_ATTR):
-        if attr in attrs:
-            object.__delattr__(optimizer, attr)
+def _uninstall(optimizer) -> bool:
+    """Remove a scheduler's patch from ``optimizer``; True when there was one."""
+    patch = _patch_of(optimizer)
+    if patch is None:
+        return False
+    patch.guard.close()
+    if patch.previous is _MISSING:
+        object.__delattr__(optimizer, "apply")
+    else:
+        object.__setattr__(optimizer, "apply", patch.previous)
+    return True
 
 
 @keras_recipes_export
@@ -204,6 +255,18 @@ class HyperparameterScheduler(keras.callbacks.Callback):
     optimizer's own float, so create SGD with ``momentum > 0`` to schedule momentum. Outside
     the step the attributes stay floats, so the model saves to ``.keras`` as usual. The
     step function is rebuilt once when training begins and once when it ends.
+
+    The substitution is a patch of the optimizer's ``apply``, active only during the
+    ``fit`` that installed it (checked when the step is traced, never per batch).
+    ``on_train_end`` removes it, but Keras skips ``on_train_end`` when ``fit`` raises:
+    the next scheduler's ``on_train_begin`` replaces a stale patch, a retrace in another
+    ``fit`` ignores it, and to train or evaluate without the callback after an error,
+    wrap the fit in :meth:`restoring` or call :meth:`restore` (without it, the model keeps
+    the compiled step that reads the schedules)::
+
+        scheduler = HyperparameterScheduler({"momentum": schedule})
+        with scheduler.restoring():
+            model.fit(..., callbacks=[scheduler])
 
     ``value_k = schedule(iterations_k)`` where ``iterations_k`` is the number of updates done
     before step ``k``, the same clock as a learning-rate schedule.
@@ -264,7 +327,10 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         })
 
     def on_train_begin(self, logs=None):
-        optimizer = self.model.optimizer
+        model = self.model
+        optimizer = model.optimizer
+        if _uninstall(optimizer):  # left by a fit that raised: its compiled step is stale
+            model.make_train_function(force=True)
         allowed = schedulable_hyperparameters(optimizer)
         unknown = sorted(set(self.schedules) - set(allowed))
         if unknown:
@@ -279,12 +345,62 @@ class HyperparameterScheduler(keras.callbacks.Callback):
                 "momentum buffer and ignores a momentum schedule. Create it with "
                 "momentum > 0 (e.g. the schedule's first value). Received: momentum=0"
             )
-        _install(optimizer, self.schedules)
-        self.model.make_train_function(force=True)
+        _install(optimizer, self.schedules, _FitGuard(model))
+        model.make_train_function(force=True)
 
     def on_train_end(self, logs=None):
-        _uninstall(self.model.optimizer)
-        self.model.make_train_function(force=True)
+        self.restore(self.model)
+
+    @staticmethod
+    def restore(target: keras.Model | keras.optimizers.Optimizer) -> bool:
+        """Give a model (or an optimizer) back its plain hyperparameters after a failed ``fit``.
+
+        Keras skips ``on_train_end`` when ``fit`` raises, so the optimizer keeps the patched
+        ``apply`` and the model keeps the compiled step that reads the schedules. This
+        removes the patch and, given a model, rebuilds its train step, so that a later
+        ``fit`` without the callback trains with the optimizer's own floats. Calling it when
+        nothing is installed is harmless. :meth:`restoring` calls it for you.
+
+        Args:
+            target: the model whose ``fit`` raised, or its optimizer (then rebuild the
+                model's step with ``model.make_train_function(force=True)``).
+
+        Returns:
+            Whether a patch was removed.
+
+        Example:
+
+        >>> import keras
+        >>> from keras_recipes.callbacks import HyperparameterScheduler
+        >>> HyperparameterScheduler.restore(keras.optimizers.SGD(momentum=0.9))
+        False
+        """
+        if isinstance(target, keras.Model):
+            optimizer = getattr(target, "optimizer", None)
+            removed = optimizer is not None and _uninstall(optimizer)
+            if optimizer is not None:
+                target.make_train_function(force=True)
+            return removed
+        return _uninstall(target)
+
+    @contextlib.contextmanager
+    def restoring(self) -> Iterator[HyperparameterScheduler]:
+        """Context manager: if the block raises, :meth:`restore` the model, then re-raise.
+
+        Example:
+
+        >>> from keras_recipes.callbacks import HyperparameterScheduler
+        >>> scheduler = HyperparameterScheduler({"momentum": 0.9})
+        >>> with scheduler.restoring():
+        ...     pass
+        """
+        try:
+            yield self
+        except BaseException:
+            model = self.model
+            if model is not None:
+                self.restore(model)
+            raise
 
     def values(self) -> dict[str, float]:
         """Each scheduled hyperparameter's value at the optimizer's current step."""

@@ -204,3 +204,87 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="momentum=0"):
         model.fit(x, y, epochs=1, verbose=0,
                   callbacks=[HyperparameterScheduler({"momentum": 0.9})])
+
+
+# --------------------------------------------------------------- a fit that raises midway
+class _Boom(keras.callbacks.Callback):
+    """Another callback that raises after `at` batches: Keras then skips `on_train_end`."""
+
+    def __init__(self, at=3):
+        super().__init__()
+        self.at, self.seen = at, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.seen += 1
+        if self.seen == self.at:
+            raise RuntimeError("boom")
+
+
+def _crash(model, scheduler):
+    x, y = _data()
+    model.fit(x, y, batch_size=N, epochs=STEPS, shuffle=False, verbose=0,
+              callbacks=[scheduler, _Boom()])
+
+
+def _state(model):
+    """Weights and SGD momentum buffer, as float64."""
+    w = model.layers[0].get_weights()[0].astype("float64")
+    m = keras.ops.convert_to_numpy(model.optimizer.momentums[0]).astype("float64")
+    return w, m
+
+
+def _sgd_steps(w, m, momentum, steps, lr=0.05):
+    """NumPy replay of Keras SGD (m = μ m − lr g ; w += m), full batch, from (w, m)."""
+    x, y = (a.astype("float64") for a in _data())
+    for _ in range(steps):
+        m = momentum * m - lr * _grad(w, x, y)
+        w = w + m
+    return w
+
+
+def test_restoring_after_a_failed_fit_gives_back_the_plain_optimizer():
+    model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
+    scheduler = HyperparameterScheduler({"momentum": 0.1})
+    with pytest.raises(RuntimeError, match="boom"), scheduler.restoring():
+        _crash(model, scheduler)
+    optimizer = model.optimizer
+    assert type(optimizer.momentum) is float and optimizer.momentum == 0.9
+    assert "apply" not in vars(optimizer)
+    assert HyperparameterScheduler.restore(model) is False  # nothing left to remove
+    w0, m0 = _state(model)
+    w = _fit_steps(model, [], 3)  # without the callback: the constant 0.9, not 0.1
+    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.9, 3), rtol=1e-5, atol=1e-6)
+    assert np.abs(w - _sgd_steps(w0, m0, 0.1, 3)).max() > 1e-4
+
+
+def test_new_scheduler_after_a_failed_fit_and_save(model_roundtrip):
+    model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
+    with pytest.raises(RuntimeError, match="boom"):
+        _crash(model, HyperparameterScheduler({"momentum": 0.1}))  # no cleanup at all
+    x, _ = _data()
+    loaded = model_roundtrip(model, x[:4])  # the stale patch does not reach the file
+    assert loaded.optimizer.get_config()["momentum"] == 0.9
+    w0, m0 = _state(model)
+    # A new scheduler replaces the stale patch and its compiled step: 0.5 is used.
+    w = _fit_steps(model, [HyperparameterScheduler({"momentum": 0.5})], 3)
+    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.5, 3), rtol=1e-5, atol=1e-6)
+    assert "apply" not in vars(model.optimizer)  # and its own fit ended cleanly
+
+
+def test_stale_patch_is_inert_in_another_fit_then_restore_removes_it():
+    model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
+    with pytest.raises(RuntimeError, match="boom"):
+        _crash(model, HyperparameterScheduler({"momentum": 0.1}))
+    # Any retrace in a later fit (here a forced one) ignores the leftover patch.
+    model.make_train_function(force=True)
+    w0, m0 = _state(model)
+    w = _fit_steps(model, [], 2)
+    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.9, 2), rtol=1e-5, atol=1e-6)
+    assert HyperparameterScheduler.restore(model) is True
+    assert "apply" not in vars(model.optimizer)
+
+
+def _fit_steps(model, callbacks, steps):
+    x, y = _data()
+    model.fit(x, y, batch_size=N, epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
+    return model.layers[0].get_weights()[0].astype("float64")
