@@ -22,6 +22,44 @@ def _to_float(value) -> float:
     return float(np.asarray(ops.convert_to_numpy(value)).reshape(()))
 
 
+@keras_recipes_export(name="FlooredMultiStepDecay")
+class _FlooredMultiStepDecay(MultiStepDecay):
+    """``MultiStepDecay`` over a schedule, floored at ``min_lr`` from the first boundary on.
+
+    ``lr(t) = S(t) · values[i(t)]`` before the first boundary (the schedule ``S`` as given),
+    ``max(S(t) · values[i(t)], min_lr)`` from it on. Built by :class:`ReduceLROnPlateau`.
+
+    Args:
+        boundaries: as :class:`~keras_recipes.schedules.MultiStepDecay`.
+        min_lr: the floor, > 0. Defaults to ``0.0`` (no floor).
+        **kwargs: the other :class:`~keras_recipes.schedules.MultiStepDecay` arguments.
+
+    Example:
+
+    >>> import keras
+    >>> base = keras.optimizers.schedules.CosineDecay(0.1, 100)
+    >>> lr = _FlooredMultiStepDecay([10], values=[1.0, 0.5], initial_learning_rate=base,
+    ...                             min_lr=0.01)
+    >>> round(float(lr(99)), 4)
+    0.01
+    """
+
+    def __init__(self, boundaries, min_lr: float = 0.0, **kwargs):
+        super().__init__(boundaries, **kwargs)
+        check_non_negative("min_lr", min_lr)
+        self.min_lr = min_lr
+
+    def __call__(self, step):
+        value = super().__call__(step)
+        if not self.min_lr or not self._bounds:
+            return value
+        reduced = ops.cast(ops.convert_to_tensor(step), "float32") >= self._bounds[0]
+        return ops.where(reduced, ops.maximum(value, float(self.min_lr)), value)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "min_lr": self.min_lr}
+
+
 @keras_recipes_export
 class ReduceLROnPlateau(keras.callbacks.Callback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
@@ -34,9 +72,11 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
 
     - works when the optimizer's learning rate is a ``LearningRateSchedule``: the schedule is
       scaled, ``lr(t) = S(t) · m_i``, where ``m_i`` is the product of the reductions so
-      far (Keras raises ``TypeError`` there). The scaled schedule is a ``MultiStepDecay``
-      over ``S``, so the model still saves to ``.keras``; each reduction rebuilds the train
-      step once;
+      far (Keras raises ``TypeError`` there). From the first reduction on, ``min_lr`` is a
+      floor, ``lr(t) = max(S(t) · m_i, min_lr)``, so a decaying ``S`` never takes the rate
+      below it (before any reduction ``S`` runs untouched). The scaled schedule is a
+      ``MultiStepDecay`` over ``S``, so the model still saves to ``.keras``; each
+      reduction rebuilds the train step once;
     - records every reduction as ``(epoch, step, new_lr)`` in :attr:`reductions`.
 
     Rule (as Keras): after ``patience`` epochs without ``monitor`` improving by more than
@@ -175,12 +215,17 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
             optimizer.learning_rate = new_lr
             return
         self._multipliers.append(self._multipliers[-1] * new_lr / lr)
-        optimizer.learning_rate = MultiStepDecay(
-            [s for _, s, _ in self.reductions] + [step],
-            values=list(self._multipliers),
-            initial_learning_rate=self._base,
-        )
+        optimizer.learning_rate = self._scaled([s for _, s, _ in self.reductions] + [step])
         self.model.make_train_function(force=True)
+
+    def _scaled(self, boundaries: list[int]) -> MultiStepDecay:
+        """``S(t) · m_i``, floored at ``min_lr`` from the first reduction on."""
+        if not self.min_lr or not boundaries:
+            return MultiStepDecay(boundaries, values=list(self._multipliers),
+                                  initial_learning_rate=self._base)
+        return _FlooredMultiStepDecay(boundaries, min_lr=self.min_lr,
+                                      values=list(self._multipliers),
+                                      initial_learning_rate=self._base)
 
     def get_config(self) -> dict:
         return {
@@ -203,7 +248,10 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
 
         With a constant initial rate: ``MultiStepDecay(steps, values=[lr_0, lr_1, ...])``;
         with a schedule ``S``: ``MultiStepDecay(steps, values=[1, m_1, ...],
-        initial_learning_rate=S)``. Pass it as the ``learning_rate`` of a fresh optimizer.
+        initial_learning_rate=S)``, and when ``min_lr > 0`` and there was a reduction, the
+        ``MultiStepDecay`` subclass that also floors it, ``max(S(t) · m_i, min_lr)`` from
+        the first reduction on: the very schedule the optimizer ran with. Pass it as the
+        ``learning_rate`` of a fresh optimizer.
         """
         if self._initial_lr is None:
             raise ValueError("ReduceLROnPlateau.schedule() needs a finished `fit` first. "
@@ -212,5 +260,4 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         if self._base is None:
             return MultiStepDecay(boundaries,
                                   values=[self._initial_lr] + [r for _, _, r in self.reductions])
-        return MultiStepDecay(boundaries, values=list(self._multipliers),
-                              initial_learning_rate=self._base)
+        return self._scaled(boundaries)

@@ -112,3 +112,28 @@ def test_config_and_errors(config_roundtrip):
         ReduceLROnPlateau(epsilon=1e-3)
     with pytest.raises(ValueError, match="needs a finished `fit`"):
         ReduceLROnPlateau().schedule()
+
+
+def test_min_lr_floors_a_decaying_schedule_after_a_reduction(model_roundtrip):
+    base = keras.optimizers.schedules.CosineDecay(0.1, 32)  # decays to 0 at step 32
+    model = _model(base)
+    plateau = ReduceLROnPlateau(monitor="loss", factor=0.5, patience=2, min_lr=0.02)
+    recorder = _LrPerStep()
+    _fit(model, [_FakeLoss(LOSSES), plateau, recorder], epochs=8)
+    t = np.arange(32)
+    cosine = 0.1 * 0.5 * (1 + np.cos(np.pi * t / 32))
+    # Cut after epoch 3 (step 16): lr 0.05 -> 0.025, multiplier 0.5. From then on
+    # max(0.5 · S(t), 0.02): the cosine alone would go below 0.02 from step 19. At step 28
+    # the rate is at the floor, so the second plateau makes no cut (lr <= min_lr).
+    expected = np.where(t >= 16, np.maximum(0.5 * cosine, 0.02), cosine)
+    assert [(e, s) for e, s, _ in plateau.reductions] == [(3, 16)]
+    assert plateau.reductions[0][2] == pytest.approx(0.025)
+    np.testing.assert_allclose(recorder.lrs, expected, rtol=1e-5)
+    assert min(recorder.lrs[16:]) == pytest.approx(0.02)
+    replay = plateau.schedule()  # the floored schedule that ran
+    assert isinstance(replay, MultiStepDecay)
+    np.testing.assert_allclose([float(replay(s)) for s in t], expected, rtol=1e-5)
+    x, _ = _data()
+    loaded = model_roundtrip(model, x[:4])  # the floored schedule serializes
+    lr = float(keras.ops.convert_to_numpy(loaded.optimizer.learning_rate))
+    assert lr == pytest.approx(0.02)
