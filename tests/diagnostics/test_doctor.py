@@ -136,6 +136,104 @@ def test_shuffled_labels_are_at_chance(digits_flat, seed):
     assert "chance_level" in _codes(diagnose(logger))
 
 
+# The rules below are also tested on synthetic logs; here each fires on a real ``fit``.
+def _val(digits_flat):
+    return digits_flat.x[1000:1300], digits_flat.y[1000:1300]
+
+
+def _found(findings, code):
+    return [f for f in findings if f.code == code]
+
+
+def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
+    # A 256×256 MLP memorises 30 examples: train loss → 0 while val loss turns up.
+    x, y = digits_flat.x[:30], digits_flat.y[:30]
+    xv, yv = _val(digits_flat)
+    model = _mlp(hidden=(256, 256))
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
+    logger = DiagnosticLogger(data=(x, y), validation_data=(xv, yv), activations=False,
+                              gradients=False, updates=False)
+    history = model.fit(x, y, validation_data=(xv, yv), epochs=20, batch_size=10, verbose=0,
+                        callbacks=[logger])
+    found = _found(diagnose(logger), "overfitting")
+    assert found, history.history
+    # Independent reading of the curves: val loss ends > 10 % above its minimum, which came
+    # before the last epoch, while the train loss is lower than it was then.
+    loss, val = np.array(history.history["loss"]), np.array(history.history["val_loss"])
+    best = int(np.argmin(val))
+    assert found[0].evidence["best_epoch"] == best + 1 < 20
+    assert val[-1] > 1.1 * val[best] and loss[-1] < loss[best]
+
+
+def test_generalization_gap_on_a_tiny_training_set(digits_flat, seed):
+    # 20 training examples: the MLP fits them all, but reaches far less on held-out digits.
+    x, y = digits_flat.x[:20], digits_flat.y[:20]
+    xv, yv = _val(digits_flat)
+    model = _mlp(hidden=(128,))
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    logger = DiagnosticLogger(data=(x, y), validation_data=(xv, yv), activations=False,
+                              gradients=False, updates=False)
+    history = model.fit(x, y, validation_data=(xv, yv), epochs=10, batch_size=10, verbose=0,
+                        callbacks=[logger])
+    found = _found(diagnose(logger), "generalization_gap")
+    assert found, history.history
+    gap = history.history["accuracy"][-1] - history.history["val_accuracy"][-1]
+    assert found[0].evidence["gap"] == pytest.approx(gap) and gap > 0.1
+
+
+def test_oscillating_loss_with_sgd_at_a_large_rate(tiny_digits, seed):
+    # Full-batch gradient descent at rate 2, above 2 / (largest Hessian eigenvalue): each
+    # step overshoots, so the loss goes down and back up from epoch to epoch (one step per
+    # epoch), yet it stays finite (Cohen et al., 2021, "edge of stability").
+    x, y = tiny_digits
+    logger = _train(_mlp(hidden=(64,)), x, y, lr=2.0, epochs=20, optimizer="sgd",
+                    batch_size=len(x), activations=False, gradients=False, updates=False)
+    found = _found(diagnose(logger), "oscillating_loss")
+    assert found
+    loss = logger.frame.query("layer == 'model' and stat == 'loss' and epoch >= 1").value
+    rises = int(np.sum(np.diff(loss.to_numpy()) / loss.to_numpy()[:-1] > 0.02))
+    assert np.all(np.isfinite(loss)) and found[0].evidence["rises"] == rises >= 2
+
+
+def test_deep_tanh_net_with_large_init_has_exploding_gradients(tiny_digits, seed):
+    # Weights of variance 256 / fan_in put tanh in the chaotic phase: activations stay in
+    # [-1, 1] while each layer multiplies the backward signal (Poole et al., 2016).
+    x, y = tiny_digits
+    init = keras.initializers.VarianceScaling(256.0, "fan_in", "untruncated_normal")
+    logger = _train(_mlp(hidden=(32,) * 10, activation="tanh", kernel=init), x, y, lr=1e-3,
+                    epochs=1, optimizer="sgd", activations=False, updates=False)
+    found = _found(diagnose(logger), "exploding_gradients")
+    assert found and found[0].evidence["first_layer"] == "h0"
+    assert found[0].evidence["last_layer"] == "head"
+    f = logger.frame
+    rms = f[f.stat == "grad_rms"].pivot(index="epoch", columns="layer", values="value")
+    assert (rms["h0"] / rms["head"]).median() > 1e2
+
+
+def test_large_learning_rate_gives_high_update_ratio(tiny_digits, seed):
+    # Adam moves each weight by ~lr per step: 0.1 against Glorot weights of rms ~0.16.
+    x, y = tiny_digits
+    logger = _train(_mlp(), x, y, lr=0.1, epochs=1, activations=False, gradients=False)
+    found = _found(diagnose(logger), "update_ratio_high")
+    assert found and found[0].evidence["max_ratio_per_step"]["h0"] > 0.1
+    # The same model at Adam's default rate stays in the band.
+    keras.utils.set_random_seed(0)
+    calm = _train(_mlp(), x, y, lr=1e-3, epochs=1, activations=False, gradients=False)
+    assert not _found(diagnose(calm), "update_ratio_high")
+
+
+def test_underfitting_after_two_short_epochs(digits_flat, seed):
+    # Two epochs at a small rate: the loss is still near ln C and still falling.
+    x, y = digits_flat.x[:600], digits_flat.y[:600]
+    logger = _train(_mlp(), x, y, lr=3e-4, epochs=2, activations=False, gradients=False,
+                    updates=False)
+    found = _found(diagnose(logger), "underfitting")
+    assert found
+    loss = logger.frame.query("layer == 'model' and stat == 'loss' and epoch >= 1")
+    first, last = loss.sort_values("epoch").value.to_numpy()
+    assert last > 0.1 * LN10 and (first - last) / first > 0.01
+
 # --------------------------------------------------------------- rules on synthetic logs
 def _logs(loss, val=None, acc=None, val_acc=None):
     logs = {"loss": list(loss)}
