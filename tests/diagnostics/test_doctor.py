@@ -54,6 +54,7 @@ def test_nonfinite_loss_on_a_diverging_regression(tiny_regression, seed):
     assert f[(f.stat == "non_finite") & (f.epoch == 3)].value.iloc[0] == 1.0
 
 
+@pytest.mark.integration
 def test_lr_10_explodes_and_moves_weights_too_far(tiny_digits, seed):
     x, y = tiny_digits
     findings = diagnose(_train(_mlp(), x, y, lr=10.0, epochs=3, activations=False))
@@ -62,6 +63,7 @@ def test_lr_10_explodes_and_moves_weights_too_far(tiny_digits, seed):
     assert codes & {"exploding_loss", "nonfinite_loss"}
 
 
+@pytest.mark.integration
 def test_unnormalised_inputs_and_initial_loss(tiny_digits, seed):
     x, y = tiny_digits
     logger = _train(_mlp(), x * 255, y, epochs=1, gradients=False)
@@ -70,6 +72,7 @@ def test_unnormalised_inputs_and_initial_loss(tiny_digits, seed):
     assert {"inputs_not_normalised", "initial_loss"} <= codes
 
 
+@pytest.mark.integration
 def test_tiny_lr_gives_flat_loss_and_low_update_ratio(tiny_digits, seed):
     x, y = tiny_digits
     findings = diagnose(_train(_mlp(), x, y, lr=1e-7, epochs=2, activations=False))
@@ -84,6 +87,7 @@ def test_dead_relu_layer(tiny_digits, seed):
     assert findings and findings[0].evidence["dead_fraction"]["h0"] == 1.0
 
 
+@pytest.mark.integration
 def test_constant_init_leaves_units_symmetric(tiny_digits, seed):
     x, y = tiny_digits
     logger = _train(_mlp(hidden=(16, 16), kernel=keras.initializers.Constant(0.05)), x, y,
@@ -92,6 +96,7 @@ def test_constant_init_leaves_units_symmetric(tiny_digits, seed):
     assert findings and {"h0", "h1"} <= set(findings[0].evidence["layers"])
 
 
+@pytest.mark.integration
 def test_deep_sigmoid_net_has_vanishing_gradients(tiny_digits, seed):
     x, y = tiny_digits
     logger = _train(_mlp(hidden=(16,) * 6, activation="sigmoid"), x, y, epochs=1,
@@ -101,6 +106,7 @@ def test_deep_sigmoid_net_has_vanishing_gradients(tiny_digits, seed):
     assert findings[0].evidence["median_grad_rms_ratio"] < 1e-2
 
 
+@pytest.mark.integration
 def test_class_imbalance(digits_flat, seed):
     x, y = digits_flat.x, digits_flat.y
     idx = np.concatenate([np.flatnonzero(y == 0)[:140], np.flatnonzero(y == 1)[:10],
@@ -145,6 +151,7 @@ def _found(findings, code):
     return [f for f in findings if f.code == code]
 
 
+@pytest.mark.integration
 def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
     # A 256×256 MLP memorises 30 examples: train loss → 0 while val loss turns up.
     x, y = digits_flat.x[:30], digits_flat.y[:30]
@@ -165,6 +172,7 @@ def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
     assert val[-1] > 1.1 * val[best] and loss[-1] < loss[best]
 
 
+@pytest.mark.integration
 def test_generalization_gap_on_a_tiny_training_set(digits_flat, seed):
     # 20 training examples: the MLP fits them all, but reaches far less on held-out digits.
     x, y = digits_flat.x[:20], digits_flat.y[:20]
@@ -182,6 +190,7 @@ def test_generalization_gap_on_a_tiny_training_set(digits_flat, seed):
     assert found[0].evidence["gap"] == pytest.approx(gap) and gap > 0.1
 
 
+@pytest.mark.integration
 def test_oscillating_loss_with_sgd_at_a_large_rate(tiny_digits, seed):
     # Full-batch gradient descent at rate 2, above 2 / (largest Hessian eigenvalue): each
     # step overshoots, so the loss goes down and back up from epoch to epoch (one step per
@@ -196,6 +205,7 @@ def test_oscillating_loss_with_sgd_at_a_large_rate(tiny_digits, seed):
     assert np.all(np.isfinite(loss)) and found[0].evidence["rises"] == rises >= 2
 
 
+@pytest.mark.integration
 def test_deep_tanh_net_with_large_init_has_exploding_gradients(tiny_digits, seed):
     # Weights of variance 256 / fan_in put tanh in the chaotic phase: activations stay in
     # [-1, 1] while each layer multiplies the backward signal (Poole et al., 2016).
@@ -211,6 +221,7 @@ def test_deep_tanh_net_with_large_init_has_exploding_gradients(tiny_digits, seed
     assert (rms["h0"] / rms["head"]).median() > 1e2
 
 
+@pytest.mark.integration
 def test_large_learning_rate_gives_high_update_ratio(tiny_digits, seed):
     # Adam moves each weight by ~lr per step: 0.1 against Glorot weights of rms ~0.16.
     x, y = tiny_digits
@@ -223,6 +234,7 @@ def test_large_learning_rate_gives_high_update_ratio(tiny_digits, seed):
     assert not _found(diagnose(calm), "update_ratio_high")
 
 
+@pytest.mark.integration
 def test_underfitting_after_two_short_epochs(digits_flat, seed):
     # Two epochs at a small rate: the loss is still near ln C and still falling.
     x, y = digits_flat.x[:600], digits_flat.y[:600]
