@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import keras
 import numpy as np
 import pytest
@@ -204,52 +202,3 @@ def test_config_roundtrip_with_base_arguments(config_roundtrip):
     for key, value in FULL.items():
         assert config[key] == value
     assert config["inner"]["config"]["clipvalue"] == 0.5
-
-
-def _model(optimizer, weights=None):
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="tanh"),
-                              keras.layers.Dense(1)])
-    if weights is not None:
-        model.set_weights(weights)
-    model.compile(optimizer=optimizer, loss="mse")
-    return model
-
-
-RESUME = {
-    # 4 calls per epoch: with 3-call accumulation a partial sum is saved mid-way.
-    "accumulation+ema": lambda: Lookahead(keras.optimizers.Adam(0.01), sync_period=2,
-                                          gradient_accumulation_steps=3, use_ema=True,
-                                          ema_momentum=0.5, clipnorm=1.0),
-    "wd+ema-overwrite+loss-scale": lambda: Lookahead(
-        keras.optimizers.SGD(0.05, momentum=0.9), sync_period=3, weight_decay=0.1,
-        use_ema=True, ema_overwrite_frequency=3, loss_scale_factor=16.0,
-        global_clipnorm=2.0),
-}
-
-
-@pytest.mark.parametrize("name", sorted(RESUME))
-def test_save_reload_and_resume_identically(name, tiny_regression, tmp_path, seed):
-    """Train N calls, save .keras, reload, train M more == N + M calls uninterrupted."""
-    x, y = tiny_regression
-    fit = dict(batch_size=32, epochs=1, shuffle=False, verbose=0)  # 4 calls per epoch
-    reference_model = _model(RESUME[name]())
-    weights = reference_model.get_weights()
-    reference_model.fit(x, y, **fit)
-    reference_model.fit(x, y, **fit)
-
-    first = _model(RESUME[name](), weights)
-    first.fit(x, y, **fit)
-    path = os.path.join(str(tmp_path), "m.keras")
-    first.save(path)
-    loaded = keras.saving.load_model(path)
-    assert isinstance(loaded.optimizer, Lookahead)
-    assert loaded.optimizer.get_config() == first.optimizer.get_config()
-    for saved, restored in zip(first.optimizer.variables, loaded.optimizer.variables,
-                               strict=True):
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(saved),
-                                      keras.ops.convert_to_numpy(restored))
-    np.testing.assert_allclose(loaded.predict(x, verbose=0), first.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
-    loaded.fit(x, y, **fit)
-    for expected, got in zip(reference_model.get_weights(), loaded.get_weights(), strict=True):
-        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
