@@ -3,6 +3,7 @@
 from keras_recipes.tuning._search import (
     DIVERGED,
     OPTIMIZERS,
+    PENALTIES,
     RecipeGridSearch,
     RecipeHyperband,
     RecipeRandomSearch,
@@ -26,6 +27,7 @@ __all__ = [
     "DIVERGED",
     "GRID_SPACE",
     "OPTIMIZERS",
+    "PENALTIES",
     "RANDOM_SPACE",
     "LogUniform",
     "RecipeGridSearch",

@@ -24,6 +24,9 @@ from keras_recipes.tuning.search_spaces import check_space, define_hyperparamete
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 
+#: What a trial's ``weight_decay`` λ means: Keras's decoupled decay, or seed 002's L2 penalty.
+PENALTIES = ("decoupled", "l2")
+
 #: Prefix of the message of a trial that diverged (a non-finite loss or objective).
 DIVERGED = "diverged"
 
@@ -32,21 +35,39 @@ def make_optimizer(
     optimizer: str | Callable[..., keras.optimizers.Optimizer],
     learning_rate: float,
     weight_decay: float = 0.0,
+    *,
+    penalty: str = "decoupled",
+    model: keras.Model | None = None,
+    batch_size: int = 32,
 ) -> keras.optimizers.Optimizer:
     """Build the optimizer of one trial from its learning rate ε and weight decay λ.
 
-    Use it to rebuild the optimizer of a row of a search's results.
+    Use it to rebuild the optimizer of a row of a search's results, with the ``penalty``
+    the search used.
 
     Args:
         optimizer: ``"sgd"`` (SGD, momentum 0.9, Nesterov: the seeds' schedule example),
             ``"adam"``, ``"adamw"``, ``"rmsprop"``, or a callable
             ``(learning_rate=..., weight_decay=...) -> Optimizer``.
         learning_rate: ε, > 0.
-        weight_decay: λ, >= 0; 0 turns weight decay off. Defaults to ``0.0``.
+        weight_decay: λ, >= 0; 0 turns the penalty off. Defaults to ``0.0``.
+        penalty: what λ means. ``"decoupled"``: Keras's ``weight_decay=λ`` on the optimizer.
+            ``"l2"``: seed 002's penalty ``(λ/N)·Σₛ‖Wₛ‖²`` with N = ``batch_size``, added to
+            every kernel of ``model`` (:func:`keras_recipes.regularizers.apply_penalty`); the
+            optimizer then gets no weight decay. Defaults to ``"decoupled"``.
+        model: the built model of the trial; required when ``penalty="l2"`` and λ > 0.
+            Defaults to ``None``.
+        batch_size: N of the ``"l2"`` penalty, the training batch size. Defaults to ``32``.
 
-    Formula: Keras applies decoupled weight decay, ``θ ← θ − ε·λ·θ`` after the update. With
-    SGD this is exactly the seeds' L2 penalty ``λ/2·‖θ‖²`` (its gradient step is
-    ``−ε·λ·θ``); with Adam or RMSprop it is the decoupled AdamW form, not an L2 penalty.
+    Formula: ``"decoupled"``: Keras shrinks every trainable variable (biases included) by
+    ``θ ← θ − ε·λ·θ`` *before* the optimizer's update, outside its momentum and moments.
+    ``"l2"``: the loss gains ``(λ/N)·Σₛ‖Wₛ‖²`` (kernels only); its gradient ``2λ/N·W`` goes
+    through the momentum (and through Adam's or RMSprop's scaling). The two agree only for
+    SGD without momentum (then ``"l2"`` at λ equals ``"decoupled"`` at ``2λ/N``). With the
+    default ``"sgd"`` (Nesterov momentum 0.9) they differ by about ``1/(1−0.9) = 10×``:
+    with a zero loss gradient, ε = 0.1, λ = 0.01 and a penalty gradient ``λ·θ``, 200 steps
+    leave ``θ·0.8186`` with decoupled decay and ``θ·0.1219`` with the penalty
+    (``tests/tuning/test_penalty.py``).
 
     Example:
 
@@ -54,6 +75,11 @@ def make_optimizer(
     >>> opt = make_optimizer("sgd", 0.1, 1e-4)
     >>> round(float(opt.learning_rate), 4), opt.weight_decay, opt.nesterov
     (0.1, 0.0001, True)
+    >>> import keras
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    >>> opt = make_optimizer("sgd", 0.1, 1e-4, penalty="l2", model=model, batch_size=32)
+    >>> opt.weight_decay is None, model.layers[0].kernel.regularizer
+    (True, L2(lam=0.0001, n=32))
 
     References:
         Loshchilov & Hutter (2019), Decoupled Weight Decay Regularization,
@@ -61,7 +87,20 @@ def make_optimizer(
     """
     check_number("learning_rate", learning_rate, low=0, low_inclusive=False)
     check_number("weight_decay", weight_decay, low=0)
+    check_one_of("penalty", penalty, PENALTIES)
+    check_number("batch_size", batch_size, low=1, integer=True)
     lr, wd = float(learning_rate), float(weight_decay)
+    if penalty == "l2":
+        if wd > 0:
+            if not isinstance(model, keras.Model):
+                raise ValueError(
+                    "Argument `model` must be the built keras.Model to penalise when "
+                    f"penalty='l2' and weight_decay > 0. Received: model={model!r}"
+                )
+            from keras_recipes.regularizers import L2, apply_penalty
+
+            apply_penalty(model, L2(lam=wd, n=int(batch_size)))
+        wd = 0.0
     if callable(optimizer):
         return optimizer(learning_rate=lr, weight_decay=wd)
     check_one_of("optimizer", optimizer, OPTIMIZERS)
@@ -110,8 +149,11 @@ def _resolve_builder(model, x: np.ndarray, y: np.ndarray):
 class _RecipeHyperModel(keras_tuner.HyperModel):
     """Declares the space, builds the user's model, compiles it with (ε, λ) if needed."""
 
-    def __init__(self, builder, space, optimizer, loss, metrics, seed):
+    def __init__(self, builder, space, optimizer, loss, metrics, seed, penalty="decoupled",
+                 batch_size=32):
         super().__init__(name="keras_recipes")
+        self._penalty = penalty
+        self._batch_size = batch_size
         self._builder = builder
         self._space = space
         self._optimizer = optimizer
@@ -133,6 +175,9 @@ class _RecipeHyperModel(keras_tuner.HyperModel):
                     self._optimizer,
                     values.get("learning_rate", 1e-3),
                     values.get("weight_decay", 0.0),
+                    penalty=self._penalty,
+                    model=model,
+                    batch_size=self._batch_size,
                 ),
                 loss=self._loss,
                 metrics=list(self._metrics),
@@ -255,6 +300,7 @@ def run_search(
     epochs: int = 1,
     batch_size: int = 32,
     optimizer="sgd",
+    penalty: str = "decoupled",
     loss=None,
     metrics: Sequence[Any] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
@@ -285,6 +331,7 @@ def run_search(
         check_number("max_trials", max_trials, low=1, integer=True)
     if not callable(optimizer):
         check_one_of("optimizer", optimizer, OPTIMIZERS)
+    check_one_of("penalty", penalty, PENALTIES)
     objective_name = _objective_name(objective)
     builder, classification = _resolve_builder(model, x, y)
     if loss is None:
@@ -309,7 +356,8 @@ def run_search(
     if distributed and "chief" not in os.environ.get("KERASTUNER_TUNER_ID", "chief"):
         overwrite = False  # only the chief may clear the shared project folder
 
-    hypermodel = _RecipeHyperModel(builder, space, optimizer, loss, metrics, seed)
+    hypermodel = _RecipeHyperModel(builder, space, optimizer, loss, metrics, seed,
+                                   penalty=penalty, batch_size=int(batch_size))
     kwargs = dict(tuner_kwargs or {})
     if kind != "hyperband":
         kwargs["max_trials"] = max_trials

@@ -24,6 +24,7 @@ def grid_search(
     epochs: int = 1,
     batch_size: int = 32,
     optimizer: str | Callable[..., keras.optimizers.Optimizer] = "sgd",
+    penalty: str = "decoupled",
     loss: Any = None,
     metrics: Sequence[Any] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
@@ -67,6 +68,12 @@ def grid_search(
         batch_size: batch size. Defaults to ``32``.
         optimizer: ``"sgd"`` (momentum 0.9, Nesterov), ``"adam"``, ``"adamw"``,
             ``"rmsprop"`` or a callable; see :func:`make_optimizer`. Defaults to ``"sgd"``.
+        penalty: what the trial's ``weight_decay`` λ means: ``"decoupled"``, Keras's
+            ``weight_decay`` on the optimizer (shrinks every variable by ``ε·λ·θ`` before the
+            update, outside the momentum); ``"l2"``, seed 002's penalty
+            ``(λ/N)·Σₛ‖Wₛ‖²`` on every kernel with N = ``batch_size`` (the notes' λ). With the
+            default ``"sgd"`` (momentum 0.9) the two differ by about 10× in shrinkage.
+            Defaults to ``"decoupled"``.
         loss: loss; ``None`` picks sparse categorical cross-entropy for integer targets and
             MSE otherwise. Defaults to ``None``.
         metrics: metrics; ``None`` gives ``["accuracy"]`` for classification.
@@ -115,6 +122,7 @@ def grid_search(
     return run_search(
         "grid", model, x, y, space=space, validation_data=validation_data,
         objective=objective, epochs=epochs, batch_size=batch_size, optimizer=optimizer,
+        penalty=penalty,
         loss=loss, metrics=metrics, callbacks=callbacks, directory=directory,
         project_name=project_name, overwrite=overwrite, seed=seed, max_trials=max_trials,
         executions_per_trial=executions_per_trial,

@@ -29,6 +29,7 @@ def random_search(
     epochs: int = 1,
     batch_size: int = 32,
     optimizer: str | Callable[..., keras.optimizers.Optimizer] = "sgd",
+    penalty: str = "decoupled",
     loss: Any = None,
     metrics: Sequence[Any] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] | None = None,
@@ -71,6 +72,9 @@ def random_search(
             Defaults to ``1``.
         batch_size: batch size. Defaults to ``32``.
         optimizer: see :func:`make_optimizer`. Defaults to ``"sgd"``.
+        penalty: ``"decoupled"`` (Keras's ``weight_decay``) or ``"l2"`` (seed 002's
+            ``(λ/N)·‖W‖²``, the notes' λ); see :func:`grid_search`. Defaults to
+            ``"decoupled"``.
         loss: loss; ``None`` infers it from ``y``. Defaults to ``None``.
         metrics: metrics; ``None`` gives accuracy for classification. Defaults to ``None``.
         callbacks: callbacks of every trial. Defaults to ``None``.
@@ -120,7 +124,7 @@ def random_search(
     return run_search(
         "random" if algorithm == "random" else "hyperband", model, x, y, space=space,
         validation_data=validation_data, objective=objective, epochs=epochs,
-        batch_size=batch_size, optimizer=optimizer, loss=loss, metrics=metrics,
+        batch_size=batch_size, optimizer=optimizer, penalty=penalty, loss=loss, metrics=metrics,
         callbacks=callbacks, directory=directory,
         project_name=project_name or f"{algorithm}_search", overwrite=overwrite, seed=seed,
         max_trials=max_trials if algorithm == "random" else None,

@@ -51,9 +51,9 @@ def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
     assert frame.loc[0, "val_accuracy"] == pytest.approx(best.score)
 
 
-def test_sgd_weight_decay_is_the_seed_l2_step():
-    # With a zero gradient, one SGD step with weight decay λ is θ ← θ − ε·λ·θ, the
-    # gradient step of the penalty λ/2·‖θ‖² (hand formula).
+def test_sgd_weight_decay_first_step_is_the_decoupled_shrink():
+    # With a zero gradient, one SGD step with weight decay λ is θ ← θ − ε·λ·θ (hand
+    # formula). Later steps differ from an L2 penalty's: see tests/tuning/test_penalty.py.
     theta = np.array([1.0, -2.0, 4.0], dtype="float32")
     var = keras.Variable(theta)
     opt = make_optimizer("sgd", 0.1, 0.01)
