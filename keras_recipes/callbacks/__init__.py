@@ -8,6 +8,11 @@ from keras_recipes.callbacks.keep_best import KeepBest
 from keras_recipes.callbacks.learning_rate_monitor import LearningRateMonitor
 from keras_recipes.callbacks.nan_guard import NaNGuard
 from keras_recipes.callbacks.prechelt_stopping import PrecheltStopping
+from keras_recipes.callbacks.precise_batchnorm import (
+    PreciseBatchNorm,
+    batchnorm_layers,
+    recalibrate_batchnorm,
+)
 from keras_recipes.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras_recipes.callbacks.snapshot_ensemble import SnapshotEnsemble
 from keras_recipes.callbacks.stop_reason import StopReason
@@ -22,8 +27,11 @@ __all__ = [
     "LearningRateMonitor",
     "NaNGuard",
     "PrecheltStopping",
+    "PreciseBatchNorm",
     "ReduceLROnPlateau",
     "SnapshotEnsemble",
     "StopReason",
     "TimeBudget",
+    "batchnorm_layers",
+    "recalibrate_batchnorm",
 ]

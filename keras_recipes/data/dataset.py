@@ -159,7 +159,80 @@ def _keras_dataset(name: str, flatten: bool) -> Dataset:
     return _finish(x, y, names, name, flatten)
 
 
-def _from_file(path: Path, target: str | None, flatten: bool) -> Dataset:
+def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndarray]:
+    """Read a CSV table: the ``target`` column, the numeric features, clear errors."""
+    import pandas as pd
+
+    where = str(path)
+    try:
+        frame = pd.read_csv(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"The file {where!r} is not a UTF-8 text CSV file (byte "
+                         f"{exc.start} cannot be decoded); is it a binary file?") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise ValueError(f"The file {where!r} is empty: no header line and no rows.") from exc
+    except pd.errors.ParserError as exc:
+        raise ValueError(f"The file {where!r} is not a well-formed CSV file: "
+                         f"{str(exc).strip()}") from exc
+    columns = [str(c) for c in frame.columns]
+    frame.columns = columns
+    if target is None:
+        raise ValueError(
+            f"Argument `target` must name the target column of {where!r}. "
+            f"Received: target=None (columns: {columns})"
+        )
+    drop = [] if drop is None else [drop] if isinstance(drop, str) else [str(c) for c in drop]
+    for name, value in [("target", target)] + [("drop", c) for c in drop]:
+        if value not in columns:
+            raise ValueError(f"Column {value!r} is not in {where!r}. "
+                             f"Received: {name}={value!r} (columns: {columns})")
+    if target in drop:
+        raise ValueError(f"The target column {target!r} cannot also be dropped. "
+                         f"Received: target={target!r}, drop={drop}")
+    if frame.empty:
+        raise ValueError(f"The file {where!r} has a header but no rows.")
+    features = frame.drop(columns=[target, *drop])
+    if features.shape[1] == 0:
+        raise ValueError(f"The file {where!r} has no feature column besides the target "
+                         f"{target!r} (columns: {columns}).")
+    for column in features.columns:
+        values = features[column]
+        if values.dtype.kind not in "iufb":
+            converted = pd.to_numeric(values, errors="coerce")
+            bad = converted.isna() & values.notna()
+            if bad.any():
+                row = int(np.argmax(bad.to_numpy()))
+                raise ValueError(
+                    f"Column {column!r} of {where!r} is not numeric: row {row + 1} (line "
+                    f"{row + 2} of the file) holds {values.iloc[row]!r}. Encode it as "
+                    "numbers, or leave the column out (--drop / drop=).")
+            features[column] = converted
+        missing = features[column].isna().to_numpy()
+        if missing.any():
+            row = int(np.argmax(missing))
+            raise ValueError(
+                f"Column {column!r} of {where!r} has a missing value (NaN) at row {row + 1} "
+                f"(line {row + 2} of the file), {int(missing.sum())} in all. Fill or remove "
+                "them first, or leave the column out (--drop / drop=).")
+    labels = frame[target]
+    missing = labels.isna().to_numpy()
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise ValueError(f"The target column {target!r} of {where!r} has a missing value at "
+                         f"row {row + 1} (line {row + 2} of the file), {int(missing.sum())} "
+                         "in all.")
+    x = features.to_numpy(dtype="float32")
+    if not np.all(np.isfinite(x)):
+        row, col = (int(i[0]) for i in np.nonzero(~np.isfinite(x)))
+        raise ValueError(f"Column {features.columns[col]!r} of {where!r} holds an infinite "
+                         f"value at row {row + 1} (line {row + 2} of the file).")
+    y = labels.to_numpy()
+    if y.dtype.kind == "O":
+        y = y.astype(str)
+    return x, y
+
+
+def _from_file(path: Path, target: str | None, flatten: bool, drop=None) -> Dataset:
     if path.suffix == ".npz":
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
@@ -170,21 +243,7 @@ def _from_file(path: Path, target: str | None, flatten: bool) -> Dataset:
                 )
             x, y = f["x"], f["y"]
     else:
-        import pandas as pd
-
-        frame = pd.read_csv(path)
-        if target is None:
-            raise ValueError(
-                f"Argument `target` must name the target column of {str(path)!r}. "
-                f"Received: target=None (columns: {list(frame.columns)})"
-            )
-        if target not in frame.columns:
-            raise ValueError(
-                f"Column {target!r} is not in {str(path)!r}. "
-                f"Received: target={target!r} (columns: {list(frame.columns)})"
-            )
-        y = frame[target].to_numpy()
-        x = frame.drop(columns=[target]).to_numpy(dtype="float32")
+        x, y = _read_csv(path, target, drop)
     if len(x) != len(y):
         raise ValueError(f"x and y have different lengths. Received: len(x)={len(x)}, "
                          f"len(y)={len(y)}")
@@ -206,6 +265,7 @@ def load_dataset(
     flatten: bool = False,
     seed: int = 0,
     target: str | None = None,
+    drop: str | list[str] | None = None,
 ) -> Dataset:
     """Load a data set by name or from a ``.npz`` / ``.csv`` file.
 
@@ -223,6 +283,8 @@ def load_dataset(
             gives the same data. Defaults to ``0``.
         target: for a ``.csv`` file, the name of the target column; every other column is
             an input feature. Defaults to ``None``.
+        drop: for a ``.csv`` file, columns that are not features (an id, a date) and are
+            left out. Defaults to ``None``.
 
     Returns:
         A :class:`Dataset`. Class labels are integers ``0..C-1``; a CSV/NPZ target with
@@ -230,7 +292,9 @@ def load_dataset(
         original values.
 
     Raises:
-        ValueError: unknown name, missing file or column.
+        ValueError: unknown name, missing file or column; for a CSV file, also a file
+            that is empty, binary or malformed, a non-numeric feature column, or a missing
+            (NaN) or infinite value; the message names the file, the column and the row.
         DatasetUnavailableError: a ``keras.datasets`` set could not be downloaded (offline);
             the message suggests ``"digits"``. The download times out rather than hangs.
 
@@ -252,7 +316,7 @@ def load_dataset(
     if path.suffix in (".npz", ".csv"):
         if not path.is_file():
             raise ValueError(f"No such data file: {key!r}.")
-        return _from_file(path, target, flatten)
+        return _from_file(path, target, flatten, drop)
     raise ValueError(
         f"Unknown dataset {key!r}. Use one of {list(DATASET_NAMES)} or a path to a .npz or "
         ".csv file. Received: name=" + repr(key)
@@ -261,7 +325,7 @@ def load_dataset(
 
 def as_classification_dataset(
     dataset: Dataset | str | os.PathLike, *, target: str | None = None, seed: int = 0,
-    workflow: str = "This workflow",
+    workflow: str = "This workflow", drop: str | list[str] | None = None,
 ) -> Dataset:
     """Return ``dataset`` as a classification :class:`Dataset`, loading it if it is a name.
 
@@ -279,7 +343,7 @@ def as_classification_dataset(
         ds = dataset
     elif isinstance(dataset, str | os.PathLike):
         try:
-            ds = load_dataset(dataset, flatten=False, seed=seed, target=target)
+            ds = load_dataset(dataset, flatten=False, seed=seed, target=target, drop=drop)
         except DatasetUnavailableError as exc:
             raise ValueError(str(exc)) from exc
     else:
@@ -288,4 +352,8 @@ def as_classification_dataset(
     if ds.task != "classification":
         raise ValueError(f"{workflow} needs a classification data set; {ds.name!r} is a "
                          f"regression set. Received: dataset={ds.name!r}")
+    present = len(np.unique(ds.y))
+    if present < 2:
+        raise ValueError(f"{workflow} needs at least 2 classes; {ds.name!r} holds "
+                         f"{present} class(es) ({ds.class_names}).")
     return ds

@@ -13,7 +13,10 @@ import numpy as np
 class AugmentedBatches(keras.utils.PyDataset):
     """Shuffled batches with Gaussian noise and, for images, random one-pixel shifts.
 
-    Noise: ``x + strength · std(x_train) · N(0, 1)``. Images (``(n, h, w, c)``) are also
+    Noise: ``x + strength · std_j(x_train) · N(0, 1)``, with ``std_j`` the standard deviation
+    of each feature (tables) or channel (images), so that every input is perturbed on its own
+    scale: one global standard deviation would drown the small-scale columns of a table
+    whose columns span several orders of magnitude. Images (``(n, h, w, c)``) are also
     shifted by −1, 0 or +1 pixel along each axis, with zero fill; a digit moved by one pixel
     keeps its class. The draw depends on ``seed`` and the epoch only.
     """
@@ -24,7 +27,7 @@ class AugmentedBatches(keras.utils.PyDataset):
         self.y = np.asarray(y)
         self.batch_size = int(batch_size)
         self.strength = float(strength)
-        self.scale = float(np.std(self.x)) or 1.0
+        self.scale = np.std(self.x, axis=tuple(range(self.x.ndim - 1))).astype("float32")
         self.seed = int(seed)
         self.epoch = 0
         self._order = self._permutation()

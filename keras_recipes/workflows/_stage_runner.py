@@ -63,6 +63,9 @@ class StageSpec:
     bound: float | None = None
     patience: int = 8
     schedule: str = "onecycle"
+    #: Inputs whose statistics standardise the network's inputs (the whole train split);
+    #: ``None`` trains on raw inputs.
+    standardize_on: Any = None
 
 
 def model_description(model: str | Callable[..., Any], stage: int, dropout: float) -> str:
@@ -75,13 +78,19 @@ def model_description(model: str | Callable[..., Any], stage: int, dropout: floa
            f"dropout={dropout:g})"
 
 
-def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout: float):
-    """Build the uncompiled network of ``stage`` (small net in stages 1–2, big in 3)."""
+def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout: float,
+                      normalization=None):
+    """Build the uncompiled network of ``stage`` (small net in stages 1–2, big in 3).
+
+    ``normalization`` (a layer, e.g. the train-set standardisation) is applied to the raw
+    inputs first: inside the preset networks, or in front of a user's network.
+    """
     if isinstance(model, str):
         from keras_recipes.models import build_model
 
         preset = MODEL_PRESETS[model]["big" if stage == 3 else "small"]
-        return build_model(model, input_shape, num_classes, dropout=dropout, **preset)
+        return build_model(model, input_shape, num_classes, dropout=dropout,
+                           normalization=normalization, **preset)
     params = inspect.signature(model).parameters
     any_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     options = {k: v for k, v in (("dropout", dropout), ("stage", stage))
@@ -99,6 +108,10 @@ def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout:
             f"Argument `model` must build a network with {num_classes} outputs (one "
             f"probability per class). Received: output_shape={net.output_shape}"
         )
+    if normalization is not None:
+        from keras_recipes.workflows.standardize import wrap_with_layer
+
+        net = wrap_with_layer(net, normalization, input_shape)
     return net
 
 
@@ -176,6 +189,7 @@ def run_stage(
     stream: TextIO,
 ) -> tuple[dict[str, Any], keras.Model, list]:
     """Train one stage into ``stage_dir``; return its summary record, model and findings."""
+    from keras_recipes.callbacks import PreciseBatchNorm
     from keras_recipes.diagnostics import DiagnosticLogger, diagnose
     from keras_recipes.lr_finder import find_lr
     from keras_recipes.workflows.progress import StageProgress
@@ -198,7 +212,13 @@ def run_stage(
     dropout = spec.dropout if number >= 2 else 0.0
     x_tr, y_tr = stage.train
     input_shape = x_tr.shape[1:]
-    model = build_stage_model(spec.model, number, input_shape, stage.num_classes, dropout)
+    normalization = None
+    if spec.standardize_on is not None:
+        from keras_recipes.workflows.standardize import standardization_layer
+
+        normalization = standardization_layer(spec.standardize_on)
+    model = build_stage_model(spec.model, number, input_shape, stage.num_classes, dropout,
+                              normalization=normalization)
     _compile(model, keras.optimizers.Adam(FALLBACK_LR))
 
     # 1. learning-rate range test (the model is left untouched).
@@ -229,10 +249,17 @@ def run_stage(
                               every_n_epochs=max(1, spec.epochs // 25),
                               data=(x_tr, y_tr),
                               validation_data=stage.train if number == 1 else stage.val)
+    # BatchNorm's moving statistics lag after few steps (momentum 0.99), so inference-mode
+    # outputs (validation, the gates, the saved model) would differ from training-mode ones:
+    # recalibrate them exactly on the training inputs, after the stopper restored its weights
+    # (and after every epoch in stage 1, whose stopping reads inference-mode accuracy).
+    precise_bn = PreciseBatchNorm(x_tr, batch_size=batch_size,
+                                  every_n_epochs=1 if number == 1 else 0)
     callbacks = [
         keras.callbacks.CSVLogger(str(stage_dir / "history.csv")),
         logger,
         stopper,
+        precise_bn,
     ]
     if verbose:
         callbacks.append(StageProgress(number, 3, stage.name, stream=stream))
@@ -262,6 +289,7 @@ def run_stage(
         "stage": number, "name": stage.name, "goal": stage.goal,
         "classes": stage.classes, "class_names": stage.class_names, "sizes": stage.sizes(),
         "model_desc": model_description(spec.model, number, dropout),
+        "preprocessing": _preprocessing_note(spec, precise_bn),
         "regularisation": {"dropout": dropout,
                            "weight_decay": spec.weight_decay if number >= 2 else 0.0,
                            "augmentation": spec.augment if number >= 2 else 0.0},
@@ -316,6 +344,18 @@ def run_stage(
     say(f"   {gate['metric']} = {value:.4f}{bound}: {verdict} "
         f"[{epochs_run} epochs, {record['seconds']:.1f}s]")
     return record, model, findings
+
+
+def _preprocessing_note(spec: StageSpec, precise_bn) -> dict[str, Any]:
+    n = None if spec.standardize_on is None else len(spec.standardize_on)
+    return {
+        "standardize": n is not None,
+        "standardize_note": (
+            f"inputs standardised inside the model (keras.layers.Normalization with the mean "
+            f"and variance of the {n} training examples, per feature or per channel)"
+            if n is not None else "raw inputs (standardisation turned off)"),
+        "batchnorm_recalibrated_batches": int(precise_bn.batches),
+    }
 
 
 def _plots(history, logger, stage_dir: Path, rel_dir: str, files: dict) -> None:
