@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from keras_recipes.diagnostics.inputs import leaves, num_rows
+
 #: Ratio max/min of class counts above which the classes are flagged as imbalanced.
 IMBALANCE_RATIO = 3.0
 #: Inputs are flagged "not normalised" beyond these bounds.
@@ -38,8 +40,8 @@ def class_counts(y: np.ndarray) -> dict[int, int] | None:
     return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def data_facts(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """Size, input statistics (with the "not normalised" flag) and class counts."""
+def input_stats(x: np.ndarray) -> dict[str, Any]:
+    """min, max, mean, std, non-finite count and the "normalised" flag of one array."""
     xf = np.asarray(x, dtype="float64")
     finite = xf[np.isfinite(xf)]
     stats = {
@@ -55,11 +57,71 @@ def data_facts(x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
         and INPUT_STD_RANGE[0] <= stats["std"] <= INPUT_STD_RANGE[1]
         and abs(stats["mean"]) <= INPUT_ABS_MEAN
     )
-    facts: dict[str, Any] = {"size": int(len(x)), "input_stats": stats}
-    counts = class_counts(y)
+    return stats
+
+
+def data_facts(x: Any, y: Any) -> dict[str, Any]:
+    """Size, input statistics (with the "not normalised" flag) and class counts.
+
+    ``x`` may be one array, a list/tuple or a dict of arrays (a multi-input model). Then
+    ``input_stats`` covers every numeric input together, ``input_stats_per_input`` holds
+    each one's, and the inputs count as normalised only when each one is. Class counts
+    need a single target array.
+    """
+    arrays = leaves(x)
+    numeric = [np.asarray(a) for a in arrays if np.asarray(a).dtype.kind in "biuf"]
+    if not numeric:
+        numeric = [np.zeros(0)]
+    stats = input_stats(np.concatenate([a.reshape(-1) for a in numeric]))
+    facts: dict[str, Any] = {"size": num_rows("x", x), "input_stats": stats}
+    if isinstance(x, (list, tuple, dict)):
+        keys = sorted(x) if isinstance(x, dict) else range(len(x))
+        per_input = {str(k): input_stats(x[k]) for k in keys
+                     if x[k] is not None and np.asarray(x[k]).dtype.kind in "biuf"}
+        facts["input_stats_per_input"] = per_input
+        stats["normalised"] = bool(all(s["normalised"] for s in per_input.values()))
+    counts = class_counts(y) if not isinstance(y, (list, tuple, dict)) else None
     if counts is not None:
         ratio = max(counts.values()) / max(1, min(counts.values()))
         facts["class_counts"] = counts
         facts["imbalance_ratio"] = float(ratio)
         facts["imbalanced"] = bool(ratio > IMBALANCE_RATIO)
     return facts
+
+
+def summarise_data(facts: dict[str, Any], probe_x, probe_y, class_stats: bool | None,
+                   classification: bool, note) -> dict[str, Any]:
+    """The logger's data part of ``summary``: split sizes, class counts, input statistics.
+
+    ``facts`` maps ``"train"``, ``"val"`` and ``"test"`` to :func:`data_facts` (or ``None``);
+    ``note(message)`` reports class statistics that were asked for and cannot be given.
+    Without train facts, input statistics come from the probe batch.
+    """
+    out: dict[str, Any] = {}
+    for key, split in facts.items():
+        if split is None:
+            out[f"{key}_size"] = None
+            continue
+        out[f"{key}_size"] = split["size"]
+        if key == "train":
+            out["input_stats"] = split["input_stats"]
+            out["inputs_normalised"] = split["input_stats"]["normalised"]
+            if "input_stats_per_input" in split:
+                out["input_stats_per_input"] = split["input_stats_per_input"]
+        if class_stats is False:
+            continue
+        if "class_counts" not in split or not classification:
+            if class_stats is True:
+                note(f"class statistics asked for, but the {key} targets or the model's "
+                     "loss are not classification: class counts skipped")
+            continue
+        out[f"{key}_class_counts"] = split["class_counts"]
+        if key == "train":
+            out["imbalance_ratio"] = split["imbalance_ratio"]
+            out["imbalanced"] = split["imbalanced"]
+    if facts.get("train") is None and probe_x is not None:
+        probe = data_facts(probe_x, probe_y)
+        out["input_stats"] = probe["input_stats"]
+        out["inputs_normalised"] = probe["input_stats"]["normalised"]
+        out["input_stats_source"] = "probe"
+    return out

@@ -72,7 +72,8 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
         The findings, errors first, then warnings, then notes.
 
     Raises:
-        ValueError: an unknown source type, logs without ``loss``, or an unknown rule name.
+        ValueError: an unknown source type, logs without ``loss``, ``rules`` that is not a
+            list of rule names, or an unknown rule name.
 
     Example:
 
@@ -88,6 +89,10 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
         - CS231n, "Babysitting the learning process",
           https://cs231n.github.io/neural-networks-3/
     """
+    if rules is not None and (isinstance(rules, (str, bytes)) or not isinstance(
+            rules, (list, tuple, set, frozenset)) or not all(isinstance(r, str) for r in rules)):
+        raise ValueError("Argument `rules` must be a list of rule names (keys of RULES) or "
+                         f"None. Received: rules={rules!r}")
     names = list(RULES) if rules is None else list(rules)
     unknown = [n for n in names if n not in RULES]
     if unknown:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import json
+import copy
 import math
 import os
 import time
@@ -14,97 +13,106 @@ import keras
 import numpy as np
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_number, check_positive
-from keras_recipes.diagnostics.data_facts import data_facts
+from keras_recipes.diagnostics import logger_args as args
+from keras_recipes.diagnostics.data_facts import data_facts, summarise_data
+from keras_recipes.diagnostics.inputs import num_rows, take
+from keras_recipes.diagnostics.mode_gap import gap_rows, train_inference_gap
+from keras_recipes.diagnostics.model_facts import (
+    distribution_scope,
+    examples_seen,
+    model_structure,
+    optimizer_values,
+)
 from keras_recipes.diagnostics.probe import (
     Probe,
     expected_initial_loss,
     is_classification_loss,
     loss_name,
 )
-
-_COLUMNS = ("epoch", "layer", "stat", "value")
-
-
-def _pairs(name: str, value) -> tuple[np.ndarray, np.ndarray | None]:
-    if value is None:
-        return None, None
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise ValueError(f"Argument `{name}` must be a pair (x, y) of arrays or None. "
-                         f"Received: {name} of type {type(value).__name__}")
-    x, y = (np.asarray(v) for v in value)
-    if x.ndim < 1 or len(x) == 0:
-        raise ValueError(f"Argument `{name}` must hold at least one example. "
-                         f"Received: x of shape {x.shape}")
-    if y.shape[:1] != x.shape[:1]:
-        raise ValueError(f"Argument `{name}` must hold as many targets as inputs. Received: "
-                         f"x has {len(x)} rows, y has {y.shape[0] if y.ndim else 0}")
-    return x, y
+from keras_recipes.diagnostics.run_output import (
+    COLUMNS,
+    STEP_COLUMNS,
+    RunOutput,
+    claim_run_folder,
+)
+from keras_recipes.diagnostics.step_updates import StepUpdates
 
 
 @keras_recipes_export
 class DiagnosticLogger(keras.callbacks.Callback):
     """Record loss, optimizer, weight, update, gradient and activation statistics.
 
-    Add it to ``model.fit`` to keep the information the seeds list under "information à
-    enregistrer", then hand it to :func:`keras_recipes.diagnostics.diagnose` for a reading.
+    Add it to ``model.fit`` to keep what seed 000 lists under "information à enregistrer",
+    then hand it to :func:`keras_recipes.diagnostics.diagnose` for a reading.
 
-    Once, at train begin, :attr:`summary` receives the model structure and parameter counts,
-    the train/validation sizes, class counts with an imbalance flag (max/min count > 3),
-    input statistics with a "not normalised" flag, and the initial probe loss next to the
-    expected one: ``ln C`` for a softmax cross-entropy over ``C`` classes.
+    At train begin, :attr:`summary` gets the structure and parameter counts, the
+    train/validation/test sizes, the batch size (given, or measured once from the loss
+    tracker's example count after the first step), class counts with an imbalance flag,
+    input statistics with a "not normalised" flag, and the initial probe loss next to
+    ``ln C``. At the first epoch's start, image inputs (``(n, h, w, 1|3|4)``, or any shape
+    with ``image_shape``) of the probe batch are drawn as a grid: ``first_batch.png`` and
+    TensorBoard.
 
-    Every ``every_n_epochs`` epochs (and at the last epoch) one *record* adds to
-    :attr:`frame` the loss and metrics (with a non-finite flag), the learning rate and the
-    optimizer's numeric hyperparameters, then per weighted layer the weight norm ``||W||``,
-    the update ``ΔW = W − W_prev`` since the previous record (norm, mean, variance), the
-    ratio ``||ΔW|| / ||W_prev||`` and its per-step value (divided by the steps between
-    records), the gradient norm on the probe batch, per hidden layer the activation mean,
-    std, rms, exact-zero fraction, dead-unit fraction and a histogram, the probe batch's first
-    ``predictions`` predictions, and the epoch time, mean batch time and ETA.
+    Every ``every_n_epochs`` epochs (and at the last) a *record* adds to :attr:`frame` the
+    loss and metrics (non-finite flag), learning rate and numeric optimizer
+    hyperparameters; per weighted layer ``||W||``, the update ``ΔW = W − W_prev`` since the
+    previous record (norm, mean, variance), ``||ΔW|| / ||W_prev||`` and that ratio divided
+    by the steps between records; the probe's gradient norms; per hidden layer the
+    activation mean, std, rms, zero and dead-unit fractions and a histogram; the first
+    ``predictions`` predictions; epoch and batch times and the ETA. With
+    ``step_updates=True`` the same update statistics are kept for every step
+    (:attr:`step_frame`, ``step_updates.csv``). At train end the probe loss is measured in
+    training and in inference mode (``train_inference_mismatch`` rule), without changing
+    BatchNorm statistics.
 
-    All statistics come from one compiled function on the fixed probe batch
-    (:class:`~keras_recipes.diagnostics.probe.Probe`): no host transfer happens per batch.
-    The only per-batch work is one ``time.perf_counter()`` in ``on_train_batch_begin``;
-    ``on_train_batch_end`` is not overridden, so Keras keeps dispatching it asynchronously.
+    Probe statistics come from one compiled function on a fixed batch
+    (:class:`~keras_recipes.diagnostics.probe.Probe`), created in the model's distribution
+    scope; no host transfer per batch. ``on_train_batch_end`` is not overridden, so Keras
+    keeps dispatching it asynchronously. Inputs may be one array, a list or a dict of
+    arrays (multi-input models).
 
-    :attr:`frame` is a tidy DataFrame with columns ``epoch`` (epochs completed; 0 is the
-    state before training), ``layer`` (a layer name, or ``"model"``, ``"optimizer"``,
-    ``"predictions"``) , ``stat`` and ``value``. With ``log_dir``,
-    ``log_dir/diagnostics.csv`` is appended and flushed at every epoch, so a crash loses at
-    most one epoch, and ``log_dir/summary.json`` holds the summary.
-
-    The logger never breaks training: an internal error becomes a warning and skips that
-    statistic.
+    :attr:`frame` is tidy: ``epoch`` (0 = before training), ``layer`` (a layer, ``"model"``,
+    ``"optimizer"``, ``"predictions"``), ``stat``, ``value``. With ``log_dir``, the run
+    folder gets ``diagnostics.csv`` (flushed every epoch) and ``summary.json``; a deep copy
+    (one per KerasTuner trial) writes into its own ``log_dir/run_NNN`` (:attr:`run_dir`).
+    An internal error becomes a warning; training goes on.
 
     Args:
         probe: ``(x, y)`` fixed probe batch, or ``None`` to take the first
             ``probe_size`` examples of ``data``. Defaults to ``None``.
-        log_dir: folder for ``diagnostics.csv``, ``summary.json`` and TensorBoard files, or
-            ``None``. Defaults to ``None``.
+        log_dir: folder for the CSV, summary, images and TensorBoard files, or ``None``.
+            Defaults to ``None``.
         every_n_epochs: epochs between records (>= 1). Defaults to ``1``.
         activations: record hidden activations. Defaults to ``True``.
         updates: record weight norms and updates. Defaults to ``True``.
         gradients: record gradient norms on the probe. Defaults to ``True``.
         predictions: number of probe predictions recorded. Defaults to ``5``.
-        tensorboard: also write TensorBoard scalars and weight histograms to
-            ``log_dir/tensorboard`` (TensorFlow's summary writer). Defaults to ``False``.
-        data: ``(x_train, y_train)`` for the one-off data facts (sizes, class counts,
-            input statistics) and the default probe; only the facts and the probe are kept.
-            Defaults to ``None``.
+        tensorboard: also write TensorBoard scalars, weight histograms and the image grid
+            to ``log_dir/tensorboard``. Defaults to ``False``.
+        data: ``(x_train, y_train)`` for the data facts and the default probe; only those
+            are kept. Defaults to ``None``.
         validation_data: ``(x_val, y_val)`` for the validation facts. Defaults to ``None``.
-        probe_size: examples taken from ``data`` when ``probe`` is ``None``. One record
-            costs about ``probe_size / batch_size`` training steps (a forward and a
-            backward pass); larger probes give sharper statistics. Defaults to ``64``.
+        probe_size: examples taken from ``data`` when ``probe`` is ``None``; a record costs
+            about ``probe_size / batch_size`` training steps. Defaults to ``64``.
         class_stats: ``None`` records class counts when the targets are class labels;
-            ``True`` asks for them (a warning if the model or targets are not
-            classification); ``False`` skips them. Defaults to ``None``.
+            ``True`` asks for them (warning if not classification); ``False`` skips them.
+            Defaults to ``None``.
         histogram_bins: bins of the activation histograms. Defaults to ``40``.
         histogram_range: value range of the histograms. Defaults to ``(-5.0, 5.0)``.
-        append: append to an existing ``diagnostics.csv`` instead of starting it afresh.
-            Defaults to ``False``.
-        activation_layers: names of the hidden layers whose activations are recorded;
-            ``None`` takes every layer that applies a non-linearity. Defaults to ``None``.
+        append: append to an existing ``diagnostics.csv``. Defaults to ``False``.
+        activation_layers: names of the hidden layers measured; ``None`` takes those that
+            apply a non-linearity. Defaults to ``None``.
+        test_data: ``(x_test, y_test)`` for the test facts. Defaults to ``None``.
+        batch_size: the batch size given to ``fit``, or ``None`` to measure it.
+            Defaults to ``None``.
+        step_updates: record update statistics at every step (a weight copy and a few
+            reductions per step, one host transfer per epoch). Defaults to ``False``.
+        image_grid: probe examples drawn at the first epoch's start (0: none).
+            Defaults to ``16``.
+        image_shape: ``(h, w)`` or ``(h, w, c)`` to draw non-image-shaped inputs.
+            Defaults to ``None``.
+        train_inference_check: compare training- and inference-mode probe losses at train
+            end. Defaults to ``True``.
 
     Example:
 
@@ -148,71 +156,100 @@ class DiagnosticLogger(keras.callbacks.Callback):
         histogram_range: tuple[float, float] = (-5.0, 5.0),
         append: bool = False,
         activation_layers: list[str] | None = None,
+        test_data: tuple | None = None,
+        batch_size: int | None = None,
+        step_updates: bool = False,
+        image_grid: int = 16,
+        image_shape: tuple[int, ...] | None = None,
+        train_inference_check: bool = True,
     ):
         super().__init__()
-        check_positive("every_n_epochs", every_n_epochs, integer=True)
-        check_number("predictions", predictions, low=0, integer=True)
-        check_positive("probe_size", probe_size, integer=True)
-        check_positive("histogram_bins", histogram_bins, integer=True)
-        if class_stats not in (None, True, False):
-            raise ValueError("Argument `class_stats` must be None, True or False. "
-                             f"Received: class_stats={class_stats!r}")
-        lo, hi = (float(v) for v in histogram_range)
-        if not lo < hi:
-            raise ValueError("Argument `histogram_range` must be (low, high) with low < high. "
-                             f"Received: histogram_range={tuple(histogram_range)}")
-        if log_dir is not None:
-            log_dir = os.fspath(log_dir)
-            if os.path.exists(log_dir) and not os.path.isdir(log_dir):
-                raise ValueError("Argument `log_dir` must be a folder (or a path to create). "
-                                 f"Received: log_dir={log_dir!r}, which is a file")
-        if tensorboard and log_dir is None:
+        args.counts(every_n_epochs, predictions, probe_size, histogram_bins, image_grid)
+        self.log_dir = args.log_dir(log_dir)
+        self.every_n_epochs = int(every_n_epochs)
+        self.activations = args.boolean("activations", activations)
+        self.updates = args.boolean("updates", updates)
+        self.gradients = args.boolean("gradients", gradients)
+        self.predictions = int(predictions)
+        self.tensorboard = args.boolean("tensorboard", tensorboard)
+        if self.tensorboard and self.log_dir is None:
             raise ValueError("Argument `tensorboard=True` needs a `log_dir`. "
                              "Received: log_dir=None")
-        self.log_dir = log_dir
-        self.every_n_epochs = int(every_n_epochs)
-        self.activations = bool(activations)
-        self.updates = bool(updates)
-        self.gradients = bool(gradients)
-        self.predictions = int(predictions)
-        self.tensorboard = bool(tensorboard)
         self.probe_size = int(probe_size)
-        self.class_stats = class_stats
+        self.class_stats = args.optional_bool("class_stats", class_stats)
         self.histogram_bins = int(histogram_bins)
-        self.histogram_range = (lo, hi)
-        self.append = bool(append)
-        self.activation_layers = None if activation_layers is None else [
-            str(n) for n in activation_layers]
+        self.histogram_range = args.histogram_range(histogram_range)
+        self.append = args.boolean("append", append)
+        self.activation_layers = args.layer_names(activation_layers)
+        self.batch_size = args.optional_positive_int("batch_size", batch_size)
+        self.step_updates = args.boolean("step_updates", step_updates)
+        self.image_grid = int(image_grid)
+        self.image_shape = args.image_shape(image_shape)
+        self.train_inference_check = args.boolean("train_inference_check",
+                                                  train_inference_check)
 
-        probe_xy = _pairs("probe", probe)
-        train = _pairs("data", data)
-        val = _pairs("validation_data", validation_data)
+        probe_xy = args.pair("probe", probe)
+        train = args.pair("data", data)
+        val = args.pair("validation_data", validation_data)
+        test = args.pair("test_data", test_data)
         if probe_xy[0] is None and train[0] is not None:
-            probe_xy = (train[0][: self.probe_size], train[1][: self.probe_size])
+            probe_xy = (take(train[0], self.probe_size), take(train[1], self.probe_size))
         self._probe_x, self._probe_y = probe_xy
-        self._train_facts = data_facts(*train) if train[0] is not None else None
-        self._val_facts = data_facts(*val) if val[0] is not None else None
+        self._facts = {key: data_facts(*xy) if xy[0] is not None else None
+                       for key, xy in (("train", train), ("val", val), ("test", test))}
+        self._copy_of: str | None = None
+        self.run_dir: str | None = self.log_dir
         self._reset()
+
+    def __deepcopy__(self, memo):
+        """A copy that writes into its own ``run_NNN`` subfolder of ``log_dir``.
+
+        KerasTuner deep-copies every callback for each trial and execution; without this,
+        all trials would write into one folder.
+        """
+        clone = self.__class__.__new__(self.__class__)
+        memo[id(self)] = clone
+        for key, value in self.__dict__.items():
+            setattr(clone, key, None if key == "_model" else copy.deepcopy(value, memo))
+        if self.log_dir is not None:
+            clone._copy_of = self.log_dir
+            clone.run_dir = None
+        return clone
 
     # ----------------------------------------------------------------------------- state
     def _reset(self) -> None:
         self.summary: dict[str, Any] = {}
         self._rows: list[tuple[int, str, str, float]] = []
+        self._step_rows: list[tuple[int, str, str, float]] = []
         self._probe: Probe | None = None
+        self._steps: StepUpdates | None = None
         self._previous = None
         self._previous_step = 0
         self._epoch_start = 0.0
         self._batch_begins: list[float] = []
         self._epoch_times: list[float] = []
-        self._tb_writer = None
         self._iterations_now = 0
+        self._epoch = 0
+        self._first_epoch = True
+        self._steps_before_epoch = 0
+        self._start_iterations = 0
+        self.first_batch_figure = None
+        self._out = RunOutput(None, self._warn)
 
     @property
     def frame(self):
         """Tidy ``pandas.DataFrame`` of every record: epoch, layer, stat, value."""
         import pandas as pd
 
-        return pd.DataFrame(self._rows, columns=list(_COLUMNS))
+        return pd.DataFrame(self._rows, columns=list(COLUMNS))
+
+    @property
+    def step_frame(self):
+        """Tidy ``pandas.DataFrame`` of per-step updates (``step_updates=True``): step,
+        layer, stat, value."""
+        import pandas as pd
+
+        return pd.DataFrame(self._step_rows, columns=list(STEP_COLUMNS))
 
     def _warn(self, what: str, exc: BaseException) -> None:
         message = f"DiagnosticLogger: {what} skipped ({type(exc).__name__}: {exc})"
@@ -246,7 +283,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
             num_outputs = int(model.outputs[0].shape[-1])
         except (AttributeError, IndexError, TypeError, ValueError):
             num_outputs = None
-        self.summary.update(self._structure(model))
+        self.summary.update(model_structure(model))
         self.summary.update({
             "loss_name": name,
             "task": "classification" if classification else "other",
@@ -258,16 +295,18 @@ class DiagnosticLogger(keras.callbacks.Callback):
             "histogram_bins": self.histogram_bins,
             "backend": keras.backend.backend(),
         })
-        self._data_summary(classification)
+        self.summary.update(summarise_data(self._facts, self._probe_x, self._probe_y,
+                                           self.class_stats, classification, self._note))
+        self.summary["batch_size"] = self.batch_size
+        self.summary["batch_size_source"] = "argument" if self.batch_size else None
         if self.log_dir is not None:
-            os.makedirs(self.log_dir, exist_ok=True)
-            path = os.path.join(self.log_dir, "diagnostics.csv")
-            if not self.append or not os.path.exists(path) or os.path.getsize(path) == 0:
-                with open(path, "w", encoding="utf-8") as fh:
-                    fh.write(",".join(_COLUMNS) + "\n")
+            if self._copy_of is not None and self.run_dir is None:
+                self.run_dir = claim_run_folder(self._copy_of)
+            self.summary["run_dir"] = self.run_dir
+        self._out = RunOutput(self.run_dir, self._warn, append=self.append)
+        self._out.start()
         if self.tensorboard:
-            self._open_tensorboard()
-
+            self._out.open_tensorboard()
         expected = expected_initial_loss(name, num_outputs)
         self.summary["expected_initial_loss"] = expected
         self.summary["initial_loss"] = None
@@ -276,81 +315,80 @@ class DiagnosticLogger(keras.callbacks.Callback):
                        "gradient and probe-loss statistics skipped")
         else:
             try:
-                self._probe = Probe(
-                    model, self._probe_x, self._probe_y, activations=self.activations,
-                    gradients=self.gradients, predictions=self.predictions,
-                    histogram_bins=self.histogram_bins, histogram_range=self.histogram_range,
-                    activation_layers=self.activation_layers)
+                with distribution_scope(model):
+                    self._probe = Probe(
+                        model, self._probe_x, self._probe_y, activations=self.activations,
+                        gradients=self.gradients, predictions=self.predictions,
+                        histogram_bins=self.histogram_bins,
+                        histogram_range=self.histogram_range,
+                        activation_layers=self.activation_layers)
                 for note in self._probe.notes:
                     self._note(note)
-                self.summary["probe_size"] = int(len(self._probe_x))
+                self.summary["probe_size"] = num_rows("probe", self._probe_x)
                 self.summary["hidden_layers"] = list(self._probe.hidden_names)
-                self.summary["probe_targets"] = np.asarray(
-                    self._probe_y[: self.predictions]).tolist()
+                if not isinstance(self._probe_y, (list, tuple, dict)):
+                    self.summary["probe_targets"] = np.asarray(
+                        self._probe_y[: self.predictions]).tolist()
             except Exception as exc:
                 self._probe = None
                 self._warn("probe statistics", exc)
-        self._previous_step = self._iterations()
-        self._record(0, {}, initial=True)
-        self._write_summary()
-
-    def _structure(self, model) -> dict[str, Any]:
-        layers = []
-        for layer in model.layers:
-            trainable = int(sum(np.prod(w.shape) for w in layer.trainable_weights))
-            frozen = int(sum(np.prod(w.shape) for w in layer.non_trainable_weights))
+        if self.step_updates and self.updates:
             try:
-                shape = list(layer.output.shape)
-            except (AttributeError, ValueError, RuntimeError):
-                shape = None
-            layers.append({"name": layer.name, "class": type(layer).__name__,
-                           "output_shape": shape, "trainable_params": trainable,
-                           "non_trainable_params": frozen})
-        text = io.StringIO()
-        try:
-            model.summary(print_fn=lambda line, *a, **k: text.write(line + "\n"))
-        except (TypeError, ValueError):
-            pass
-        trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-        frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
-        return {"model_name": model.name, "layers": layers, "trainable_params": trainable,
-                "non_trainable_params": frozen, "total_params": trainable + frozen,
-                "structure": text.getvalue()}
-
-    def _data_summary(self, classification: bool) -> None:
-        for key, facts in (("train", self._train_facts), ("val", self._val_facts)):
-            if facts is None:
-                self.summary[f"{key}_size"] = None
-                continue
-            self.summary[f"{key}_size"] = facts["size"]
-            if key == "train":
-                self.summary["input_stats"] = facts["input_stats"]
-                self.summary["inputs_normalised"] = facts["input_stats"]["normalised"]
-            want = self.class_stats
-            if want is False:
-                continue
-            if "class_counts" not in facts or not classification:
-                if want is True:
-                    self._note(f"class statistics asked for, but the {key} targets or the "
-                               "model's loss are not classification: class counts skipped")
-                continue
-            self.summary[f"{key}_class_counts"] = facts["class_counts"]
-            if key == "train":
-                self.summary["imbalance_ratio"] = facts["imbalance_ratio"]
-                self.summary["imbalanced"] = facts["imbalanced"]
-        if self._train_facts is None and self._probe_x is not None:
-            facts = data_facts(self._probe_x, self._probe_y)
-            self.summary["input_stats"] = facts["input_stats"]
-            self.summary["inputs_normalised"] = facts["input_stats"]["normalised"]
-            self.summary["input_stats_source"] = "probe"
+                with distribution_scope(model):
+                    self._steps = StepUpdates(model)
+                    self._steps.start()
+            except Exception as exc:
+                self._steps = None
+                self._warn("per-step update statistics", exc)
+        self._previous_step = self._start_iterations = self._iterations()
+        self._record(0, {}, initial=True)
+        self._out.summary(self.summary)
 
     # ---------------------------------------------------------------------------- timing
     def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch and self.image_grid:
+            try:
+                self._show_first_batch()
+            except Exception as exc:  # the logger must never break training
+                self._warn("image grid", exc)
         self._batch_begins = []
         self._epoch_start = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
         self._batch_begins.append(time.perf_counter())
+        if batch and self._first_epoch and self.batch_size is None \
+                and self.summary.get("batch_size") is None:
+            self._measure_batch_size(batch)
+        if self._steps is not None:
+            try:
+                self._steps.step(self._steps_before_epoch + batch)
+            except Exception as exc:
+                self._steps = None
+                self._warn("per-step update statistics", exc)
+
+    def _measure_batch_size(self, batch: int) -> None:
+        """Examples seen by the loss tracker after ``batch`` steps (one host sync per fit)."""
+        try:
+            seen = examples_seen(self.model)
+            if seen:
+                self.summary["batch_size"] = int(round(seen / batch))
+                self.summary["batch_size_source"] = "measured"
+        except Exception as exc:
+            self._warn("batch size", exc)
+
+    def _show_first_batch(self) -> None:
+        from keras_recipes.diagnostics.image_grid import batch_grid
+
+        if self._probe_x is None:
+            return
+        fig = batch_grid(self._probe_x, self._probe_y, self.image_grid, self.image_shape)
+        if fig is None:
+            return
+        path = self._out.figure(fig, "first_batch.png")
+        self._out.tensorboard_figure(fig, "examples/first_batch", step=0)
+        self.summary["image_grid"] = {"examples": min(self.image_grid, num_rows(
+            "probe", self._probe_x)), "path": path}
+        self.first_batch_figure = fig
 
     # -------------------------------------------------------------------------- epoch end
     def on_epoch_end(self, epoch, logs=None):
@@ -360,9 +398,29 @@ class DiagnosticLogger(keras.callbacks.Callback):
             epochs = (self.params or {}).get("epochs")
             last = epochs is not None and epoch + 1 >= epochs
             full = (epoch + 1) % self.every_n_epochs == 0 or last
+            self._epoch = epoch + 1
+            if self._first_epoch and self.summary.get("batch_size") is None \
+                    and len(self._batch_begins) == 1:
+                self._measure_batch_size(1)  # one step: the epoch's examples are the batch
+            self._first_epoch = False
             self._record(epoch + 1, logs or {}, full=full, end=end)
         except Exception as exc:  # the logger must never break training
             self._warn(f"epoch {epoch + 1} record", exc)
+
+    def _step_stats(self, epoch: int) -> None:
+        steps = self._iterations() - self._start_iterations
+        self._steps.step(steps)
+        self._steps_before_epoch = steps
+        rows = self._steps.collect()
+        self._step_rows.extend(rows)
+        self._out.rows(rows, "step_updates.csv", STEP_COLUMNS)
+        by_layer: dict[str, list[float]] = {}
+        for _, layer, stat, value in rows:
+            if stat == "update_ratio":
+                by_layer.setdefault(layer, []).append(value)
+        for layer, values in by_layer.items():
+            self._add(epoch, layer, "update_ratio_step_median", float(np.median(values)))
+            self._add(epoch, layer, "update_ratio_step_max", float(np.max(values)))
 
     def _iterations(self) -> int:
         try:
@@ -380,13 +438,18 @@ class DiagnosticLogger(keras.callbacks.Callback):
             self._add(epoch, "model", "non_finite", any(not math.isfinite(v) for v in values))
         if not initial:
             self._timing(epoch, end)
+            if self._steps is not None:
+                try:
+                    self._step_stats(epoch)
+                except Exception as exc:
+                    self._steps = None
+                    self._warn("per-step update statistics", exc)
         if full:
             self._iterations_now = self._iterations()
             self._optimizer_stats(epoch)
             self._probe_stats(epoch, initial)
-        if self._tb_writer is not None:
-            self._tensorboard_record(epoch, self._rows[start:])
-        self._flush(self._rows[start:])
+        self._out.tensorboard_record(epoch, self._rows[start:], self._tb_weights())
+        self._out.rows(self._rows[start:])
 
     def _timing(self, epoch: int, end: float) -> None:
         duration = self._epoch_times[-1]
@@ -410,19 +473,10 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if optimizer is None:
             return
         try:
-            self._add(epoch, "optimizer", "learning_rate",
-                      keras.ops.convert_to_numpy(optimizer.learning_rate))
+            for key, value in optimizer_values(optimizer):
+                self._add(epoch, "optimizer", key, value)
         except Exception as exc:
             self._warn("learning rate", exc)
-        try:
-            config = optimizer.get_config()
-        except (NotImplementedError, TypeError, ValueError):
-            config = {}
-        for key, value in sorted(config.items()):
-            if key == "learning_rate":
-                continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                self._add(epoch, "optimizer", key, value)
         self._add(epoch, "optimizer", "iterations", self._iterations_now)
 
     def _probe_stats(self, epoch: int, initial: bool) -> None:
@@ -466,67 +520,41 @@ class DiagnosticLogger(keras.callbacks.Callback):
                 self._add(epoch, "predictions", f"{key[5:]}_{i}", value)
 
     # ------------------------------------------------------------------------------ output
-    def _flush(self, rows) -> None:
-        if self.log_dir is None or not rows:
-            return
-        try:
-            path = os.path.join(self.log_dir, "diagnostics.csv")
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.writelines(f"{e},{layer},{s},{v!r}\n" for e, layer, s, v in rows)
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            self._warn("writing diagnostics.csv", exc)
-
-    def _write_summary(self) -> None:
-        if self.log_dir is None:
-            return
-        try:
-            os.makedirs(self.log_dir, exist_ok=True)
-            with open(os.path.join(self.log_dir, "summary.json"), "w", encoding="utf-8") as fh:
-                json.dump(self.summary, fh, indent=2, default=str)
-        except OSError as exc:
-            self._warn("writing summary.json", exc)
-
-    def _open_tensorboard(self) -> None:
-        try:
-            import tensorflow as tf
-
-            self._tb_writer = tf.summary.create_file_writer(
-                os.path.join(self.log_dir, "tensorboard"))
-        except Exception as exc:
-            self._tb_writer = None
-            self._warn("TensorBoard output (needs TensorFlow)", exc)
-
-    def _tensorboard_record(self, epoch: int, rows) -> None:
-        try:
-            import tensorflow as tf
-
-            with self._tb_writer.as_default(step=epoch):
-                for _, layer, stat, value in rows:
-                    if not stat.startswith("hist_"):
-                        tf.summary.scalar(f"{layer}/{stat}", value)
-                if self.updates:
-                    for layer in self.model.layers:
-                        for w in layer.trainable_weights:
-                            tf.summary.histogram(f"weights/{w.path}",
-                                                 keras.ops.convert_to_numpy(w.value))
-            self._tb_writer.flush()
-        except Exception as exc:
-            self._warn("TensorBoard record", exc)
+    def _tb_weights(self) -> list:
+        if self._out.tb_writer is None or not self.updates:
+            return []
+        return [w for layer in self.model.layers for w in layer.trainable_weights]
 
     def on_train_end(self, logs=None):
         try:
+            if self.train_inference_check and self._probe is not None:
+                self._mode_gap()
             self.summary["epoch_times_s"] = list(self._epoch_times)
-            self._write_summary()
-            if self._tb_writer is not None:
-                self._tb_writer.close()
+            self._out.summary(self.summary)
+            self._out.close()
         except Exception as exc:  # the logger must never break training
             self._warn("train-end summary", exc)
         finally:
-            self._tb_writer = None
             self._probe = None
+            self._steps = None
             self._previous = None
+
+    def _mode_gap(self) -> None:
+        """Probe loss in training and inference mode (no state changes: stateless calls)."""
+        probe = self._probe
+        if probe.loss_fn is None or probe.y is None:
+            return
+        try:
+            with distribution_scope(self.model):
+                gap = train_inference_gap(self.model, probe.x, probe.y, probe.loss_fn)
+        except Exception as exc:
+            self._warn("train/inference comparison", exc)
+            return
+        self.summary["train_inference"] = gap
+        start = len(self._rows)
+        for layer, stat, value in gap_rows(gap):
+            self._add(self._epoch, layer, stat, value)
+        self._out.rows(self._rows[start:])
 
     # ------------------------------------------------------------------------------ config
     def get_config(self) -> dict[str, Any]:
@@ -538,7 +566,10 @@ class DiagnosticLogger(keras.callbacks.Callback):
             "tensorboard": self.tensorboard, "probe_size": self.probe_size,
             "class_stats": self.class_stats, "histogram_bins": self.histogram_bins,
             "histogram_range": list(self.histogram_range), "append": self.append,
-            "activation_layers": self.activation_layers,
+            "activation_layers": self.activation_layers, "batch_size": self.batch_size,
+            "step_updates": self.step_updates, "image_grid": self.image_grid,
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "train_inference_check": self.train_inference_check,
         }
 
     @classmethod
@@ -546,4 +577,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         """Rebuild from :meth:`get_config`."""
         config = dict(config)
         config["histogram_range"] = tuple(config.get("histogram_range", (-5.0, 5.0)))
+        if config.get("image_shape") is not None:
+            config["image_shape"] = tuple(config["image_shape"])
         return cls(**config)
+

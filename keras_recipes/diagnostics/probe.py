@@ -22,6 +22,14 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_recipes.diagnostics.inputs import (
+    leaves,
+    model_inputs,
+    num_rows,
+    ordered_for_model,
+    to_tensor,
+)
+
 #: Layers that only move data around: their outputs add nothing to the statistics.
 _PASSIVE_LAYERS = ("InputLayer", "Dropout", "Flatten", "Reshape", "Permute", "RepeatVector",
                    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
@@ -230,8 +238,10 @@ class Probe:
         activation_layers: Sequence[str] | None = None,
     ):
         self.notes: list[str] = []
-        self.x = keras.ops.convert_to_tensor(np.asarray(x, dtype="float32"))
-        self.y = None if y is None else keras.ops.convert_to_tensor(np.asarray(y))
+        x = ordered_for_model(model, x)
+        self.size = num_rows("probe", x)
+        self.x = to_tensor(x)
+        self.y = None if y is None else to_tensor(y)
         self.bins = int(histogram_bins)
         self.low, self.high = (float(v) for v in histogram_range)
         self.predictions = int(predictions)
@@ -242,7 +252,7 @@ class Probe:
         self.hidden_names = [layer.name for layer in hidden]
         try:
             outputs = [model.outputs[0]] + [layer.output for layer in hidden]
-            self.view = keras.Model(model.inputs, outputs, name=f"{model.name}_probe")
+            self.view = keras.Model(model_inputs(model), outputs, name=f"{model.name}_probe")
         except (AttributeError, ValueError, TypeError, IndexError):
             self.view, self.hidden_names = None, []
             if activations:
@@ -274,22 +284,31 @@ class Probe:
 
     def _check_shape(self, model) -> None:
         try:
-            want = tuple(model.inputs[0].shape[1:])
+            wants = [tuple(t.shape[1:]) for t in model.inputs]
         except (AttributeError, IndexError, TypeError):
             return
-        got = tuple(self.x.shape[1:])
-        mismatch = len(want) != len(got) or any(
-            w is not None and w != g for w, g in zip(want, got, strict=True))
-        if mismatch:
+        gots = [tuple(t.shape[1:]) for t in leaves(self.x)]
+
+        def fits(want, got):
+            return len(want) == len(got) and all(
+                w is None or w == g for w, g in zip(want, got, strict=True))
+
+        if len(wants) != len(gots) or not all(map(fits, wants, gots)):
+            def shapes(items):
+                text = ", ".join("(n, " + ", ".join(map(str, s)) + ")" for s in items)
+                return text if len(items) == 1 else f"[{text}]"
+
             raise ValueError(
-                f"Argument `probe` must hold inputs of shape (n, {', '.join(map(str, want))}) "
-                f"to fit the model. Received: probe x of shape {tuple(self.x.shape)}"
+                f"Argument `probe` must hold inputs of shape {shapes(wants)} to fit the "
+                f"model. Received: probe x of shape {shapes(gots)}"
             )
-        if self.y is not None and int(self.y.shape[0]) != int(self.x.shape[0]):
-            raise ValueError(
-                "Argument `probe` must hold as many targets as inputs. Received: "
-                f"x has {int(self.x.shape[0])} rows, y has {int(self.y.shape[0])}"
-            )
+        if self.y is not None:
+            rows = {int(t.shape[0]) for t in leaves(self.y) if len(t.shape)}
+            if rows != {self.size}:
+                raise ValueError(
+                    "Argument `probe` must hold as many targets as inputs. Received: "
+                    f"x has {self.size} rows, y has {sorted(rows)}"
+                )
 
     def loss_of(self, y, pred):
         """Mean compiled loss of ``pred`` against ``y`` (``None`` without a loss)."""

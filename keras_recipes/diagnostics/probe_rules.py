@@ -84,7 +84,14 @@ def symmetry(run: RunRecord) -> list[Finding]:
 
 
 def update_ratio(run: RunRecord) -> list[Finding]:
-    """Per-step update/weight ratio far from ~1e-3 → LR too high or too low."""
+    """Per-step update/weight ratio far from ~1e-3 → LR too high or too low.
+
+    The two findings exclude each other. After an overshoot (a record above ``high``) the
+    weights often stop moving: ReLU units pushed below zero on every example are dead, their
+    gradients are zero, and later ratios fall under ``low``. That stall is a consequence of
+    a rate that is too high, so only ``update_ratio_high`` is reported, with the stalled
+    layers in its evidence; ``update_ratio_low`` is kept for runs that never overshot.
+    """
     table = run.layer_stat("update_ratio_per_step")
     if table.empty:
         return []
@@ -94,25 +101,33 @@ def update_ratio(run: RunRecord) -> list[Finding]:
     if peaks.empty:
         return []
     low, high = RATIO_WARN
-    findings = []
     too_high = {k: float(v) for k, v in peaks.items() if v > high}
     too_low = {k: float(v) for k, v in early.items() if 0 <= v < low}
     if too_high:
-        findings.append(Finding(
-            "warning", "update_ratio_high",
-            f"Weights move by more than {high:g} of their norm per step in "
-            f"{', '.join(too_high)} (rule of thumb: ~1e-3).",
-            {"max_ratio_per_step": too_high},
-            "Lower the learning rate (or pick it with keras_recipes.lr_finder.find_lr)."))
+        first = int(min(table.index[table[k] > high].min() for k in too_high))
+        after = table.loc[table.index > first].median(axis=0, skipna=True).dropna()
+        stalled = {k: float(v) for k, v in after.items() if 0 <= v < low}
+        evidence: dict = {"max_ratio_per_step": too_high, "first_epoch_above": first}
+        message = (f"Weights move by more than {high:g} of their norm per step in "
+                   f"{', '.join(too_high)} (rule of thumb: ~1e-3).")
+        if stalled:
+            evidence["stalled_after"] = stalled
+            message += (f" After epoch {first} the updates of {', '.join(stalled)} fell "
+                        f"below {low:g} per step: the overshoot left units dead (zero "
+                        "gradients), which is not a learning rate that is too low.")
+        return [Finding(
+            "warning", "update_ratio_high", message, evidence,
+            "Lower the learning rate (or pick it with keras_recipes.lr_finder.find_lr); "
+            "retrain from a fresh initialisation, since dead units do not recover.")]
     if too_low and len(too_low) == len(early):
-        findings.append(Finding(
+        return [Finding(
             "warning", "update_ratio_low",
             f"Weights move by less than {low:g} of their norm per step in every layer "
             "(rule of thumb: ~1e-3): training barely changes the model.",
             {"early_median_ratio_per_step": too_low},
             "Raise the learning rate (or pick it with keras_recipes.lr_finder.find_lr); "
-            "check for frozen layers."))
-    return findings
+            "check for frozen layers.")]
+    return []
 
 
 def inputs_not_normalised(run: RunRecord) -> list[Finding]:

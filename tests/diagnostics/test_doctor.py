@@ -381,3 +381,30 @@ def test_bad_sources_and_rules():
         diagnose({"accuracy": [0.5]})
     with pytest.raises(ValueError, match="Argument `rules` must name rules"):
         diagnose(HEALTHY, rules=["nope"])
+    for bad in ("overfitting", 3, [1]):
+        with pytest.raises(ValueError, match="Argument `rules` must be a list of rule names"):
+            diagnose(HEALTHY, rules=bad)
+
+
+def test_collapse_to_dead_units_reports_the_overshoot_not_a_low_rate(tiny_digits, seed):
+    # SGD at 100: the first epoch's steps push every hidden ReLU unit below zero, later
+    # updates are ~0 (dead units pass no gradient). Only the overshoot is reported.
+    x, y = tiny_digits
+    logger = _train(_mlp(), x, y, lr=100.0, epochs=4, optimizer="sgd", gradients=False)
+    codes = _codes(diagnose(logger))
+    assert {"dead_units", "update_ratio_high"} <= codes
+    assert "update_ratio_low" not in codes
+    high = _found(diagnose(logger), "update_ratio_high")[0]
+    assert high.evidence["first_epoch_above"] == 1
+    assert high.evidence["stalled_after"]["h0"] < 1e-4
+    assert "dead" in high.message
+
+
+def test_update_ratio_low_only_without_an_overshoot():
+    stall = [(e, layer, "update_ratio_per_step", 1e-6) for e in (1, 2, 3)
+             for layer in ("a", "b")]
+    assert _codes(diagnose(_tidy(stall), rules=["update_ratio"])) == {"update_ratio_low"}
+    stall[0] = (1, "a", "update_ratio_per_step", 5.0)
+    found = diagnose(_tidy(stall), rules=["update_ratio"])
+    assert [f.code for f in found] == ["update_ratio_high"]
+    assert found[0].evidence["stalled_after"] == {"a": 1e-6, "b": 1e-6}

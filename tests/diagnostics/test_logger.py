@@ -280,3 +280,45 @@ def test_tensorboard_writes_event_files(tiny_digits, tiny_mlp, tmp_path, seed):
     tiny_mlp().fit(x, y, epochs=1, verbose=0, callbacks=[logger])
     events = os.listdir(tmp_path / "tensorboard")
     assert any(name.startswith("events.out.tfevents") for name in events)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"probe": ([np.ones((4, 2))], np.ones(4), 1)}, "Argument `probe` must be a pair"),
+    ({"log_dir": 3}, "Argument `log_dir` must be a folder path"),
+    ({"log_dir": ""}, "Argument `log_dir` must be a folder path"),
+    ({"every_n_epochs": "2"}, "Argument `every_n_epochs` must be an integer"),
+    ({"activations": "no"}, "Argument `activations` must be True or False"),
+    ({"updates": 1}, "Argument `updates` must be True or False"),
+    ({"gradients": None}, "Argument `gradients` must be True or False"),
+    ({"predictions": 2.5}, "Argument `predictions` must be an integer"),
+    ({"tensorboard": "yes"}, "Argument `tensorboard` must be True or False"),
+    ({"data": (np.ones((4, 2)), np.ones(5))}, "Argument `data` must hold as many targets"),
+    ({"data": np.ones((4, 2))}, "Argument `data` must be a pair"),
+    ({"validation_data": (np.ones((4, 2)),)}, "Argument `validation_data` must be a pair"),
+    ({"validation_data": (np.ones((0, 2)), np.ones(0))},
+     "Argument `validation_data` must hold at least one example"),
+    ({"test_data": (np.ones((4, 2)), np.ones(3))}, "Argument `test_data` must hold as many"),
+    ({"probe_size": 0}, "Argument `probe_size` must be > 0"),
+    ({"class_stats": 1}, "Argument `class_stats` must be None, True or False"),
+    ({"histogram_bins": 0}, "Argument `histogram_bins` must be > 0"),
+    ({"histogram_range": 5}, "Argument `histogram_range` must be a pair"),
+    ({"histogram_range": (0.0, float("inf"))}, "Argument `histogram_range` must be"),
+    ({"append": "true"}, "Argument `append` must be True or False"),
+    ({"activation_layers": "dense"}, "Argument `activation_layers` must be a non-empty list"),
+    ({"activation_layers": [1, 2]}, "Argument `activation_layers` must be a non-empty list"),
+    ({"batch_size": 0}, "Argument `batch_size` must be > 0"),
+    ({"batch_size": 3.5}, "Argument `batch_size` must be an integer"),
+    ({"step_updates": "on"}, "Argument `step_updates` must be True or False"),
+    ({"image_grid": -1}, "Argument `image_grid` must be >= 0"),
+    ({"image_shape": (8, 8, 2)}, r"Argument `image_shape` must be None, \(h, w\)"),
+    ({"image_shape": (8.0, 8)}, "Argument `image_shape` must be None"),
+    ({"train_inference_check": "no"}, "Argument `train_inference_check` must be True"),
+])
+def test_every_argument_is_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        DiagnosticLogger(**kwargs)
+
+
+def test_unknown_argument_is_rejected():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'probe_sizes'"):
+        DiagnosticLogger(probe_sizes=3)
