@@ -1,7 +1,8 @@
 """Ensembles of classifiers: one Keras model that averages members, and its evaluation.
 
-Seed 002: an ensemble of models typically adds about 2 % accuracy "for free"; seed 004 cites
-snapshot ensembles (Huang et al., 2017), whose members come from
+Seed 004: an ensemble of independently trained models adds about 2 % accuracy "for free",
+and one model taken at different moments of its training can serve as the members: snapshot
+ensembles (Huang et al., 2017), whose members come from
 :class:`keras_recipes.callbacks.SnapshotEnsemble`.
 """
 
@@ -212,7 +213,7 @@ def evaluate_ensemble(
 ) -> pd.DataFrame:
     """Accuracy and cross-entropy of each member and of their average, on ``(x, y)``.
 
-    Use it to see what the ensemble adds over its members (seed 002: about +2 %). Each member
+    Use it to see what the ensemble adds over its members (seed 004: about +2 %). Each member
     is run once, batch by batch; the ensemble's probabilities are the weighted mean of the
     members' probabilities (``logits=True``: softmax of the weighted mean logit, as
     :func:`average` with ``logits=True``).

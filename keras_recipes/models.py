@@ -94,7 +94,9 @@ def baseline_cnn(
     """Convolutional network: [Conv (no bias, He normal) → BN → ReLU → MaxPool] × n → GAP.
 
     Use it for images. Pooling halves the spatial size after each block while it is at least
-    2; global average pooling then feeds the head.
+    2; global average pooling then feeds the head. The kernels start from seed 002's He
+    normal, the plain ``N(0, 2/fan_in)`` of :class:`keras_recipes.initializers.HeNormal`,
+    not Keras's ``"he_normal"`` (a truncated normal).
 
     Args:
         input_shape: ``(height, width, channels)``.
@@ -125,12 +127,14 @@ def baseline_cnn(
     check_probability("dropout", dropout)
     inputs = keras.Input(shape=shape)
     x = inputs
+    from keras_recipes.initializers import HeNormal
+
     size = min(shape[0], shape[1])
     for i, f in enumerate(filters):
         check_number("filters", f, low=1, integer=True)
         x = keras.layers.Conv2D(
             f, kernel_size, padding="same", use_bias=False,
-            kernel_initializer="he_normal", name=f"conv_{i}",
+            kernel_initializer=HeNormal(), name=f"conv_{i}",
         )(x)
         x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
         x = keras.layers.ReLU(name=f"relu_{i}")(x)
