@@ -11,7 +11,8 @@ What is captured:
   BatchNormalization moving statistics, and the dropout seed-generator states;
 - the metric variables (``model.metrics_variables``);
 - the optimizer object, its variables (slots, ``iterations``, the learning-rate variable),
-  and its learning-rate object (a variable, a ``LearningRateSchedule`` or a callable);
+  and its learning-rate object (a variable, a ``LearningRateSchedule`` or a callable),
+  and that of every optimizer it wraps (``LossScaleOptimizer``, ``Lookahead``);
 - the compiled state the Keras trainers cache on the model between calls: the
   ``optimizer`` attribute, ``train_function``, ``test_function``, ``predict_function``,
   ``stop_training`` and, on JAX, the cached step state.
@@ -63,6 +64,44 @@ def _learning_rate_object(optimizer) -> Any:
     return getattr(optimizer, "_learning_rate", None)
 
 
+def _optimizer_chain(optimizer) -> list:
+    """``optimizer`` and the optimizers it wraps, outermost first.
+
+    Keras's ``LossScaleOptimizer`` and this library's ``Lookahead`` keep the wrapped
+    optimizer in ``inner_optimizer``; its learning rate is the one the step uses.
+    """
+    chain = []
+    while optimizer is not None and all(o is not optimizer for o in chain):
+        chain.append(optimizer)
+        optimizer = getattr(optimizer, "inner_optimizer", None)
+    return chain
+
+
+def _restore_learning_rate(optimizer, captured) -> None:
+    if captured is None or _learning_rate_object(optimizer) is captured:
+        return
+    if isinstance(captured, keras.Variable):
+        # The public setter only assigns into the current variable; put the
+        # captured variable object back and track it again, as the optimizer did.
+        optimizer._learning_rate = captured
+        if all(v is not captured for v in optimizer.variables):
+            optimizer._track_variable(captured)
+    else:
+        optimizer._learning_rate = captured  # a wrapper's setter would forward it inward
+
+
+def _restore_order(optimizer, order: list) -> None:
+    current = getattr(optimizer, "_variables", None)
+    if current is None or [id(v) for v in current] == [id(v) for v in order]:
+        return
+    if sorted(id(v) for v in current) == sorted(id(v) for v in order):
+        # In place (the tracker holds this very list), and without element comparisons:
+        # on TensorFlow it is a ListWrapper whose slice assignment compares tensors.
+        while len(current):
+            current.pop()
+        current.extend(order)
+
+
 class TrainingState:
     """A snapshot of a model's training state that can be put back bit for bit.
 
@@ -98,7 +137,11 @@ class TrainingState:
         self._optimizer = optimizer
         self._optimizer_built = bool(getattr(optimizer, "built", False))
         self._optimizer_variables = _snapshot(optimizer.variables) if optimizer else []
-        self._learning_rate = _learning_rate_object(optimizer) if optimizer else None
+        chain = _optimizer_chain(optimizer)
+        self._learning_rates = [(o, _learning_rate_object(o)) for o in chain]
+        # The order of each optimizer's variable list: re-tracking a learning-rate variable
+        # appends it at the end, and the order is what `.keras` files and checkpoints use.
+        self._variable_orders = [(o, list(getattr(o, "_variables", None) or [])) for o in chain]
 
     @property
     def optimizer(self):
@@ -116,24 +159,14 @@ class TrainingState:
                 setattr(model, name, value)
         optimizer = self._optimizer
         if optimizer is not None:
-            self._restore_learning_rate(optimizer)
+            for wrapped, captured in self._learning_rates:
+                _restore_learning_rate(wrapped, captured)
+            for wrapped, order in self._variable_orders:
+                _restore_order(wrapped, order)
             for variable, value in self._optimizer_variables:
                 variable.assign(value)
         for variable, value in self._variables:
             variable.assign(value)
-
-    def _restore_learning_rate(self, optimizer) -> None:
-        captured = self._learning_rate
-        if captured is None or _learning_rate_object(optimizer) is captured:
-            return
-        if isinstance(captured, keras.Variable):
-            # The public setter only assigns into the current variable; put the
-            # captured variable object back and track it again, as the optimizer did.
-            optimizer._learning_rate = captured
-            if all(v is not captured for v in optimizer.variables):
-                optimizer._track_variable(captured)
-        else:
-            optimizer.learning_rate = captured
 
     def __repr__(self) -> str:
         return (

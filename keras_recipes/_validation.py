@@ -83,6 +83,16 @@ def check_probability(name: str, value: Any, *, include_one: bool = False) -> An
     return check_number(name, value, low=0, high=1, high_inclusive=include_one)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """Check that ``value`` is a bool (Python or NumPy); returns it as a Python bool.
+
+    A string such as ``"no"`` would otherwise be truthy and silently mean ``True``.
+    """
+    if type(value).__name__ not in ("bool", "bool_"):
+        fail(name, "a bool (True or False)", value)
+    return bool(value)
+
+
 def check_one_of(name: str, value: Any, allowed: Iterable[Any]) -> Any:
     """Check that ``value`` is one of ``allowed``."""
     allowed = tuple(allowed)

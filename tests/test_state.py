@@ -105,3 +105,23 @@ def test_without_compiled_state_and_absent_attributes():
     else:
         assert "_jax_state_synced" not in vars(model)  # absent at capture → removed
     assert "TrainingState(model=" in repr(state)
+
+
+def test_learning_rate_object_of_a_wrapped_optimizer_comes_back(tiny_regression):
+    # Lookahead (like LossScaleOptimizer) keeps the rate in its inner optimizer: replacing
+    # the inner rate by a schedule inside the block must be undone, variable object included.
+    from keras_recipes.optimizers import Lookahead
+
+    x, y = tiny_regression
+    model = _model(Lookahead(keras.optimizers.SGD(0.1, momentum=0.9), sync_period=2))
+    model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    inner = model.optimizer.inner_optimizer
+    lr_variable = inner._learning_rate
+    values = _values(model.optimizer.variables)
+    with preserved_state(model):
+        inner.learning_rate = keras.optimizers.schedules.ExponentialDecay(0.5, 10, 0.5)
+        model.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    assert inner._learning_rate is lr_variable
+    assert float(np.asarray(inner.learning_rate)) == pytest.approx(0.1)
+    for got, want in zip(_values(model.optimizer.variables), values, strict=True):
+        assert got.tobytes() == want.tobytes()

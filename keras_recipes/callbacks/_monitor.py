@@ -107,6 +107,23 @@ def to_float(value: Any) -> float:
     return float(np.asarray(keras.ops.convert_to_numpy(value)).reshape(()))
 
 
+def warn_missing_metric(owner: Any, name: str, logs: dict, warned: set[str]) -> None:
+    """Warn once per run (tracked in ``warned``) that ``name`` is not in ``logs``.
+
+    The message is Keras's own (``EarlyStopping``, ``ReduceLROnPlateau``) and lists the
+    names that are available, so a typo such as ``"lossx"`` is visible at once.
+    """
+    if name in warned:
+        return
+    warned.add(name)
+    available = ", ".join(sorted(logs)) or "(none)"
+    warnings.warn(
+        f"{type(owner).__name__} is conditioned on metric `{name}` which is not "
+        f"available. Available metrics are: {available}",
+        stacklevel=4,
+    )
+
+
 class MonitorCallback(keras.callbacks.Callback):
     """Base class: watch ``monitor`` in the epoch logs and decide what "better" means.
 
@@ -197,14 +214,7 @@ class MonitorCallback(keras.callbacks.Callback):
         name = name or self.monitor
         value = logs.get(name)
         if value is None:
-            if name not in self._warned:
-                self._warned.add(name)
-                available = ", ".join(sorted(logs)) or "(none)"
-                warnings.warn(
-                    f"{type(self).__name__} is conditioned on metric `{name}` which is not "
-                    f"available. Available metrics are: {available}",
-                    stacklevel=3,
-                )
+            warn_missing_metric(self, name, logs, self._warned)
             return None
         return to_float(value)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_non_negative, check_number
+from keras_recipes._validation import check_bool, check_non_negative, check_number
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -121,8 +121,8 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             check_non_negative("start_from_epoch", start_from_epoch, integer=True)
         )
         self.baseline = _optional_number("baseline", baseline)
-        self.restore_best_weights = bool(restore_best_weights)
-        self.check_finite = bool(check_finite)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
+        self.check_finite = check_bool("check_finite", check_finite)
         self.stopping_threshold = _optional_number("stopping_threshold", stopping_threshold)
         self.divergence_threshold = _optional_number("divergence_threshold", divergence_threshold)
         if mode != "auto" and None not in (stopping_threshold, divergence_threshold):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_non_negative, fail
+from keras_recipes._validation import check_bool, check_non_negative, fail
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -87,9 +87,9 @@ class GeneralizationGapStopping(BestWeightsMixin, MonitorCallback):
         super().__init__(monitor=f"val_{metric}", mode=mode, verbose=verbose)
         self.max_gap = float(check_non_negative("max_gap", max_gap))
         self.metric = metric
-        self.relative = bool(relative)
+        self.relative = check_bool("relative", relative)
         self.patience = int(check_non_negative("patience", patience, integer=True))
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self.wait = 0
         self.gaps: list[float] = []
         self._reset_best_weights()

@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import fail
+from keras_recipes._validation import check_number, fail
 
 # Optimizer config entries that are not update hyperparameters, or are scheduled elsewhere.
 _NOT_SCHEDULABLE = frozenset({
@@ -21,6 +21,23 @@ _NOT_SCHEDULABLE = frozenset({
     "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
     "gradient_accumulation_steps",
 })
+# Valid values of the common hyperparameters: (low, high, high inclusive). A value outside
+# them is refused (a number when the callback is created, a schedule's value at the first
+# step when training begins). Other names only need finite values (Ftrl's
+# `learning_rate_power`, for one, is negative).
+_RANGES = {
+    "momentum": (0.0, 1.0, True),
+    "beta_1": (0.0, 1.0, False),
+    "beta_2": (0.0, 1.0, False),
+    "rho": (0.0, 1.0, True),
+    "slow_step_size": (0.0, 1.0, True),
+    "epsilon": (0.0, None, True),
+    "weight_decay": (0.0, None, True),
+    "initial_accumulator_value": (0.0, None, True),
+    "l1_regularization_strength": (0.0, None, True),
+    "l2_regularization_strength": (0.0, None, True),
+    "l2_shrinkage_regularization_strength": (0.0, None, True),
+}
 # Attribute of the patched ``apply`` function that marks it and tells how to remove it.
 _PATCH_ATTR = "_keras_recipes_scheduler_patch"
 _MISSING = object()
@@ -28,6 +45,12 @@ _MISSING = object()
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_value(name: str, value: float, argument: str) -> None:
+    """Raise ``ValueError`` when ``value`` is not finite or outside ``name``'s valid range."""
+    low, high, high_inclusive = _RANGES.get(name, (None, None, True))
+    check_number(argument, value, low=low, high=high, high_inclusive=high_inclusive)
 
 
 def schedulable_hyperparameters(optimizer: keras.optimizers.Optimizer) -> list[str]:
@@ -275,6 +298,10 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         schedules: mapping ``{hyperparameter name: schedule}``; a schedule is a
             ``LearningRateSchedule``, any callable of the step written in ``keras.ops``, or
             a number. Names are checked against the optimizer when training begins.
+            Values are checked against the hyperparameter's range (``momentum`` and
+            ``rho`` in ``[0, 1]``, ``beta_1`` and ``beta_2`` in ``[0, 1)``, ``epsilon`` and
+            ``weight_decay`` ``>= 0``, any other finite): a number when the callback is
+            created, a schedule's value at the first step when training begins.
 
     Example:
 
@@ -311,6 +338,8 @@ class HyperparameterScheduler(keras.callbacks.Callback):
             if not (callable(schedule) or _is_number(schedule)):
                 fail(f"schedules['{name}']", "a schedule, a callable of the step or a number",
                      schedule)
+            if _is_number(schedule):
+                check_value(name, schedule, f"schedules['{name}']")
         self.schedules = dict(schedules)
 
     def get_config(self) -> dict:
@@ -345,6 +374,9 @@ class HyperparameterScheduler(keras.callbacks.Callback):
                 "momentum buffer and ignores a momentum schedule. Create it with "
                 "momentum > 0 (e.g. the schedule's first value). Received: momentum=0"
             )
+        for name, schedule in self.schedules.items():
+            if not _is_number(schedule):  # the value the first step will use
+                check_value(name, current_value(schedule, optimizer), f"schedules['{name}']")
         _install(optimizer, self.schedules, _FitGuard(model))
         model.make_train_function(force=True)
 

@@ -8,6 +8,7 @@ import signal
 import threading
 
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._validation import check_bool
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -81,7 +82,7 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
             min_delta_mode=min_delta_mode,
             verbose=verbose,
         )
-        self.catch_interrupt = bool(catch_interrupt)
+        self.catch_interrupt = check_bool("catch_interrupt", catch_interrupt)
         self._previous_handler = None
         self._handler_installed = False
         self._epoch = 0

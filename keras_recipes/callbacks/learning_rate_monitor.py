@@ -8,6 +8,7 @@ from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import fail
+from keras_recipes.callbacks._monitor import _iter_metrics
 from keras_recipes.callbacks.hyperparameter_scheduler import (
     current_value,
     scheduled_hyperparameters,
@@ -29,7 +30,9 @@ class LearningRateMonitor(keras.callbacks.Callback):
     own callbacks report. It runs once per epoch and adds no per-batch work.
 
     Args:
-        key: log name of the learning rate. Defaults to ``"lr"``.
+        key: log name of the learning rate; not ``"loss"``, a ``val_*`` name, nor a name
+            already logged by one of the model's metrics or an earlier callback, which it
+            would overwrite. Defaults to ``"lr"``.
 
     Example:
 
@@ -53,7 +56,20 @@ class LearningRateMonitor(keras.callbacks.Callback):
         super().__init__()
         if not isinstance(key, str) or not key:
             fail("key", "a non-empty string", key)
+        if key == "loss" or key.startswith("val_"):
+            fail("key", "a name that Keras does not log itself (not 'loss' nor 'val_*')", key)
         self.key = key
+
+    def _check_key(self, logs=None) -> None:
+        taken = {m.name for m in _iter_metrics(self.model)} | set(logs or ())
+        if self.key in taken:
+            fail("key", "a name not already logged by a metric of the model or another "
+                        f"callback (taken: {sorted(taken)})", self.key)
+
+    def on_train_begin(self, logs=None):
+        # The compiled metrics exist here when the model was built by an earlier call
+        # (always on JAX); otherwise the first epoch's logs are checked before writing.
+        self._check_key()
 
     def values(self) -> dict[str, float]:
         """The learning rate and the scheduled hyperparameters at the current step."""
@@ -66,6 +82,7 @@ class LearningRateMonitor(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
+            self._check_key(logs)
             logs.update(self.values())
 
     def get_config(self) -> dict:

@@ -7,8 +7,8 @@ import math
 import keras
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_non_negative
-from keras_recipes.callbacks._monitor import to_float
+from keras_recipes._validation import check_bool, check_non_negative, fail
+from keras_recipes.callbacks._monitor import to_float, warn_missing_metric
 from keras_recipes.callbacks.stop_reason import StopReason
 
 
@@ -31,6 +31,10 @@ class NaNGuard(keras.callbacks.Callback):
 
     Use it for runs at an aggressive learning rate, mixed precision, or any sweep where a
     divergence must leave a usable model behind.
+
+    A ``monitor`` absent from the logs (a typo such as ``"lossx"``) is reported once per
+    run with a warning that lists the available names, as Keras's ``EarlyStopping`` does;
+    the guard then still checks the ``val_*`` values at each epoch end.
 
     Args:
         monitor: Logged value checked after each batch. Defaults to `"loss"`.
@@ -56,11 +60,9 @@ class NaNGuard(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(
-                f"Argument `monitor` must be a non-empty metric name. Received: monitor={monitor}"
-            )
+            fail("monitor", "a non-empty metric name", monitor)
         self.monitor = monitor
-        self.restore_optimizer = bool(restore_optimizer)
+        self.restore_optimizer = check_bool("restore_optimizer", restore_optimizer)
         self.verbose = int(check_non_negative("verbose", verbose, integer=True))
         self._reset()
 
@@ -74,6 +76,7 @@ class NaNGuard(keras.callbacks.Callback):
         self._weights = None
         self._optimizer_values = None
         self._epoch = 0
+        self._warned: set[str] = set()
 
     def on_train_begin(self, logs=None):
         self._reset()
@@ -85,8 +88,12 @@ class NaNGuard(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self.stop_reason is not StopReason.NOT_STOPPED:
             return
-        value = (logs or {}).get(self.monitor)
+        logs = logs or {}
+        value = logs.get(self.monitor)
         if value is None:
+            # Validation values only reach the epoch logs; they are checked there.
+            if not self.monitor.startswith("val_"):
+                warn_missing_metric(self, self.monitor, logs, self._warned)
             return
         value = to_float(value)
         if not math.isfinite(value):
@@ -96,6 +103,8 @@ class NaNGuard(keras.callbacks.Callback):
         if self.stop_reason is not StopReason.NOT_STOPPED:
             return
         logs = logs or {}
+        if self.monitor not in logs:
+            warn_missing_metric(self, self.monitor, logs, self._warned)
         for name in sorted(logs):
             if name == self.monitor or name.startswith("val_"):
                 value = to_float(logs[name])

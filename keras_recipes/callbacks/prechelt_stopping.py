@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_one_of, check_positive, fail
+from keras_recipes._validation import check_bool, check_one_of, check_positive, fail
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -119,7 +119,7 @@ class PrecheltStopping(BestWeightsMixin, MonitorCallback):
         if not isinstance(train_monitor, str) or not train_monitor:
             fail("train_monitor", "a non-empty metric name", train_monitor)
         self.train_monitor = train_monitor
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self._reset_history()
         self._reset_best_weights()
 

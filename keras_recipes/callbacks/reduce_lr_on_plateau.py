@@ -139,11 +139,12 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         check_non_negative("cooldown", cooldown, integer=True)
         check_non_negative("min_delta", min_delta)
         check_non_negative("min_lr", min_lr)
+        check_non_negative("verbose", verbose, integer=True)
         check_one_of("mode", mode, ("auto", "min", "max"))
         self.monitor = monitor
         self.factor = factor
         self.patience = patience
-        self.verbose = verbose
+        self.verbose = int(verbose)
         self.mode = mode
         self.min_delta = min_delta
         self.cooldown = cooldown

@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_recipes._validation import check_positive
+from keras_recipes._validation import check_bool, check_non_negative, check_positive
 
 
 def _is_tf_dataset(x: Any) -> bool:
@@ -57,6 +57,8 @@ class BatchStream:
         name: str = "x",
     ):
         check_positive("batch_size", batch_size, integer=True)
+        check_bool("shuffle", shuffle)
+        check_non_negative("seed", seed, integer=True)
         self._name = name
         self._kind = self._detect(x)
         if self._kind != "arrays" and y is not None:
@@ -67,7 +69,7 @@ class BatchStream:
         self._x, self._y = x, y
         self._batch_size = int(batch_size)
         self._shuffle = bool(shuffle)
-        self._rng = np.random.default_rng(seed)
+        self._rng = np.random.default_rng(int(seed))
         self._cache: list[tuple] = []
         self._position = 0
         self._source: Iterator | None = None

@@ -44,17 +44,25 @@ def check_compiled(model: Any) -> None:
         )
 
 
+# Config keys under which a wrapper optimizer serializes the optimizer it wraps:
+# Keras's ``LossScaleOptimizer`` (``inner_optimizer``), this library's ``Lookahead``
+# (``inner``, and ``optimizer`` in configs written before that name).
+_WRAPPED_KEYS = ("inner_optimizer", "inner", "optimizer")
+
+
 def _with_float_lr(config: dict, lr: float) -> dict:
     config = dict(config)
     if "learning_rate" in config:
         config["learning_rate"] = float(lr)
         return config
-    inner = config.get("inner_optimizer")  # LossScaleOptimizer
-    if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
-        config["inner_optimizer"] = {**inner, "config": _with_float_lr(inner["config"], lr)}
-        return config
+    for key in _WRAPPED_KEYS:
+        inner = config.get(key)
+        if isinstance(inner, dict) and isinstance(inner.get("config"), dict):
+            config[key] = {**inner, "config": _with_float_lr(inner["config"], lr)}
+            return config
     raise ValueError(
-        "Argument `model` must have an optimizer whose config holds `learning_rate`. "
+        "Argument `model` must have an optimizer whose config holds `learning_rate` "
+        f"(directly, or in a wrapped optimizer under one of {list(_WRAPPED_KEYS)}). "
         f"Received: optimizer config keys {sorted(config)}"
     )
 
@@ -64,6 +72,15 @@ def clone_optimizer(optimizer: keras.optimizers.Optimizer, lr: float):
     serialized = keras.optimizers.serialize(optimizer)
     serialized = {**serialized, "config": _with_float_lr(serialized["config"], lr)}
     return keras.optimizers.deserialize(serialized)
+
+
+def _take(structure: Any, part: slice) -> Any:
+    """Rows ``part`` of every array in ``structure`` (a dict or list for multi-output models)."""
+    if structure is None:
+        return None
+    return keras.tree.map_structure(
+        lambda a: None if a is None else np.asarray(a)[part], structure
+    )
 
 
 class ProbeSession:
@@ -122,6 +139,9 @@ class ProbeSession:
     def evaluate(self, validation_data: Any, batch_size: int) -> float:
         """The loss over the whole of ``validation_data`` (arrays tuple or dataset).
 
+        Targets and sample weights may be structures matching the model's outputs (a dict
+        keyed by output name, or a list), as ``fit`` accepts them.
+
         Arrays go through ``test_on_batch`` in chunks of up to :data:`EVAL_CHUNK` examples
         (one compiled call for most validation sets); the chunk losses are averaged
         weighted by chunk size, as ``model.evaluate`` weights its batches.
@@ -136,12 +156,9 @@ class ProbeSession:
         total = 0.0
         for start in range(0, n, chunk):
             part = slice(start, min(start + chunk, n))
-            take = lambda a, part=part: None if a is None else np.asarray(a)[part]  # noqa: E731
             model.reset_metrics()
             logs = model.test_on_batch(
-                keras.tree.map_structure(take, x),
-                None if y is None else keras.tree.map_structure(take, y),
-                sample_weight=take(sample_weight),
+                _take(x, part), _take(y, part), sample_weight=_take(sample_weight, part),
                 return_dict=True,
             )
             total += float(logs["loss"]) * (part.stop - part.start)

@@ -8,7 +8,12 @@ from typing import Any
 import keras
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes.lr_finder.find_lr import check_range_test_args, find_lr
+from keras_recipes._validation import fail
+from keras_recipes.lr_finder.find_lr import (
+    check_range_test_args,
+    check_validation_data,
+    find_lr,
+)
 from keras_recipes.lr_finder.result import LRFinderResult
 
 _SETTINGS = (
@@ -87,8 +92,12 @@ class LRFinder(keras.callbacks.Callback):
         check_range_test_args(
             min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode,
             batch_size=batch_size, smoothing=smoothing,
-            divergence_threshold=divergence_threshold, suggest=suggest,
+            divergence_threshold=divergence_threshold, suggest=suggest, shuffle=shuffle,
+            seed=seed,
         )
+        check_validation_data(validation_data)
+        if not isinstance(verbose, bool | int) or verbose < 0:
+            fail("verbose", "a bool or an integer >= 0", verbose)
         self.x, self.y, self.validation_data = x, y, validation_data
         self.min_lr, self.max_lr, self.num_steps, self.mode = min_lr, max_lr, num_steps, mode
         self.batch_size, self.smoothing = batch_size, smoothing

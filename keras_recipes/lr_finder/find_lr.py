@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from keras_recipes._validation import (
+    check_bool,
     check_less,
+    check_non_negative,
     check_number,
     check_one_of,
     check_positive,
@@ -52,6 +54,8 @@ def check_range_test_args(
     smoothing: float,
     divergence_threshold: float,
     suggest: str,
+    shuffle: bool = True,
+    seed: int = 0,
 ) -> None:
     """Raise ``ValueError`` for any bad range-test argument (no model or data needed)."""
     check_positive("min_lr", min_lr)
@@ -63,9 +67,12 @@ def check_range_test_args(
     check_probability("smoothing", smoothing)
     check_number("divergence_threshold", divergence_threshold, low=1, low_inclusive=False)
     check_rule(suggest)
+    check_bool("shuffle", shuffle)
+    check_non_negative("seed", seed, integer=True)
 
 
-def _check_validation_data(validation_data: Any) -> None:
+def check_validation_data(validation_data: Any) -> None:
+    """Raise ``ValueError`` unless ``validation_data`` is None, a dataset, or 2-3 arrays."""
     if validation_data is None:
         return
     if isinstance(validation_data, tuple | list):
@@ -144,13 +151,14 @@ def find_lr(
             Defaults to ``0.98``.
         divergence_threshold: stop when the smoothed loss exceeds this multiple of the best
             one; > 1. Defaults to ``4.0``.
-        validation_data: ``(x_val, y_val)`` or a dataset. When given, the loss recorded after
-            each step is the loss over the whole validation set (Smith's variant: less
-            noisy, costlier). Defaults to ``None``.
+        validation_data: ``(x_val, y_val)``, ``(x_val, y_val, sample_weight)`` or a
+            dataset; targets and weights may be dicts or lists for a multi-output model.
+            When given, the loss recorded after each step is the loss over the whole
+            validation set (Smith's variant: less noisy, costlier). Defaults to ``None``.
         suggest: rule for ``result.suggestion``: ``"valley"``, ``"steepest"`` or
             ``"minimum"`` (the rate at the lowest loss / 10). Defaults to ``"valley"``.
-        shuffle: shuffle array input. Defaults to ``True``.
-        seed: seed of that shuffle. Defaults to ``0``.
+        shuffle: shuffle array input (a bool). Defaults to ``True``.
+        seed: seed of that shuffle, an integer >= 0. Defaults to ``0``.
 
     Returns:
         An :class:`~keras_recipes.lr_finder.LRFinderResult`.
@@ -181,9 +189,10 @@ def find_lr(
     check_range_test_args(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, batch_size=batch_size,
         smoothing=smoothing, divergence_threshold=divergence_threshold, suggest=suggest,
+        shuffle=shuffle, seed=seed,
     )
     check_compiled(model)
-    _check_validation_data(validation_data)
+    check_validation_data(validation_data)
     stream = BatchStream(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
     lrs = lr_sweep(float(min_lr), float(max_lr), int(num_steps), mode)
     beta, threshold = float(smoothing), float(divergence_threshold)

@@ -94,9 +94,9 @@ def find_max_stable_lr(
         batch_size: batch size for array input. Defaults to ``32``.
         divergence_threshold: a loss above this multiple of the first loss counts as
             divergence; > 1. Defaults to ``4.0``.
-        shuffle: shuffle array input (the same order for every candidate).
+        shuffle: shuffle array input (the same order for every candidate), a bool.
             Defaults to ``True``.
-        seed: seed of that shuffle. Defaults to ``0``.
+        seed: seed of that shuffle, an integer >= 0. Defaults to ``0``.
 
     Returns:
         A :class:`MaxStableLRResult`; its ``lr`` is ``None`` (with a warning) when no

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -18,12 +19,16 @@ def is_number(value: Any) -> bool:
 
 
 def check_schedule(name: str, value: Any) -> Any:
-    """Accept a ``LearningRateSchedule`` or a finite number."""
+    """Accept a ``LearningRateSchedule`` or a finite number ``>= 0`` (a constant rate).
+
+    A negative constant would make the optimizer climb the loss; it is refused here rather
+    than discovered as a diverging run.
+    """
     if isinstance(value, keras.optimizers.schedules.LearningRateSchedule):
         return value
-    if is_number(value) and float(value) == float(value) and abs(float(value)) != float("inf"):
+    if is_number(value) and math.isfinite(float(value)) and float(value) >= 0:
         return value
-    fail(name, "a `keras.optimizers.schedules.LearningRateSchedule` or a number", value)
+    fail(name, "a `keras.optimizers.schedules.LearningRateSchedule` or a number >= 0", value)
 
 
 def serialize_schedule(value: ScheduleLike) -> Any:

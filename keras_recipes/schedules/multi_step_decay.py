@@ -40,7 +40,7 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
         boundaries: increasing non-negative step (or epoch) numbers.
         factor: multiplier applied at each boundary, > 0; used when ``values`` is not
             given. Defaults to ``0.1``.
-        values: explicit value of each interval, ``len(boundaries) + 1`` numbers.
+        values: explicit value of each interval, ``len(boundaries) + 1`` numbers >= 0.
             Defaults to ``None``.
         initial_learning_rate: value before the first boundary (a number, or a schedule to
             scale). Required unless ``values`` is given as absolute rates. Defaults to
@@ -91,6 +91,12 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
             check_positive("steps_per_epoch", steps_per_epoch, integer=True)
         initial_learning_rate = deserialize_schedule(initial_learning_rate) if isinstance(
             initial_learning_rate, dict) else initial_learning_rate
+        if initial_learning_rate is not None and not (
+            is_number(initial_learning_rate)
+            or isinstance(initial_learning_rate, keras.optimizers.schedules.LearningRateSchedule)
+        ):
+            fail("initial_learning_rate", "a number >= 0 or a `LearningRateSchedule`",
+                 initial_learning_rate)
         if values is None:
             if initial_learning_rate is None:
                 raise ValueError(
@@ -101,7 +107,11 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
                 check_number("initial_learning_rate", initial_learning_rate, low=0)
             levels = [float(factor) ** i for i in range(len(bounds) + 1)]
         else:
-            levels = [float(check_number("values", v)) for v in values]
+            try:
+                items = list(values)
+            except TypeError:
+                fail("values", "a sequence of numbers >= 0", values)
+            levels = [float(check_number("values", v, low=0)) for v in items]
             if len(levels) != len(bounds) + 1:
                 raise ValueError(
                     "Argument `values` must hold len(boundaries) + 1 numbers. "

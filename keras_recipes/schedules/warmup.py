@@ -35,9 +35,9 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
       warm-up ends, so the value is continuous at ``W``.
 
     Args:
-        schedule: the schedule to run after the warm-up, or a number (constant rate).
-        warmup_steps: length of the warm-up in steps, > 0.
-        start_value: value at step 0. Defaults to ``0.0``.
+        schedule: the schedule to run after the warm-up, or a number >= 0 (constant rate).
+        warmup_steps: length of the warm-up in steps, integer > 0.
+        start_value: value at step 0, >= 0. Defaults to ``0.0``.
         shape: ``"linear"`` or ``"cosine"``. Defaults to ``"linear"``.
         name: name of the schedule. Defaults to ``"Warmup"``.
 
@@ -68,7 +68,7 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         schedule = check_schedule("schedule", deserialize_schedule(schedule))
         check_positive("warmup_steps", warmup_steps, integer=True)
-        check_number("start_value", start_value)
+        check_number("start_value", start_value, low=0)
         check_one_of("shape", shape, ("linear", "cosine"))
         self.schedule = schedule
         self.warmup_steps = warmup_steps

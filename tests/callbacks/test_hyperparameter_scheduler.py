@@ -199,11 +199,32 @@ def test_bad_arguments():
         HyperparameterScheduler({"learning_rate": 0.1})
     with pytest.raises(ValueError, match=r"Argument `schedules\['momentum'\]` must be"):
         HyperparameterScheduler({"momentum": "fast"})
+    with pytest.raises(ValueError, match=r"Argument `schedules\['momentum'\]` must be >= 0 "
+                                         r"and <= 1\. Received: schedules\['momentum'\]=-5\.0"):
+        HyperparameterScheduler({"momentum": -5.0})
+    with pytest.raises(ValueError, match=r"`schedules\['beta_1'\]` must be >= 0 and < 1"):
+        HyperparameterScheduler({"beta_1": 1.0})
+    with pytest.raises(ValueError, match=r"`schedules\['weight_decay'\]` must be >= 0"):
+        HyperparameterScheduler({"weight_decay": -1e-4})
+    with pytest.raises(ValueError, match=r"`schedules\['epsilon'\]` must be a finite number"):
+        HyperparameterScheduler({"epsilon": float("nan")})
+    # A name without a known range only needs a finite value (Ftrl's power is negative).
+    assert HyperparameterScheduler({"learning_rate_power": -0.5}).schedules
     model = _model(keras.optimizers.SGD(0.1))
     x, y = _data()
     with pytest.raises(ValueError, match="momentum=0"):
         model.fit(x, y, epochs=1, verbose=0,
                   callbacks=[HyperparameterScheduler({"momentum": 0.9})])
+    # A schedule's first value is checked when training begins, before any step.
+    model = _model(keras.optimizers.SGD(0.1, momentum=0.9))
+    weights = [w.copy() for w in model.get_weights()]
+    negative = keras.optimizers.schedules.PolynomialDecay(-0.5, 10, 0.9)
+    with pytest.raises(ValueError, match=r"`schedules\['momentum'\]` must be >= 0 and <= 1\. "
+                                         r"Received: schedules\['momentum'\]=-0\.5"):
+        model.fit(x, y, epochs=1, verbose=0,
+                  callbacks=[HyperparameterScheduler({"momentum": negative})])
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)
 
 
 # --------------------------------------------------------------- a fit that raises midway

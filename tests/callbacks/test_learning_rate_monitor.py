@@ -53,3 +53,25 @@ def test_float_lr_only(config_roundtrip):
     config_roundtrip(LearningRateMonitor("lr0"))
     with pytest.raises(ValueError, match="Argument `key` must be a non-empty string"):
         LearningRateMonitor("")
+
+
+@pytest.mark.parametrize("key", ["loss", "val_lr"])
+def test_key_that_keras_logs_is_refused(key):
+    with pytest.raises(ValueError, match=f"Argument `key` must be a name that Keras does not "
+                                         f"log itself .* Received: key='{key}'"):
+        LearningRateMonitor(key=key)
+
+
+def test_key_of_a_model_metric_is_refused_not_overwritten():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse", metrics=["mae"])
+    x, y = np.ones((8, 3), "float32"), np.ones((8, 1), "float32")
+    match = r"Argument `key` must be a name not already logged .*Received: key='mae'"
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[LearningRateMonitor(key="mae")])
+    # Once the model is built, the check happens before the first step.
+    weights = [w.copy() for w in model.get_weights()]
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[LearningRateMonitor(key="mae")])
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(before, after)

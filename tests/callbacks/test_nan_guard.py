@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import keras
 import numpy as np
@@ -80,6 +81,37 @@ def test_bad_arguments():
         NaNGuard(monitor="")
     with pytest.raises(ValueError, match="Argument `verbose` must be >= 0"):
         NaNGuard(verbose=-1)
+    with pytest.raises(ValueError, match="Argument `restore_optimizer` must be a bool"):
+        NaNGuard(restore_optimizer="no")
+
+
+def test_missing_monitor_warns_once_per_run_and_still_checks_validation():
+    guard = NaNGuard("lossx")
+    model = FakeModel()
+    guard.set_model(model)
+    for _ in range(2):  # the warning comes back in a new run
+        guard.on_train_begin()
+        with pytest.warns(UserWarning, match=r"NaNGuard is conditioned on metric `lossx` which "
+                                             r"is not available\. Available metrics are: loss"):
+            guard.on_train_batch_end(0, {"loss": 0.5})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # once per run, not once per batch or epoch
+            guard.on_train_batch_end(1, {"loss": 0.4})
+            guard.on_epoch_end(0, {"loss": 0.4, "val_loss": 0.6})
+    guard.on_epoch_end(1, {"loss": 0.4, "val_loss": float("nan")})
+    assert guard.stop_reason is StopReason.NON_FINITE and model.stop_training
+
+
+def test_val_monitor_is_looked_for_in_the_epoch_logs_only():
+    guard = NaNGuard("val_loss")
+    guard.set_model(FakeModel())
+    guard.on_train_begin()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        guard.on_train_batch_end(0, {"loss": 0.5})
+        guard.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.6})
+    with pytest.warns(UserWarning, match="`val_loss` which is not available"):
+        guard.on_epoch_end(1, {"loss": 0.5})
 
 
 class _Explode(keras.callbacks.Callback):

@@ -108,6 +108,11 @@ def test_config_and_errors(config_roundtrip):
         ReduceLROnPlateau(patience=-1)
     with pytest.raises(ValueError, match="Argument `mode` must be one of"):
         ReduceLROnPlateau(mode="up")
+    with pytest.raises(ValueError, match="Argument `verbose` must be an integer. "
+                                         "Received: verbose='abc'"):
+        ReduceLROnPlateau(verbose="abc")
+    with pytest.raises(ValueError, match="Argument `verbose` must be >= 0"):
+        ReduceLROnPlateau(verbose=-1)
     with pytest.raises(ValueError, match="Unrecognized keyword"):
         ReduceLROnPlateau(epsilon=1e-3)
     with pytest.raises(ValueError, match="needs a finished `fit`"):

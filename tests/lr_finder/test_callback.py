@@ -72,6 +72,11 @@ def test_missing_data_raises_at_fit(tiny_digits):
         ({"num_steps": 5}, "num_steps"),
         ({"mode": "cosine"}, "mode"),
         ({"suggest": "median"}, "suggest"),
+        ({"seed": -1}, r"Argument `seed` must be >= 0\. Received: seed=-1"),
+        ({"seed": 1.5}, "Argument `seed` must be an integer"),
+        ({"shuffle": "yes"}, "Argument `shuffle` must be a bool"),
+        ({"verbose": "abc"}, "Argument `verbose` must be a bool or an integer >= 0"),
+        ({"validation_data": (1, 2, 3, 4)}, "Argument `validation_data` must be"),
     ],
 )
 def test_validates_in_init(kwargs, match):

@@ -133,6 +133,31 @@ def test_validation_loss_is_recorded_per_step(tiny_digits):
     np.testing.assert_allclose(result.history["loss"], expected, rtol=2e-5)
 
 
+def test_validation_with_dict_targets_and_sample_weights():
+    # A two-output model: targets and sample weights keyed by output name. The recorded
+    # loss is Σ_outputs Σ_i w_i·l_i / n, computed here in NumPy under the initial weights.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 4)).astype("float32")
+    y = {"a": x[:, :1] * 2.0, "b": x[:, 1:2] - x[:, 2:3]}
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, {"a": keras.layers.Dense(1, name="a")(hidden),
+                                 "b": keras.layers.Dense(1, name="b")(hidden)})
+    model.compile(optimizer="sgd", loss={"a": "mse", "b": "mae"})
+    x_val = rng.normal(size=(40, 4)).astype("float32")
+    y_val = {"a": x_val[:, :1] * 2.0, "b": x_val[:, 1:2] - x_val[:, 2:3]}
+    sw_val = {"a": rng.uniform(0.5, 2.0, size=40).astype("float32"),
+              "b": rng.uniform(0.5, 2.0, size=40).astype("float32")}
+    pred = model.predict(x_val, verbose=0)
+    mse = (pred["a"][:, 0] - y_val["a"][:, 0]) ** 2
+    mae = np.abs(pred["b"][:, 0] - y_val["b"][:, 0])
+    expected = float(np.sum(sw_val["a"] * mse) / 40 + np.sum(sw_val["b"] * mae) / 40)
+    result = find_lr(model, x, y, num_steps=10, batch_size=32,
+                     validation_data=(x_val, y_val, sw_val), **TINY)
+    assert result.loss_kind == "validation"
+    np.testing.assert_allclose(result.history["loss"], expected, rtol=2e-5)
+
+
 def test_user_optimizer_is_never_built_or_stepped(tiny_digits):
     x, y = tiny_digits
     model = _mlp(keras.optimizers.Adam(1e-3))
@@ -164,6 +189,8 @@ def _empty_gen():
         ({"suggest": "best"}, r"Argument `suggest` must be one of"),
         ({"smoothing": 1.0}, r"Argument `smoothing`"),
         ({"divergence_threshold": 1.0}, r"Argument `divergence_threshold`"),
+        ({"seed": -1}, r"Argument `seed` must be >= 0"),
+        ({"shuffle": "no"}, r"Argument `shuffle` must be a bool"),
         ({"x": "empty"}, r"must hold at least one"),
         ({"x": "empty_gen"}, r"must hold at least one batch"),
         ({"validation_data": "empty"}, r"Argument `validation_data` must hold"),

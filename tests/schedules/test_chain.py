@@ -51,3 +51,5 @@ def test_errors():
         Chain([(0, 0.1), (10, 0.01)])
     with pytest.raises(ValueError, match="Argument `phases` must be a"):
         Chain([(10, "cosine")])
+    with pytest.raises(ValueError, match=r"Argument `phases` must be .* a number >= 0"):
+        Chain([(10, 0.1), (None, -0.01)])

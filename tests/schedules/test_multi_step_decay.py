@@ -63,6 +63,13 @@ def test_monotone_and_piecewise(bounds, factor, lr):
     (dict(boundaries=[5], factor=0.0, initial_learning_rate=0.1), "Argument `factor`"),
     (dict(boundaries=[-1], initial_learning_rate=0.1), "Argument `boundaries` must be >= 0"),
     (dict(boundaries="abc", initial_learning_rate=0.1), "Argument `boundaries`"),
+    (dict(boundaries=[5], values=[-0.1, 0.01]),
+     r"Argument `values` must be >= 0\. Received: values=-0\.1"),
+    (dict(boundaries=[5], values=0.1), "Argument `values` must be a sequence"),
+    (dict(boundaries=[5], initial_learning_rate="fast"),
+     "Argument `initial_learning_rate` must be a number >= 0 or a `LearningRateSchedule`"),
+    (dict(boundaries=[5], initial_learning_rate=-0.1),
+     "Argument `initial_learning_rate` must be >= 0"),
 ])
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):

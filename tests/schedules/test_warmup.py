@@ -57,3 +57,8 @@ def test_errors():
         Warmup(0.1, 10, shape="exp")
     with pytest.raises(ValueError, match="Argument `schedule` must be a"):
         Warmup("fast", 10)
+    with pytest.raises(ValueError, match=r"Argument `schedule` must be .* a number >= 0\. "
+                                         r"Received: schedule=-1\.0"):
+        Warmup(-1.0, 5)
+    with pytest.raises(ValueError, match="Argument `start_value` must be >= 0"):
+        Warmup(0.1, 5, start_value=-0.01)
