@@ -1,0 +1,157 @@
+"""Every sub-command on broken input: one line on stderr, exit code 2, nothing written.
+
+Each case runs ``python -m keras_recipes.cli`` in a fresh process, from a folder holding
+the broken inputs, and compares the bytes of every file in that folder before and after.
+The cases fail before Keras is imported, so a sub-command's cases run side by side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+# End-to-end command runs (about a minute of subprocesses in all); they never import Keras,
+# so one backend is enough.
+pytestmark = pytest.mark.integration
+
+#: What every sub-command needs besides the broken input (its output options).
+BASE = {
+    "train": ["--epochs", "1"],
+    "lr-find": ["--out", "out"],
+    "diagnose": ["--epochs", "1", "--log-dir", "logs"],
+    "steamroller": ["--out", "run", "--stage1-epochs", "1"],
+    "practical": ["--out", "run", "--train-epochs", "1"],
+}
+#: The option that names each sub-command's output folder or file.
+OUTPUT = {"train": ("--save", "m.keras"), "lr-find": ("--out", "out"),
+          "diagnose": ("--log-dir", "logs"), "steamroller": ("--out", "run"),
+          "practical": ("--out", "run")}
+#: A number each sub-command must refuse.
+BAD_NUMBER = {"train": ["--lr", "inf"], "lr-find": ["--min-lr", "nan"],
+              "diagnose": ["--lr", "-1"], "steamroller": ["--min-val-accuracy", "inf"],
+              "practical": ["--batch-size", "0"]}
+
+DATA_CASES = {
+    "missing file": ["--dataset", "missing.csv", "--target", "label"],
+    "empty csv": ["--dataset", "empty.csv", "--target", "label"],
+    "header only": ["--dataset", "header_only.csv", "--target", "label"],
+    "binary csv": ["--dataset", "binary.csv", "--target", "label"],
+    "one class": ["--dataset", "one_class.csv", "--target", "label"],
+    "missing value": ["--dataset", "nan.csv", "--target", "label"],
+    "text feature": ["--dataset", "strings.csv", "--target", "label"],
+    "no target column": ["--dataset", "good.csv", "--target", "nope"],
+    "broken npz": ["--dataset", "broken.npz"],
+    "npz without y": ["--dataset", "no_y.npz"],
+    "regression": ["--dataset", "regression"],
+    "negative seed": ["--seed", "-1"],
+    "huge seed": ["--seed", str(2**32)],
+    "unknown model": ["--model", "resnet"],
+    "cnn on a table": ["--dataset", "good.csv", "--target", "label", "--model", "cnn"],
+}
+
+
+#: The data cases every sub-command runs; `train` runs them all (the other sub-commands
+#: load their data through the same function).
+CORE = ("missing file", "binary csv", "one class", "missing value", "negative seed",
+        "cnn on a table")
+
+
+def _cases(command: str) -> dict[str, list[str]]:
+    flag, name = OUTPUT[command]
+    cases = {k: v for k, v in DATA_CASES.items() if command == "train" or k in CORE}
+    cases["output under a file"] = [flag, f"a_file/{name}"]
+    cases["bad number"] = BAD_NUMBER[command]
+    if command == "train":
+        cases["save as .txt"] = ["--save", "model.txt"]
+        cases["save into a missing folder"] = ["--save", "missing/dir/m.keras"]
+        cases["save onto a folder"] = ["--save", "a_folder.keras"]
+    else:
+        cases["output is a file"] = [flag, "a_file"]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("broken")
+    rng = np.random.default_rng(0)
+    (root / "empty.csv").write_bytes(b"")
+    (root / "header_only.csv").write_text("a,b,label\n")
+    (root / "binary.csv").write_bytes(bytes(range(256)) * 4)
+    rows = range(60)
+    (root / "one_class.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},x\n" for i in rows))
+    (root / "nan.csv").write_text("a,b,label\n" + "".join(
+        f"{i},{'' if i == 7 else i % 3},{i % 2}\n" for i in rows))
+    (root / "strings.csv").write_text("a,color,label\n" + "".join(
+        f"{i},{'blue' if i % 2 else 'red'},{i % 2}\n" for i in rows))
+    (root / "good.csv").write_text("a,b,label\n" + "".join(
+        f"{rng.normal():.4f},{rng.normal():.4f},{i % 2}\n" for i in rows))
+    (root / "broken.npz").write_bytes(b"this is not a zip archive")
+    np.savez(root / "no_y.npz", x=rng.normal(size=(10, 2)))
+    (root / "a_file").write_text("a regular file")
+    (root / "a_folder.keras").mkdir()
+    return root
+
+
+def snapshot(root) -> dict[str, str]:
+    """{relative path: sha256} of every file and folder under ``root``."""
+    return {str(p.relative_to(root)): (hashlib.sha256(p.read_bytes()).hexdigest()
+                                       if p.is_file() else "folder")
+            for p in sorted(root.rglob("*"))}
+
+
+def run_cli(cwd, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "keras_recipes.cli", *argv], cwd=cwd,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+@pytest.mark.parametrize("command", sorted(BASE))
+def test_broken_input_one_line_exit_2_nothing_written(command, inputs):
+    before = snapshot(inputs)
+    cases = _cases(command)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = dict(zip(cases, pool.map(
+            lambda argv: run_cli(inputs, command, *BASE[command], *argv), cases.values()),
+            strict=True))
+    problems = []
+    for name, result in results.items():
+        lines = result.stderr.strip().splitlines()
+        if (result.returncode != 2 or len(lines) != 1 or "Traceback" in result.stderr
+                or not lines[0].startswith("keras-recipes: error: ")):
+            problems.append(f"{name}: exit {result.returncode}, stderr {result.stderr!r}")
+        elif result.stdout.strip():
+            problems.append(f"{name}: printed {result.stdout!r}")
+    assert not problems, "\n".join(problems)
+    assert snapshot(inputs) == before
+
+
+def test_messages_name_the_options_and_the_file(inputs):
+    cases = {
+        ("train", "--seed", "-1"): "argument --seed: expected an integer from 0",
+        ("train", "--lr", "nan"): "argument --lr: expected a finite positive number",
+        ("train", "--save", "model.txt"): "--save must end in .keras",
+        ("train", "--save", "missing/dir/m.keras"): "--save cannot be written: the folder",
+        ("train", "--dataset", "one_class.csv", "--target", "label"):
+            "holds a single class (x); classification needs at least 2",
+        ("diagnose", "--log-dir", "a_file/logs"): "--log-dir cannot be created: '",
+        ("lr-find", "--out", "a_file"): "--out must be a folder, but 'a_file' is a file",
+        ("steamroller", "--out", "a_file/run"): "--out cannot be created:",
+        ("practical", "--dataset", "good.csv"): "--target must name the target column",
+    }
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda argv: run_cli(inputs, *argv), cases))
+    for (argv, expected), result in zip(cases.items(), results, strict=True):
+        assert result.returncode == 2, argv
+        assert expected in result.stderr, (argv, result.stderr)
+        assert "`" not in result.stderr and "Argument" not in result.stderr, result.stderr
+
+
+def test_datasets_with_a_stray_argument(inputs):
+    result = run_cli(inputs, "datasets", "extra")
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,250 @@
+"""RunFolder: manifest, data fingerprint, lock and ownership, without training anything."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from keras_recipes import _paths
+from keras_recipes.workflows.run_folder import LOCK_FILE, MANIFEST_FILE, RunFolder, RunFolderError
+
+
+def tree(root) -> dict[str, str]:
+    """{relative path: sha256} of every file under ``root``."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(20, 3)).astype("float32"), rng.integers(0, 2, size=20)
+
+
+# ----------------------------------------------------------------------------- fingerprints
+def test_fingerprint_tells_data_sets_apart(data):
+    x, y = data
+    same = RunFolder.fingerprint((x.copy(), y.copy()))
+    assert RunFolder.fingerprint((x, y)) == same
+    assert same["x_shape"] == [20, 3] and same["y_shape"] == [20] and same["examples"] == 20
+    others = [
+        (x[:10], y[:10]),                          # half the rows
+        (x, y[::-1]),                              # labels permuted
+        (x.astype("float64"), y),                  # same values, another dtype
+        (x.reshape(20, 3, 1), y),                  # same bytes, another shape
+    ]
+    digests = {RunFolder.fingerprint(d)["sha256"] for d in others}
+    assert len(digests) == len(others) and same["sha256"] not in digests
+
+
+def test_fingerprint_of_a_dataset_counts_class_names(data):
+    from keras_recipes.data import Dataset
+
+    x, y = data
+    a = RunFolder.fingerprint(Dataset(x, y, ["a", "b"], (3,), "t"))
+    b = RunFolder.fingerprint(Dataset(x, y, ["b", "a"], (3,), "t"))
+    assert a["sha256"] != b["sha256"] and a["x_shape"] == [20, 3]
+
+
+def test_fingerprint_of_a_file_is_the_sha256_of_its_bytes(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    fp = RunFolder.fingerprint(path)
+    assert fp == {"kind": "file", "sha256": hashlib.sha256(b"a,b\n1,2\n").hexdigest(),
+                  "size": 8}
+
+
+# ----------------------------------------------------------------------------- the lock
+def test_lock_names_its_owner_and_is_released(tmp_path):
+    with RunFolder(tmp_path / "run", "demo").open() as run:
+        holder = json.loads(run.lock_path.read_text())
+        assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
+        assert holder["workflow"] == "demo" and run.locked
+        with pytest.raises(RunFolderError, match=rf"in use by another demo run \(pid "
+                           rf"{os.getpid()} on host {socket.gethostname()}, started "):
+            RunFolder(tmp_path / "run", "demo").open()
+    assert not (tmp_path / "run" / LOCK_FILE).exists() and not run.locked
+    RunFolder(tmp_path / "run", "demo").open().release()
+
+
+def test_lock_released_on_keyboard_interrupt(tmp_path):
+    with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path, "demo").open() as run:
+        run.claim("a.txt")
+        raise KeyboardInterrupt
+    assert not (tmp_path / LOCK_FILE).exists()
+    assert json.loads((tmp_path / MANIFEST_FILE).read_text())["files"] == []  # never written
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    stale = {"pid": _dead_pid(), "host": socket.gethostname(), "workflow": "demo",
+             "started": "2020-01-01T00:00:00", "token": "old"}
+    (tmp_path / LOCK_FILE).write_text(json.dumps(stale))
+    run = RunFolder(tmp_path, "demo").open()
+    assert json.loads(run.lock_path.read_text())["pid"] == os.getpid()
+    run.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_lock_of_another_host_or_a_fresh_unreadable_lock_is_respected(tmp_path):
+    other = {"pid": 1, "host": "elsewhere.example", "workflow": "demo", "started": "x"}
+    (tmp_path / LOCK_FILE).write_text(json.dumps(other))
+    before = tree(tmp_path)
+    with pytest.raises(RunFolderError, match="pid 1 on host elsewhere.example"):
+        RunFolder(tmp_path, "demo").open()
+    assert tree(tmp_path) == before
+    (tmp_path / LOCK_FILE).write_text("")  # being written right now
+    with pytest.raises(RunFolderError, match="in use by another run"):
+        RunFolder(tmp_path, "demo").open()
+    old = time.time() - 3600  # an empty lock an hour old: a crash between create and write
+    os.utime(tmp_path / LOCK_FILE, (old, old))
+    RunFolder(tmp_path, "demo").open().release()
+
+
+# ----------------------------------------------------------------------------- ownership
+def test_clear_removes_only_the_runs_files(tmp_path):
+    with RunFolder(tmp_path, "demo").open() as run:
+        run.claim("report.md", "sub/a.csv", "deep/er/b.csv")
+        for rel in ("report.md", "sub/a.csv", "deep/er/b.csv"):
+            (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / rel).write_text(rel)
+    (tmp_path / "sub" / "mine.txt").write_text("mine")
+    (tmp_path / "notes.txt").write_text("notes")
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
+    assert manifest["workflow"] == "demo"
+    assert manifest["files"] == ["deep/er/b.csv", "report.md", "sub/a.csv"]
+    with RunFolder(tmp_path, "demo").open(resume=False) as run:
+        removed = run.clear()
+    assert removed == ["deep/er/b.csv", "report.md", "sub/a.csv"]
+    assert sorted(tree(tmp_path)) == [MANIFEST_FILE, "notes.txt", "sub/mine.txt"]
+    assert not (tmp_path / "deep").exists()  # emptied by the removal
+
+
+def test_user_files_in_the_way_are_refused_untouched(tmp_path):
+    (tmp_path / "report.md").write_text("my report")
+    (tmp_path / "summary.json").write_text('{"mine": true}')
+    before = tree(tmp_path)
+    for resume in (True, False):
+        with pytest.raises(RunFolderError, match=r"holds report.md, summary.json, which no "
+                           r"demo run wrote there"):
+            RunFolder(tmp_path, "demo").open(resume=resume,
+                                             outputs=["report.md", "summary.json", "x.csv"])
+        assert tree(tmp_path) == before and not (tmp_path / LOCK_FILE).exists()
+    with RunFolder(tmp_path, "demo").open() as run, pytest.raises(
+            RunFolderError, match="Refusing to overwrite report.md"):
+        run.claim("report.md")
+    assert tree(tmp_path) == before
+
+
+def test_another_workflows_folder_is_refused(tmp_path):
+    with RunFolder(tmp_path, "steamroller").open() as run:
+        run.claim("summary.json")
+        (tmp_path / "summary.json").write_text("{}")
+    before = tree(tmp_path)
+    for resume in (True, False):
+        with pytest.raises(RunFolderError, match="holds a steamroller run; a practical run"):
+            RunFolder(tmp_path, "practical").open(resume=resume)
+    assert tree(tmp_path) == before
+
+
+def test_a_foreign_manifest_is_refused(tmp_path):
+    (tmp_path / MANIFEST_FILE).write_text('{"name": "my package"}')
+    before = tree(tmp_path)
+    with pytest.raises(RunFolderError, match="manifest.json that keras-recipes did not write"):
+        RunFolder(tmp_path, "demo").open()
+    assert tree(tmp_path) == before
+
+
+def test_other_data_is_refused_on_resume_and_replaced_when_fresh(tmp_path, data):
+    x, y = data
+    first, second = RunFolder.fingerprint((x, y)), RunFolder.fingerprint((x[:10], y[::-1][:10]))
+    with RunFolder(tmp_path, "demo").open(fingerprint=first) as run:
+        run.claim("a.csv")
+        (tmp_path / "a.csv").write_text("1")
+    before = tree(tmp_path)
+    with pytest.raises(RunFolderError, match=r"on other data \(earlier: 20 examples, x shape "
+                       r"\(20, 3\).*now: 10 examples.*or fresh=True to replace"):
+        RunFolder(tmp_path, "demo").open(fingerprint=second, restart_hint="fresh=True")
+    assert tree(tmp_path) == before
+    RunFolder(tmp_path, "demo").open(fingerprint=first).release()  # same data: fine
+    with RunFolder(tmp_path, "demo").open(fingerprint=second, resume=False) as run:
+        run.clear()
+    assert json.loads((tmp_path / MANIFEST_FILE).read_text())["data"] == second
+
+
+def test_legacy_folder_is_adopted_by_its_workflow_only(tmp_path):
+    summary = {"workflow": "steamroller", "stages": {"1": {"files": {"model": "stage1/m.keras"}}}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    (tmp_path / "stage1").mkdir()
+    (tmp_path / "stage1" / "m.keras").write_text("model")
+    before = tree(tmp_path)
+    with pytest.raises(RunFolderError, match="holds a steamroller run; a practical run"):
+        RunFolder(tmp_path, "practical").open()
+    seen = []
+
+    def adopt(path, summary):
+        seen.append(summary["workflow"])
+        return ["summary.json", "stage1/m.keras"]
+
+    run = RunFolder(tmp_path, "steamroller").open(outputs=["summary.json"], adopt=adopt)
+    assert seen == ["steamroller"] and run.adopted
+    assert run.files == {"summary.json", "stage1/m.keras"}
+    run.release()
+    assert tree(tmp_path) == before  # adopting alone writes nothing
+    with RunFolder(tmp_path, "steamroller").open(resume=False, adopt=adopt) as run:
+        run.clear()
+    assert sorted(tree(tmp_path)) == [MANIFEST_FILE]
+
+
+def test_move_in_keeps_the_users_files(tmp_path):
+    with RunFolder(tmp_path, "demo").open() as run:
+        run.claim("stage1/old.csv", "stage1/model.keras")
+        (tmp_path / "stage1").mkdir()
+        (tmp_path / "stage1" / "old.csv").write_text("old")
+        (tmp_path / "stage1" / "model.keras").write_text("old model")
+        (tmp_path / "stage1" / "mine.txt").write_text("mine")
+        run.claim(".partial", folder=True)
+        (tmp_path / ".partial" / "fig").mkdir(parents=True)
+        (tmp_path / ".partial" / "model.keras").write_text("new model")
+        (tmp_path / ".partial" / "fig" / "a.png").write_text("png")
+        moved = run.move_in(".partial", "stage1", last=("model.keras",))
+        assert moved == ["stage1/fig/a.png", "stage1/model.keras"]
+        run.claim(".p2", folder=True)
+        (tmp_path / ".p2").mkdir()
+        (tmp_path / ".p2" / "x.csv").write_text("x")
+        assert run.move_in(".p2", "stage2") == ["stage2/x.csv"]  # renamed at once
+    assert tree(tmp_path)["stage1/model.keras"] == hashlib.sha256(b"new model").hexdigest()
+    assert sorted(tree(tmp_path)) == [MANIFEST_FILE, "stage1/fig/a.png", "stage1/mine.txt",
+                                      "stage1/model.keras", "stage2/x.csv"]
+    manifest = json.loads((tmp_path / MANIFEST_FILE).read_text())
+    assert manifest["files"] == ["stage1/fig/a.png", "stage1/model.keras", "stage2/x.csv"]
+    assert manifest["folders"] == []
+
+
+def test_a_refused_open_leaves_no_new_folder(tmp_path):
+    target = tmp_path / "a" / "b"
+    RunFolder(target, "demo").open().release()  # nothing written: nothing left
+    assert not (tmp_path / "a").exists()
+
+
+def test_unwritable_paths_are_refused_before_anything_is_created(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(RunFolderError, match=r"cannot be created: .*file' is a file"):
+        RunFolder(tmp_path / "file" / "run", "demo").open()
+    monkeypatch.setattr(_paths, "writable", lambda path: False)
+    with pytest.raises(RunFolderError, match="is read-only"):
+        RunFolder(tmp_path / "new", "demo").open()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
