@@ -25,6 +25,7 @@ RULES: dict[str, Callable[[RunRecord], list[Finding]]] = {
     "inputs_not_normalised": probe_rules.inputs_not_normalised,
     "class_imbalance": probe_rules.class_imbalance,
     "gradient_depth": probe_rules.gradient_depth,
+    "train_inference_mismatch": probe_rules.train_inference_mismatch,
     "still_improving": curve_rules.still_improving,
 }
 
@@ -53,12 +54,15 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     ``dead_units``                > 50 % of a hidden layer's units zero on every example
     ``symmetric_units``           every unit of a layer outputs the same value
     ``update_ratio_high/_low``    per-step ||ΔW||/||W|| > 1e-1 in any record of a layer, or
-                                  < 1e-4 in every layer over the first 3 records (median);
-                                  the rule of thumb is ~1e-3
+                                  < 1e-4 in every layer over the first 3 records (median)
+                                  of a run that never overshot; the rule of thumb is ~1e-3
     ``inputs_not_normalised``     |x| > 10, std outside [0.05, 5] or |mean| > 3
     ``class_imbalance``           largest / smallest class count > 3
     ``vanishing_gradients``       grad rms first / last weighted layer < 1e-2 (> 1e2:
                                   ``exploding_gradients``)
+    ``train_inference_mismatch``  probe loss in inference mode > 2 × and > 0.1 ln C above
+                                  the training-mode loss on the same examples (BatchNorm
+                                  moving statistics, dropout)
     ``still_improving`` (info)    val loss fell > 1 % in each of the last two epochs
     ============================  ==========================================================
 

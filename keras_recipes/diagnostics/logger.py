@@ -552,6 +552,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
             return
         self.summary["train_inference"] = gap
         start = len(self._rows)
+        gap["optimizer_steps"] = self._iterations()
         for layer, stat, value in gap_rows(gap):
             self._add(self._epoch, layer, stat, value)
         self._out.rows(self._rows[start:])

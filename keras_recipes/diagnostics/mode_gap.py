@@ -52,7 +52,8 @@ def _moment_gap(layer, a) -> dict[str, float]:
     m = np.asarray(keras.ops.convert_to_numpy(layer.moving_mean), "float64").reshape(-1)
     s = np.asarray(keras.ops.convert_to_numpy(layer.moving_variance), "float64").reshape(-1)
     return {"mean_shift": float(np.mean(np.abs(mean - m) / np.sqrt(s + layer.epsilon))),
-            "variance_ratio": float(np.mean((var + layer.epsilon) / (s + layer.epsilon)))}
+            "variance_ratio": float(np.mean((var + layer.epsilon) / (s + layer.epsilon))),
+            "momentum": float(layer.momentum)}
 
 
 def train_inference_gap(model, x, y, loss_fn) -> dict[str, Any]:
@@ -71,7 +72,10 @@ def train_inference_gap(model, x, y, loss_fn) -> dict[str, Any]:
     Returns:
         ``loss_training_mode``, ``loss_inference_mode``, the accuracies when the targets are
         class labels, ``batchnorm_layers`` and ``dropout_layers`` (counts), and
-        ``batchnorm`` = ``{layer: {"mean_shift", "variance_ratio"}}``.
+        ``batchnorm`` = ``{layer: {"mean_shift", "variance_ratio", "momentum"}}``: the mean
+        over channels of ``|μ_batch − m| / √(s + ε)`` and of ``(σ²_batch + ε) / (s + ε)``,
+        with ``μ_batch, σ²_batch`` the batch moments of the layer's input in training mode
+        and ``m, s`` its moving mean and variance.
 
     Example:
 
@@ -125,7 +129,8 @@ def gap_rows(gap: dict[str, Any]) -> list[tuple[str, str, float]]:
     """
     rows = [("model", f"probe_{key}", value) for key, value in gap.items()
             if key.startswith(("loss_", "accuracy_"))]
-    rows += [("model", key, gap[key]) for key in ("batchnorm_layers", "dropout_layers")]
+    rows += [("model", key, gap[key]) for key in ("batchnorm_layers", "dropout_layers",
+                                                  "optimizer_steps") if key in gap]
     rows += [(layer, f"bn_{key}", value) for layer, stats in gap["batchnorm"].items()
              for key, value in stats.items()]
     return rows

@@ -21,6 +21,11 @@ SYMMETRY_TOLERANCE = 1e-3
 #: every layer stays below ``low`` over the first RATIO_EARLY records (rule of thumb: ~1e-3).
 RATIO_WARN = (1e-4, 1e-1)
 RATIO_EARLY = 3
+#: Train/inference mismatch: the probe's inference-mode loss is more than MISMATCH_RATIO
+#: times its training-mode loss and above it by more than MISMATCH_GAP × the reference
+#: loss (ln C, else the initial loss, else 1).
+MISMATCH_RATIO = 2.0
+MISMATCH_GAP = 0.1
 #: Gradient rms of the first weighted layer / the last: vanishing / exploding beyond these.
 GRADIENT_DEPTH_RATIO = (1e-2, 1e2)
 
@@ -190,3 +195,67 @@ def gradient_depth(run: RunRecord) -> list[Finding]:
             "Scale the initialisation down (Glorot/He, not larger), add "
             "BatchNormalization, clip gradients (clipnorm=) and lower the learning rate.")]
     return []
+
+
+def _last(run: RunRecord, name: str) -> float | None:
+    values = run.curve(name)
+    return None if values is None else float(values[-1])
+
+
+def train_inference_mismatch(run: RunRecord) -> list[Finding]:
+    """The same probe examples score much worse in inference mode than in training mode.
+
+    The logger measures the probe loss both ways at train end. A model whose inference-mode
+    loss is far above its training-mode loss on the very same examples is judged on other
+    numbers than it trained on: BatchNormalization's moving statistics have not caught up
+    with the batch statistics (high momentum, few steps), or dropout interacts with it.
+    """
+    train = _last(run, "probe_loss_training_mode")
+    infer = _last(run, "probe_loss_inference_mode")
+    if train is None or infer is None or not (math.isfinite(train) and math.isfinite(infer)):
+        return []
+    ref = run.reference_loss or 1.0
+    if not (infer > MISMATCH_RATIO * train and infer - train > MISMATCH_GAP * ref):
+        return []
+    evidence: dict = {"loss_training_mode": train, "loss_inference_mode": infer}
+    for key in ("accuracy_training_mode", "accuracy_inference_mode"):
+        value = _last(run, f"probe_{key}")
+        if value is not None:
+            evidence[key] = value
+    batchnorm = int(_last(run, "batchnorm_layers") or 0)
+    dropout = int(_last(run, "dropout_layers") or 0)
+    shift, ratio = run.layer_stat("bn_mean_shift"), run.layer_stat("bn_variance_ratio")
+    if not shift.empty:
+        evidence["bn_mean_shift"] = {k: float(v) for k, v in shift.iloc[-1].dropna().items()}
+        evidence["bn_variance_ratio"] = {
+            k: float(v) for k, v in ratio.iloc[-1].dropna().items()}
+    momentum = run.layer_stat("bn_momentum")
+    steps = _last(run, "optimizer_steps")
+    if batchnorm:
+        cause = ("BatchNormalization's moving statistics: in inference mode each BatchNorm "
+                 "layer normalises with its moving mean and variance, which still lag "
+                 "behind the batch statistics used in training")
+        if not momentum.empty:
+            mom = float(momentum.iloc[-1].max())
+            evidence["bn_momentum"] = mom
+            if steps:
+                evidence["initial_statistics_weight"] = mom ** steps
+                cause += (f" (momentum {mom:g}: after {int(steps)} steps, "
+                          f"{mom ** steps:.0%} of the initial values remain)")
+        if dropout:
+            cause += "; dropout placed before BatchNorm also shifts the variance it sees"
+    elif dropout:
+        cause = ("dropout: its units are dropped and rescaled in training mode only, and "
+                 "here inference mode does worse, which points at a layer that depends on "
+                 "the training flag in a non-standard way")
+    else:
+        cause = "a layer that computes differently in training and in inference mode"
+    return [Finding(
+        "warning", "train_inference_mismatch",
+        f"On the same probe examples the inference-mode loss is {infer:.3g}, against "
+        f"{train:.3g} in training mode: the cause is {cause}.",
+        evidence,
+        "Lower BatchNormalization's momentum (e.g. 0.9 instead of Keras's 0.99) or train "
+        "for more steps so that the moving statistics converge; judge the model with "
+        "model.evaluate on the train data (inference mode) rather than the training-mode "
+        "loss in the logs; put dropout after the BatchNorm layers.")]
