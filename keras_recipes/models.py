@@ -40,6 +40,7 @@ def baseline_mlp(
     dropout: float = 0.0,
     output_activation: str | None = "softmax",
     name: str = "baseline_mlp",
+    normalization: keras.layers.Layer | None = None,
 ) -> keras.Model:
     """Multi-layer perceptron: [Dense (no bias, He uniform) → BN → ReLU] × len(hidden).
 
@@ -53,6 +54,9 @@ def baseline_mlp(
         output_activation: activation of the head; ``None`` for logits or regression.
             Defaults to ``"softmax"``.
         name: model name. Defaults to ``"baseline_mlp"``.
+        normalization: a layer applied to the raw inputs first, typically a
+            ``keras.layers.Normalization`` holding train-set statistics, so that the saved
+            model predicts on raw inputs. Defaults to ``None``.
 
     Returns:
         An uncompiled functional ``keras.Model``.
@@ -69,7 +73,8 @@ def baseline_mlp(
     for width in hidden:
         check_number("hidden", width, low=1, integer=True)
     inputs = keras.Input(shape=shape)
-    x = keras.layers.Flatten()(inputs) if len(shape) > 1 else inputs
+    x = normalization(inputs) if normalization is not None else inputs
+    x = keras.layers.Flatten()(x) if len(shape) > 1 else x
     for i, width in enumerate(hidden):
         x = keras.layers.Dense(
             width, use_bias=False, kernel_initializer="he_uniform", name=f"dense_{i}"
@@ -90,6 +95,7 @@ def baseline_cnn(
     dropout: float = 0.0,
     output_activation: str | None = "softmax",
     name: str = "baseline_cnn",
+    normalization: keras.layers.Layer | None = None,
 ) -> keras.Model:
     """Convolutional network: [Conv (no bias, He normal) → BN → ReLU → MaxPool] × n → GAP.
 
@@ -107,6 +113,8 @@ def baseline_cnn(
         dropout: dropout rate before the head. Defaults to ``0.0``.
         output_activation: activation of the head. Defaults to ``"softmax"``.
         name: model name. Defaults to ``"baseline_cnn"``.
+        normalization: a layer applied to the raw inputs first (see
+            :func:`baseline_mlp`). Defaults to ``None``.
 
     Returns:
         An uncompiled functional ``keras.Model``.
@@ -126,7 +134,7 @@ def baseline_cnn(
     check_number("kernel_size", kernel_size, low=1, integer=True)
     check_probability("dropout", dropout)
     inputs = keras.Input(shape=shape)
-    x = inputs
+    x = normalization(inputs) if normalization is not None else inputs
     from keras_recipes.initializers import HeNormal
 
     size = min(shape[0], shape[1])

@@ -164,6 +164,16 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
     import pandas as pd
 
     where = str(path)
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    try:
+        head.decode("utf-8")
+        binary = b"\x00" in head
+    except UnicodeDecodeError as exc:  # a character cut at the end of the sample is fine
+        binary = exc.start < len(head) - 4
+    if binary:
+        raise ValueError(f"The file {where!r} is not a UTF-8 text CSV file; is it a binary "
+                         "file?")
     try:
         frame = pd.read_csv(path)
     except UnicodeDecodeError as exc:
