@@ -359,7 +359,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if batch and self._first_epoch and self.batch_size is None \
                 and self.summary.get("batch_size") is None:
             self._measure_batch_size(batch)
-        if self._steps is not None:
+        if self._steps is not None and batch:
             try:
                 self._steps.step(self._steps_before_epoch + batch)
             except Exception as exc:
