@@ -39,6 +39,36 @@ class CrossValidationResult:
         return pd.DataFrame({"mean": self.mean, "std": self.std})
 
 
+@dataclasses.dataclass
+class _RotatingFold:
+    """One model of the rotating variant: train, validation and test parts."""
+
+    fold: int
+    train_index: np.ndarray
+    val_index: np.ndarray
+    test_index: np.ndarray
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    x_test: Any
+    y_test: Any
+
+
+def _rotating(folds, x, y) -> list[_RotatingFold]:
+    """Part ``i`` tests, part ``i+1`` validates, the others train (seed 001's variant)."""
+    x, y = np.asarray(x), np.asarray(y)
+    parts = [f.val_index for f in folds]
+    k = len(parts)
+    out = []
+    for i in range(k):
+        test, val = parts[i], parts[(i + 1) % k]
+        train = np.sort(np.concatenate([parts[j] for j in range(k) if j not in (i, (i + 1) % k)]))
+        out.append(_RotatingFold(i, train, val, test, x[train], y[train], x[val], y[val],
+                                 x[test], y[test]))
+    return out
+
+
 def cross_validate(
     build_model: Callable[[], keras.Model],
     x,
@@ -48,6 +78,7 @@ def cross_validate(
     stratify: bool = True,
     seed: int = 0,
     evaluate_kwargs: dict[str, Any] | None = None,
+    rotate_test: bool = False,
 ) -> CrossValidationResult:
     """Train one fresh model per fold and report the validation metrics of each fold.
 
@@ -57,6 +88,13 @@ def cross_validate(
     ``stratify=True`` every fold keeps the class ratios.
 
     ``mean_m = (1/k) Σ_i m_i`` and ``std_m = sqrt(Σ_i (m_i − mean_m)² / (k − 1))``.
+
+    With ``rotate_test=True``, seed 001's variant: the data are cut into ``k`` parts and
+    model ``i`` tests on part ``i``, validates on part ``i+1 (mod k)`` (passed to ``fit`` as
+    ``validation_data``, for early stopping) and trains on the ``k − 2`` others. Every
+    example is a test example exactly once, and the reported metrics (``mean``, ``std``)
+    are the test metrics averaged over the ``k`` models; each fold's validation metrics are
+    in ``folds`` with a ``val_`` prefix.
 
     Args:
         build_model: a function with no argument that returns a new, compiled model. It is
@@ -70,6 +108,8 @@ def cross_validate(
         stratify: keep class ratios in every fold. Defaults to ``True``.
         seed: seed of the fold assignment. Defaults to ``0``.
         evaluate_kwargs: keyword arguments of ``model.evaluate``. Defaults to ``None``.
+        rotate_test: seed 001's variant with rotating validation and test parts
+            (``k >= 3``). Defaults to ``False``.
 
     Returns:
         A :class:`CrossValidationResult`.
@@ -100,7 +140,7 @@ def cross_validate(
     if not callable(build_model):
         raise ValueError(f"Argument `build_model` must be a function that returns a compiled "
                          f"model. Received: build_model={build_model!r}")
-    check_number("k", k, low=2, integer=True)
+    check_number("k", k, low=3 if rotate_test else 2, integer=True)
     fit_kwargs = dict(fit_kwargs or {})
     reserved = sorted(set(fit_kwargs) & set(_RESERVED_FIT_KWARGS))
     if reserved:
@@ -113,6 +153,8 @@ def cross_validate(
     evaluate_kwargs.setdefault("verbose", 0)
     evaluate_kwargs["return_dict"] = True
     folds = list(kfold(x, y, k=int(k), stratify=stratify, seed=seed))
+    if rotate_test:
+        folds = _rotating(folds, x, y)
     rows, histories = [], []
     previous = None
     for fold in folds:
@@ -125,17 +167,28 @@ def cross_validate(
         if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
             raise ValueError("`build_model` must return a compiled model (call "
                              "`model.compile(...)` inside it).")
-        history = model.fit(fold.x_train, fold.y_train, **fit_kwargs)
-        metrics = model.evaluate(fold.x_val, fold.y_val, **evaluate_kwargs)
+        extra: dict[str, Any] = {}
+        if rotate_test:
+            history = model.fit(fold.x_train, fold.y_train,
+                                validation_data=(fold.x_val, fold.y_val), **fit_kwargs)
+            val = model.evaluate(fold.x_val, fold.y_val, **evaluate_kwargs)
+            extra = {"n_test": len(fold.test_index),
+                     **{f"val_{n}": float(np.asarray(v)) for n, v in val.items()}}
+            metrics = model.evaluate(fold.x_test, fold.y_test, **evaluate_kwargs)
+        else:
+            history = model.fit(fold.x_train, fold.y_train, **fit_kwargs)
+            metrics = model.evaluate(fold.x_val, fold.y_val, **evaluate_kwargs)
         hist = dict(history.history) if history is not None else {}
         epochs = len(next(iter(hist.values()))) if hist else 0
         rows.append({"fold": fold.fold, "n_train": len(fold.train_index),
-                     "n_val": len(fold.val_index), "epochs": epochs,
+                     "n_val": len(fold.val_index), **extra, "epochs": epochs,
                      **{name: float(np.asarray(v)) for name, v in metrics.items()}})
         histories.append(hist)
         previous = model
     frame = pd.DataFrame(rows)
-    metric_cols = [c for c in frame.columns if c not in ("fold", "n_train", "n_val", "epochs")]
+    metric_cols = [c for c in frame.columns
+                   if c not in ("fold", "n_train", "n_val", "n_test", "epochs")
+                   and not (rotate_test and c.startswith("val_"))]
     return CrossValidationResult(
         folds=frame,
         mean=frame[metric_cols].mean(),

@@ -61,3 +61,29 @@ def test_rejects_bad_input(tiny_digits):
 
     with pytest.raises(ValueError, match="compiled"):
         cross_validate(uncompiled, x, y, k=2)
+
+
+def test_rotating_test_parts_cover_every_example_once(tiny_digits):
+    # Seed 001's variant: model i tests on part i and validates on part i+1.
+    x, y = tiny_digits
+    parts = [f.val_index for f in kfold(x, y, k=4)]
+    calls = []
+    cv = cross_validate(_builder(calls), x, y, k=4, rotate_test=True,
+                        fit_kwargs={"epochs": 1, "batch_size": 64})
+    assert len(calls) == 4
+    assert cv.folds["n_test"].tolist() == [len(p) for p in parts]
+    assert cv.folds["n_val"].tolist() == [len(parts[(i + 1) % 4]) for i in range(4)]
+    sizes = cv.folds["n_train"] + cv.folds["n_val"] + cv.folds["n_test"]
+    assert sizes.tolist() == [len(x)] * 4
+    assert cv.folds["n_test"].sum() == len(x)  # every example is tested once
+    assert "val_accuracy" in cv.folds.columns
+    assert sorted(cv.mean.index) == ["accuracy", "loss"]  # test metrics only
+    assert cv.mean["accuracy"] == pytest.approx(cv.folds["accuracy"].mean())
+    # fit saw the validation part: its history has val_loss.
+    assert "val_loss" in cv.histories[0]
+
+
+def test_rotating_needs_three_parts(tiny_digits):
+    x, y = tiny_digits
+    with pytest.raises(ValueError, match="Argument `k`"):
+        cross_validate(_builder([]), x, y, k=2, rotate_test=True)
