@@ -26,7 +26,7 @@ def test_diagnose_bad_arguments(capsys, tmp_path):
     path = tmp_path / "f.txt"
     path.write_text("x")
     assert main(["diagnose", "--log-dir", str(path)]) == 2
-    assert "--log-dir must be a directory" in capsys.readouterr().err
+    assert "--log-dir must be a folder" in capsys.readouterr().err
     assert main(["diagnose", "--lr", "-1"]) == 2
     assert main(["diagnose", "--epochs", "0"]) == 2
     assert main(["diagnose", "--dataset", "regression"]) == 2

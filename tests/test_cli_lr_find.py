@@ -43,4 +43,4 @@ def test_out_is_required_and_must_be_a_directory(tmp_path, capsys):
     target = tmp_path / "file.txt"
     target.write_text("x")
     assert main(["lr-find", "--out", str(target)]) == 2
-    assert "must be a directory" in capsys.readouterr().err
+    assert "--out must be a folder" in capsys.readouterr().err

@@ -35,10 +35,11 @@ def test_help_lists_the_command(capsys):
 @pytest.mark.parametrize("argv, match", [
     (["--dataset", "nope"], "unknown dataset 'nope'"),
     (["--model", "resnet"], "invalid choice: 'resnet'"),
-    (["--stage-classes", "11"], r"`stage_classes` must be <= the number of classes \(10\)"),
+    (["--stage-classes", "11"], r"--stage-classes must be <= the number of classes \(10\)"),
     (["--stage-classes", "3,x"], "expected a number of classes or a comma-separated list"),
     (["--stage1-per-class", "0"], "expected a positive integer, got '0'"),
-    (["--min-val-accuracy", "2"], "`stage2_min_val_accuracy` must be"),
+    (["--min-val-accuracy", "2"], "--min-val-accuracy must be"),
+    (["--seed", "-1"], "argument --seed: expected an integer from 0 to 2"),
 ])
 def test_bad_input_one_line_exit_2(capsys, tmp_path, argv, match):
     out = tmp_path / "run"
@@ -53,7 +54,7 @@ def test_out_that_is_a_file(capsys, tmp_path):
     a_file = tmp_path / "taken"
     a_file.write_text("x")
     code, err = run(capsys, "--out", str(a_file))
-    assert code == 2 and len(err) == 1 and "`out` must be a folder" in err[0]
+    assert code == 2 and len(err) == 1 and "--out must be a folder" in err[0]
 
 
 def test_csv_without_the_target_column(capsys, tmp_path, csv_file):
@@ -67,4 +68,4 @@ def test_csv_without_the_target_column(capsys, tmp_path, csv_file):
 def test_cnn_on_tabular_data(capsys, tmp_path, csv_file):
     code, err = run(capsys, "--dataset", csv_file, "--target", "label", "--model", "cnn",
                     "--out", str(tmp_path / "run"))
-    assert code == 2 and len(err) == 1 and "(height, width, channels)" in err[0]
+    assert code == 2 and len(err) == 1 and "--model cnn needs image data" in err[0]

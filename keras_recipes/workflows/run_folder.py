@@ -269,8 +269,8 @@ class RunFolder:
                 f"The folder {str(self.path)!r} holds a {self.workflow} run on other data "
                 f"(earlier: {_describe_data(self.data)}; now: {_describe_data(fingerprint)}). "
                 f"Use another `out`, or {hint} to replace that run.")
-        foreign = [rel for rel in (self._rel(p) for p in outputs)
-                   if os.path.lexists(self.path / rel) and not self.owns(rel)]
+        foreign = sorted(rel for rel in {self._rel(p) for p in outputs}
+                         if os.path.lexists(self.path / rel) and not self.owns(rel))
         if foreign:
             shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more"
                                               if len(foreign) > 4 else "")

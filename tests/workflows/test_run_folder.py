@@ -248,3 +248,32 @@ def test_unwritable_paths_are_refused_before_anything_is_created(tmp_path, monke
     with pytest.raises(RunFolderError, match="is read-only"):
         RunFolder(tmp_path / "new", "demo").open()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+# ------------------------------------------------------------------ the workflows use it
+def _owned_by(folder, workflow, data, files=("report.md",)):
+    with RunFolder(folder, workflow).open(fingerprint=RunFolder.fingerprint(data)) as run:
+        run.claim(*files)
+        for rel in files:
+            (folder / rel).write_text(f"{workflow} wrote {rel}")
+
+
+def test_workflows_refuse_other_data_and_other_owners_before_any_work(tmp_path, data):
+    from keras_recipes.workflows import SteamrollerInputError, practical, steamroller
+
+    _owned_by(tmp_path / "p", "practical", data)
+    _owned_by(tmp_path / "s", "steamroller", data)
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u" / "summary.json").write_text('{"mine": 1}')
+    before = tree(tmp_path)
+    with pytest.raises(RunFolderError, match=r"practical run on other data .* or fresh=True"):
+        practical("moons", out=tmp_path / "p", verbose=0)
+    with pytest.raises(RunFolderError, match="holds a steamroller run; a practical run"):
+        practical("moons", out=tmp_path / "s", fresh=True, verbose=0)
+    with pytest.raises(SteamrollerInputError, match=r"on other data .* or resume=False"):
+        steamroller("moons", out=tmp_path / "s", verbose=0)
+    with pytest.raises(SteamrollerInputError, match="holds a practical run; a steamroller"):
+        steamroller("moons", out=tmp_path / "p", resume=False, verbose=0)
+    with pytest.raises(RunFolderError, match="holds summary.json, which no practical run"):
+        practical("moons", out=tmp_path / "u", fresh=True, verbose=0)
+    assert tree(tmp_path) == before
