@@ -107,8 +107,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
             Defaults to ``None``.
         step_updates: record update statistics at every step (a weight copy and a few
             reductions per step, one host transfer per epoch). Defaults to ``False``.
-        image_grid: probe examples drawn at the first epoch's start (0: none).
-            Defaults to ``16``.
+        image_grid: probe examples drawn at the first epoch's start when there is a
+            ``log_dir`` (0: none). Defaults to ``16``.
         image_shape: ``(h, w)`` or ``(h, w, c)`` to draw non-image-shaped inputs.
             Defaults to ``None``.
         train_inference_check: compare training- and inference-mode probe losses at train
@@ -210,7 +210,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
         for key, value in self.__dict__.items():
-            setattr(clone, key, None if key == "_model" else copy.deepcopy(value, memo))
+            skip = key in ("_model", "first_batch_figure")
+            setattr(clone, key, None if skip else copy.deepcopy(value, memo))
         if self.log_dir is not None:
             clone._copy_of = self.log_dir
             clone.run_dir = None
@@ -346,7 +347,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
 
     # ---------------------------------------------------------------------------- timing
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch and self.image_grid:
+        if self._first_epoch and self.image_grid and self.run_dir is not None:
             try:
                 self._show_first_batch()
             except Exception as exc:  # the logger must never break training
