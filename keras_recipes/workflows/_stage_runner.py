@@ -17,10 +17,16 @@ from keras_recipes.workflows._atomic import atomic_write, atomic_write_json
 from keras_recipes.workflows.stages import StageData
 
 #: Stage 1–2 ("small") and stage 3 ("big") variants of the named baseline models.
-MODEL_PRESETS = {
-    "mlp": {"small": {"hidden": (128,)}, "big": {"hidden": (256, 256)}},
-    "cnn": {"small": {"filters": (32, 64)}, "big": {"filters": (32, 64, 128)}},
+#: Network sizes of the named presets, small to big (seed 000, stage 3: "petit réseau →
+#: gros réseau"). Stages 1–2 use the first; stage 3 grows from it while the validation loss
+#: improves, or takes the second when growth is off.
+PRESET_SIZES = {
+    "mlp": [{"hidden": (128,)}, {"hidden": (256, 256)}, {"hidden": (512, 512)}],
+    "cnn": [{"filters": (32, 64)}, {"filters": (32, 64, 128)}, {"filters": (64, 128, 256)}],
 }
+MODEL_PRESETS = {name: {"small": sizes[0], "big": sizes[1]} for name, sizes in PRESET_SIZES.items()}
+#: A bigger network is kept when it lowers the validation loss by at least this fraction.
+GROWTH_MIN_GAIN = 0.02
 #: Learning rate used when the range test gives no suggestion.
 FALLBACK_LR = 1e-3
 #: EMA factor of the range test's smoothed loss (time constant ~10 steps).
@@ -66,12 +72,21 @@ class StageSpec:
     #: Inputs whose statistics standardise the network's inputs (the whole train split);
     #: ``None`` trains on raw inputs.
     standardize_on: Any = None
+    #: Stage 3 only: grow a named preset from the stage-2 size while validation improves.
+    grow: bool = False
 
 
-def model_description(model: str | Callable[..., Any], stage: int, dropout: float) -> str:
+def _preset(model: str, stage: int, size: int | None) -> dict[str, Any]:
+    if size is not None:
+        return PRESET_SIZES[model][size]
+    return MODEL_PRESETS[model]["big" if stage == 3 else "small"]
+
+
+def model_description(model: str | Callable[..., Any], stage: int, dropout: float,
+                      size: int | None = None) -> str:
     """Human description of the network a stage trains."""
     if isinstance(model, str):
-        preset = MODEL_PRESETS[model]["big" if stage == 3 else "small"]
+        preset = _preset(model, stage, size)
         args = ", ".join(f"{k}={v}" for k, v in preset.items())
         return f"{model} ({args}, dropout={dropout:g})"
     return f"{getattr(model, '__name__', type(model).__name__)}(stage={stage}, " \
@@ -79,16 +94,18 @@ def model_description(model: str | Callable[..., Any], stage: int, dropout: floa
 
 
 def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout: float,
-                      normalization=None):
+                      normalization=None, size: int | None = None):
     """Build the uncompiled network of ``stage`` (small net in stages 1–2, big in 3).
 
     ``normalization`` (a layer, e.g. the train-set standardisation) is applied to the raw
-    inputs first: inside the preset networks, or in front of a user's network.
+    inputs first: inside the preset networks, or in front of a user's network. ``size``
+    picks a rung of :data:`PRESET_SIZES` for a named preset (default: small in stages 1–2,
+    big in stage 3).
     """
     if isinstance(model, str):
         from keras_recipes.models import build_model
 
-        preset = MODEL_PRESETS[model]["big" if stage == 3 else "small"]
+        preset = _preset(model, stage, size)
         return build_model(model, input_shape, num_classes, dropout=dropout,
                            normalization=normalization, **preset)
     params = inspect.signature(model).parameters
@@ -212,13 +229,24 @@ def run_stage(
     dropout = spec.dropout if number >= 2 else 0.0
     x_tr, y_tr = stage.train
     input_shape = x_tr.shape[1:]
-    normalization = None
-    if spec.standardize_on is not None:
+    def normalization():
+        if spec.standardize_on is None:
+            return None
         from keras_recipes.workflows.standardize import standardization_layer
 
-        normalization = standardization_layer(spec.standardize_on)
+        return standardization_layer(spec.standardize_on)
+
+    size, growth = None, None
+    if number == 3 and spec.grow and isinstance(spec.model, str):
+        size, growth = _grow(spec, stage, dropout, normalization)
+        timings["growth"] = _lap()
+        losses = " → ".join("nan" if g["val_loss"] is None else f"{g['val_loss']:.3g}"
+                            for g in growth)
+        say(f"   network size: {growth[size]['model']} (validation loss {losses} after "
+            f"{growth[size]['epochs']} probe epochs each)")
+        keras.utils.set_random_seed(spec.seed + number)
     model = build_stage_model(spec.model, number, input_shape, stage.num_classes, dropout,
-                              normalization=normalization)
+                              normalization=normalization(), size=size)
     _compile(model, keras.optimizers.Adam(FALLBACK_LR))
 
     # 1. learning-rate range test (the model is left untouched).
@@ -249,11 +277,23 @@ def run_stage(
                               every_n_epochs=max(1, spec.epochs // 25),
                               data=(x_tr, y_tr),
                               validation_data=stage.train if number == 1 else stage.val)
+    if number >= 2 and spec.augment > 0:
+        from keras_recipes.workflows._augment import AugmentedBatches
+
+        train_data = AugmentedBatches(x_tr, y_tr, batch_size, spec.augment,
+                                      seed=spec.seed + number)
+        fit_kwargs = {}
+        # One epoch of augmented inputs: the distribution the batch statistics came from.
+        calibration = np.concatenate([train_data[i][0] for i in range(len(train_data))])
+    else:
+        train_data, fit_kwargs = x_tr, {"y": y_tr, "batch_size": batch_size}
+        calibration = x_tr
     # BatchNorm's moving statistics lag after few steps (momentum 0.99), so inference-mode
     # outputs (validation, the gates, the saved model) would differ from training-mode ones:
-    # recalibrate them exactly on the training inputs, after the stopper restored its weights
-    # (and after every epoch in stage 1, whose stopping reads inference-mode accuracy).
-    precise_bn = PreciseBatchNorm(x_tr, batch_size=batch_size,
+    # recalibrate them exactly on the training inputs as training saw them (augmented in
+    # stages 2-3), after the stopper restored its weights (and after every epoch in stage 1,
+    # whose stopping reads inference-mode accuracy).
+    precise_bn = PreciseBatchNorm(calibration, batch_size=batch_size,
                                   every_n_epochs=1 if number == 1 else 0)
     callbacks = [
         keras.callbacks.CSVLogger(str(stage_dir / "history.csv")),
@@ -263,14 +303,6 @@ def run_stage(
     ]
     if verbose:
         callbacks.append(StageProgress(number, 3, stage.name, stream=stream))
-    if number >= 2 and spec.augment > 0:
-        from keras_recipes.workflows._augment import AugmentedBatches
-
-        train_data = AugmentedBatches(x_tr, y_tr, batch_size, spec.augment,
-                                      seed=spec.seed + number)
-        fit_kwargs = {}
-    else:
-        train_data, fit_kwargs = x_tr, {"y": y_tr, "batch_size": batch_size}
     # Stage 1 validates on its own training examples: its goal is to fit them, and
     # BatchNormalization's moving statistics (inference mode) lag behind the batch
     # statistics of training mode, so the training-mode accuracy alone would stop too early.
@@ -288,7 +320,8 @@ def run_stage(
     record: dict[str, Any] = {
         "stage": number, "name": stage.name, "goal": stage.goal,
         "classes": stage.classes, "class_names": stage.class_names, "sizes": stage.sizes(),
-        "model_desc": model_description(spec.model, number, dropout),
+        "model_desc": model_description(spec.model, number, dropout, size),
+        "growth": growth,
         "preprocessing": _preprocessing_note(spec, precise_bn),
         "regularisation": {"dropout": dropout,
                            "weight_decay": spec.weight_decay if number >= 2 else 0.0,
@@ -344,6 +377,40 @@ def run_stage(
     say(f"   {gate['metric']} = {value:.4f}{bound}: {verdict} "
         f"[{epochs_run} epochs, {record['seconds']:.1f}s]")
     return record, model, findings
+
+
+def _grow(spec: StageSpec, stage: StageData, dropout: float, normalization):
+    """Pick the preset size: from the stage-2 size up, while the validation loss improves.
+
+    Each size trains for a quarter of the stage's epochs (at least 2) at Adam's default
+    rate, from the same seed, then its BatchNorm statistics are recalibrated and its
+    validation loss measured. The next size is tried only if this one lowered the loss by
+    :data:`GROWTH_MIN_GAIN`. Returns the chosen index and one row per size tried.
+    """
+    from keras_recipes.callbacks import recalibrate_batchnorm
+
+    x_tr, y_tr = stage.train
+    batch_size = min(spec.batch_size, len(x_tr))
+    epochs = max(2, spec.epochs // 4)
+    rows: list[dict[str, Any]] = []
+    best = 0
+    for size in range(len(PRESET_SIZES[spec.model])):
+        keras.utils.set_random_seed(spec.seed + 3)
+        net = build_stage_model(spec.model, 3, x_tr.shape[1:], stage.num_classes, dropout,
+                                normalization=normalization(), size=size)
+        _compile(net, keras.optimizers.Adam(FALLBACK_LR))
+        net.fit(x_tr, y_tr, epochs=epochs, batch_size=batch_size, verbose=0)
+        recalibrate_batchnorm(net, x_tr, batch_size)
+        val_loss, val_acc = net.evaluate(*stage.val, verbose=0, batch_size=256)
+        rows.append({"model": model_description(spec.model, 3, dropout, size),
+                     "params": int(net.count_params()), "epochs": epochs,
+                     "val_loss": _finite(val_loss), "val_accuracy": _finite(val_acc)})
+        current = rows[-1]["val_loss"]
+        if size and (current is None or rows[best]["val_loss"] is None
+                     or current > rows[best]["val_loss"] * (1 - GROWTH_MIN_GAIN)):
+            break
+        best = size
+    return best, rows
 
 
 def _preprocessing_note(spec: StageSpec, precise_bn) -> dict[str, Any]:

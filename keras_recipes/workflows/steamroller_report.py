@@ -169,6 +169,17 @@ def _format_gate(gate: dict[str, Any]) -> str:
     return text
 
 
+def _preprocessing_lines(pre: dict[str, Any] | None) -> list[str]:
+    if not pre:  # a run from before the preprocessing record
+        return []
+    lines = [f"Inputs: {pre.get('standardize_note', '')}"]
+    batches = pre.get("batchnorm_recalibrated_batches", 0)
+    if batches:
+        lines.append(f"BatchNorm: moving statistics recalibrated exactly on the training "
+                     f"inputs ({batches} batch(es), precise BN) before the check and the save")
+    return lines
+
+
 def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
     """Write ``out/report.md`` from ``summary`` (figures already lie in the stage folders)."""
     report = Report(out, title="Steamroller report")
@@ -180,6 +191,8 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
                "running": "in progress (a rerun with the same folder resumes it)"}[status]
     report.text(f"Data set **{config.get('dataset')}**, model **{config.get('model')}**, "
                 f"seed {config.get('seed')}: {verdict}.")
+    if plan.get("notes"):
+        report.bullets(plan["notes"])
     if summary.get("test_accuracy") is not None:
         report.text(f"Final test accuracy: **{summary['test_accuracy']:.4f}** "
                     f"on {plan.get('sizes', {}).get('3', {}).get('test', '?')} test examples.")
@@ -204,11 +217,16 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
         report.bullets([
             f"Classes: {r.get('class_names', r.get('classes'))}",
             f"Model: {r.get('model_desc', '')}",
+            *_preprocessing_lines(r.get("preprocessing")),
             f"Regularisation: {r.get('regularisation', {})}",
             f"Learning rate: {r.get('lr', {})}",
             f"Early stopping: {r.get('stopping', '')}",
             f"Check: {_format_gate(r.get('gate', {}))} → **{r.get('status')}**",
         ])
+        if r.get("growth"):
+            report.text("Network size, small → big (each trained a few probe epochs; the "
+                        "next size is tried while the validation loss falls by 2 % or more):")
+            report.table(r["growth"])
         figures = r.get("files", {}).get("figures", {})
         for fig_name, caption in (("lr_finder", "Learning-rate range test"),
                                   ("learning_curves", "Learning curves"),
