@@ -17,6 +17,11 @@ What is captured:
   ``optimizer`` attribute, ``train_function``, ``test_function``, ``predict_function``,
   ``stop_training`` and, on JAX, the cached step state.
 
+On several devices the restore is per replica: under a ``tf.distribute`` strategy each
+variable is copied component by component and each replica gets its own copy back (a
+sync-on-read metric total read whole would be the sum over replicas); under
+``keras.distribution`` on JAX a variable is assigned back with its layout.
+
 An optimizer that is not built at capture time is left as it is found at restore time:
 Keras offers no way to un-build one. Code that swaps in its own optimizer (as the
 learning-rate finder does) never builds the user's.
@@ -30,6 +35,8 @@ from typing import Any
 
 import keras
 import numpy as np
+
+from keras_recipes import _distribute
 
 # Attributes the Keras 3 trainers cache on the model between calls. Only those present on
 # the model at capture time are restored; one absent then is removed again.
@@ -54,8 +61,9 @@ def _unique(variables) -> list:
     return out
 
 
-def _snapshot(variables) -> list[tuple[Any, np.ndarray]]:
-    return [(v, np.array(keras.ops.convert_to_numpy(v.value), copy=True)) for v in variables]
+def _snapshot(model, variables) -> list[tuple[Any, tuple[np.ndarray, ...]]]:
+    # One array per replica under a tf.distribute strategy (see keras_recipes._distribute).
+    return [(v, _distribute.snapshot(model, v)) for v in variables]
 
 
 def _learning_rate_object(optimizer) -> Any:
@@ -128,7 +136,9 @@ class TrainingState:
 
     def __init__(self, model: keras.Model, *, include_compiled: bool = True):
         self.model = model
-        self._variables = _snapshot(_unique(list(model.variables) + list(model.metrics_variables)))
+        self._variables = _snapshot(
+            model, _unique(list(model.variables) + list(model.metrics_variables))
+        )
         self._compiled = {}
         if include_compiled:
             attrs = vars(model)
@@ -136,7 +146,7 @@ class TrainingState:
         optimizer = getattr(model, "optimizer", None)
         self._optimizer = optimizer
         self._optimizer_built = bool(getattr(optimizer, "built", False))
-        self._optimizer_variables = _snapshot(optimizer.variables) if optimizer else []
+        self._optimizer_variables = _snapshot(model, optimizer.variables) if optimizer else []
         chain = _optimizer_chain(optimizer)
         self._learning_rates = [(o, _learning_rate_object(o)) for o in chain]
         # The order of each optimizer's variable list: re-tracking a learning-rate variable
@@ -163,10 +173,10 @@ class TrainingState:
                 _restore_learning_rate(wrapped, captured)
             for wrapped, order in self._variable_orders:
                 _restore_order(wrapped, order)
-            for variable, value in self._optimizer_variables:
-                variable.assign(value)
-        for variable, value in self._variables:
-            variable.assign(value)
+            for variable, values in self._optimizer_variables:
+                _distribute.restore(model, variable, values)
+        for variable, values in self._variables:
+            _distribute.restore(model, variable, values)
 
     def __repr__(self) -> str:
         return (

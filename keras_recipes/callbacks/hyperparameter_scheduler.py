@@ -228,7 +228,13 @@ def _install(optimizer, schedules: dict, guard: _FitGuard) -> None:
         if not guard.active():
             return unscheduled(grads, trainable_variables)
         step = optimizer.iterations
-        saved = {name: getattr(optimizer, name) for name in schedules}
+        # Under a tf.distribute strategy each replica traces this in its own thread, and
+        # the threads interleave at the optimizer's merge_call: another replica's stand-in
+        # may be in place here. Its nominal float is what must come back afterwards.
+        saved = {}
+        for name in schedules:
+            current = getattr(optimizer, name)
+            saved[name] = current.nominal if isinstance(current, _InGraphValue) else current
         try:
             for name, schedule in schedules.items():
                 if _is_number(schedule):

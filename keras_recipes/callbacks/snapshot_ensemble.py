@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes._validation import check_number, fail
 
 _GROWTH_KEYS = ("t_mul", "t_mult")
@@ -218,9 +219,11 @@ class SnapshotEnsemble(keras.callbacks.Callback):
                                  f"({len(self.snapshots)}). Received: last={last}")
             chosen = self.snapshots[-int(last):]
         members = []
-        for i, weights in enumerate(chosen):
-            clone = keras.models.clone_model(self.model)
-            clone.set_weights(weights)
-            clone.name = f"snapshot_{i}"
-            members.append(clone)
-        return average(members, logits=logits, name=name)
+        # Built where the trained model lives (its tf.distribute scope, if any).
+        with _distribute.scope(self.model):
+            for i, weights in enumerate(chosen):
+                clone = keras.models.clone_model(self.model)
+                clone.set_weights(weights)
+                clone.name = f"snapshot_{i}"
+                members.append(clone)
+            return average(members, logits=logits, name=name)

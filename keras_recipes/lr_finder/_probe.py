@@ -14,6 +14,10 @@ they choose, batch by batch, and to read each batch's own loss. They do it here:
   loss is that batch's loss (plus regularisation losses), not the running mean since the
   epoch began that ``fit`` reports in ``logs["loss"]``. ``train_on_batch`` goes through
   Keras's own compiled train step, so this works unchanged on TensorFlow and JAX.
+- On several devices the session works at the global batch size, as ``fit`` does: the
+  optimizer copy is created in the model's distribution scope, and under a
+  ``tf.distribute`` strategy each batch is split over the replicas
+  (:mod:`keras_recipes._distribute`); on JAX ``train_on_batch`` shards it itself.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes._state import TrainingState
 
 #: Largest number of validation examples evaluated in one compiled call.
@@ -103,13 +108,18 @@ class ProbeSession:
     def __enter__(self) -> ProbeSession:
         model = self.model
         if not model.built:
-            model(self._sample_batch[0])
+            with _distribute.scope(model):
+                model(self._sample_batch[0])
         self._state = TrainingState(model)
         try:
-            optimizer = clone_optimizer(model.optimizer, self._first_lr)
-            model.optimizer = optimizer
-            model.train_function = None  # retrace the step with the copy
-            optimizer.build(model.trainable_variables)
+            # The copy and its slots live where the model's variables live: in the
+            # model's tf.distribute scope (mirrored on every replica), or under the
+            # global keras.distribution on JAX.
+            with _distribute.scope(model):
+                optimizer = clone_optimizer(model.optimizer, self._first_lr)
+                model.optimizer = optimizer
+                model.train_function = None  # retrace the step with the copy
+                optimizer.build(model.trainable_variables)
             # The starting point every trial returns to: the user's weights and a fresh
             # optimizer copy. The compiled step is kept across trials.
             self._trial = TrainingState(model, include_compiled=False)
@@ -130,10 +140,13 @@ class ProbeSession:
         self.model.optimizer.learning_rate = float(lr)
 
     def train_step(self, batch: tuple) -> float:
-        """One optimizer step on ``batch``; returns that batch's own loss."""
-        x, y, sample_weight = batch
+        """One optimizer step on the global ``batch``; returns that batch's own loss.
+
+        On several replicas the batch is split over them as ``fit`` splits its batches
+        (see :func:`keras_recipes._distribute.train_step`).
+        """
         self.model.reset_metrics()
-        logs = self.model.train_on_batch(x, y, sample_weight=sample_weight, return_dict=True)
+        logs = _distribute.train_step(self.model, batch)
         return float(logs["loss"])
 
     def evaluate(self, validation_data: Any, batch_size: int) -> float:

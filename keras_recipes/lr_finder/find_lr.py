@@ -130,6 +130,19 @@ def find_lr(
     divergence to NaN and after an exception or ``KeyboardInterrupt``. Nothing is written
     to disk.
 
+    On several devices (a model built under a ``tf.distribute`` strategy such as
+    ``MirroredStrategy``, or ``keras.distribution.DataParallel`` on JAX) the test runs
+    unchanged and at the *global* batch size, as ``fit`` does: each step trains one batch
+    of ``batch_size`` examples split over the ``R`` replicas (``batch_size / R`` each), the
+    optimizer copy is created in the model's distribution scope, and the state is restored
+    on every replica. The gradient of a step is the mean over the global batch, so the
+    suggested rate is the rate for ``fit`` with that same global ``batch_size``, whatever
+    ``R`` is. Keeping the per-replica batch fixed while adding replicas multiplies the
+    global batch; then run the test again at the new global batch (or scale the rate
+    linearly, Goyal et al. 2017, with a warm-up). Under ``MirroredStrategy``
+    BatchNormalization normalises each replica's share of the batch, as in ``fit``; under
+    JAX's ``DataParallel`` it normalises the global batch.
+
     Formula: step ``i`` uses ``lr_i`` from :func:`lr_sweep`; smoothing
     ``a_i = β·a_{i-1} + (1-β)·L_i``, ``S_i = a_i / (1 - β^(i+1))``; stop when
     ``S_i > divergence_threshold · min_{j≤i} S_j`` or ``L_i`` is not finite.
@@ -146,7 +159,8 @@ def find_lr(
         num_steps: number of batches (≥ 10). Defaults to ``100``.
         mode: ``"exponential"`` (even steps in log scale, the usual choice) or
             ``"linear"``. Defaults to ``"exponential"``.
-        batch_size: batch size for array input. Defaults to ``32``.
+        batch_size: global batch size for array input (split over the replicas on several
+            devices; at least the number of replicas). Defaults to ``32``.
         smoothing: EMA factor β in ``[0, 1)``; ``0`` disables smoothing.
             Defaults to ``0.98``.
         divergence_threshold: stop when the smoothed loss exceeds this multiple of the best
@@ -185,6 +199,8 @@ def find_lr(
           https://arxiv.org/abs/1506.01186
         - Smith, "A disciplined approach to neural network hyper-parameters: Part 1", 2018.
           https://arxiv.org/abs/1803.09820
+        - Goyal et al., "Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour", 2017.
+          https://arxiv.org/abs/1706.02677
     """
     check_range_test_args(
         min_lr=min_lr, max_lr=max_lr, num_steps=num_steps, mode=mode, batch_size=batch_size,
