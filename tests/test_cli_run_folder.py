@@ -235,3 +235,15 @@ def test_training_that_diverges_does_not_exit_0(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "training diverged" in lines[0] and "nothing saved" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.integration
+def test_diagnose_never_claims_a_write_that_failed(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    (logs / "diagnostics.csv").mkdir(parents=True)  # the log file cannot be written
+    assert main(["diagnose", "--dataset", "moons", "--epochs", "1", "--log-dir",
+                 str(logs)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "diagnostics.csv was not written" in lines[0]
+    assert "wrote" not in captured.out
