@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from keras_recipes._paths import check_output_dir
 from keras_recipes._validation import check_number, check_one_of
 from keras_recipes.workflows._atomic import atomic_write
 from keras_recipes.workflows.practical_report import (
@@ -20,6 +21,7 @@ from keras_recipes.workflows.practical_report import (
     PracticalStep,
     write_practical_report,
 )
+from keras_recipes.workflows.run_folder import RunFolder
 
 MODEL_NAMES = ("mlp", "cnn")
 STEP_NAMES = {
@@ -33,31 +35,63 @@ STEP_NAMES = {
 }
 #: Findings that send step 7 back to step 5 (train longer).
 CONTINUE_CODES = ("underfitting", "still_improving")
+#: Files the logs of step 5 write into ``config<i>/``.
+CONFIG_FILES = ("history.csv", "diagnostics.csv", "summary.json", "first_batch.png",
+                "step_updates.csv")
+
+
+def _outputs(top_k: int) -> list[str]:
+    """Every path a run with ``top_k`` configurations may write in its folder."""
+    return ["report.md", "summary.json", "lr_finder.csv", "grid.csv", "model.keras",
+            "figures/lr_finder.png", "figures/activations.png",
+            *(f"figures/learning_curves_{i}.png" for i in range(1, top_k + 1)),
+            *(f"config{i}/{name}" for i in range(1, top_k + 1) for name in CONFIG_FILES)]
+
+
+def _adopt(out: Path, summary: dict[str, Any]) -> list[str]:
+    """The files a run from before manifests wrote (its ``summary.json`` names top_k)."""
+    top_k = summary.get("config", {}).get("top_k", 0)
+    top_k = top_k if isinstance(top_k, int) and 0 < top_k < 1000 else 0
+    return [f for f in _outputs(top_k) if (out / f).is_file()]
+
 
 def _finite(value) -> float | None:
     return float(value) if value is not None and math.isfinite(float(value)) else None
 
 
-def _load(dataset, target, seed):
+def _load(dataset, target, seed, drop=None):
     from keras_recipes.data.dataset import as_classification_dataset
 
-    return as_classification_dataset(dataset, target=target, seed=seed,
+    return as_classification_dataset(dataset, target=target, seed=seed, drop=drop,
                                      workflow="The practical workflow")
 
 
-def _builder(model, input_shape, num_classes) -> Callable[[], Any]:
-    """``() -> uncompiled keras.Model``; checked once now."""
+def _builder(model, input_shape, num_classes, standardize_on=None) -> Callable[[], Any]:
+    """``() -> uncompiled keras.Model``; checked once now.
+
+    With ``standardize_on`` (the training inputs), the network starts with a
+    ``keras.layers.Normalization`` holding their statistics.
+    """
     import keras
+
+    from keras_recipes.workflows.standardize import standardization_layer, wrap_with_layer
+
+    def normalization():
+        return None if standardize_on is None else standardization_layer(standardize_on)
 
     if isinstance(model, str):
         check_one_of("model", model, MODEL_NAMES)
         from keras_recipes.models import build_model
 
         def build():
-            return build_model(model, input_shape, num_classes)
+            return build_model(model, input_shape, num_classes, normalization=normalization())
     elif callable(model):
         def build():
-            return model(tuple(input_shape), int(num_classes))
+            net = model(tuple(input_shape), int(num_classes))
+            layer = normalization()
+            if layer is None or not isinstance(net, keras.Model):
+                return net
+            return wrap_with_layer(net, layer, input_shape)
     else:
         raise ValueError("Argument `model` must be 'mlp', 'cnn' or a callable "
                          f"model(input_shape, num_classes) -> keras.Model. Received: {model!r}")
@@ -79,6 +113,11 @@ class _Run:
         self.train, self.val, self.test = split(ds.x, ds.y, seed=cfg["seed"])
         self.figures: dict[str, str] = {}
         self.tables: dict[str, Any] = {}
+        self.folder = None  # the RunFolder: records every file before it is written
+
+    def claim(self, *paths: str) -> None:
+        if self.folder is not None:
+            self.folder.claim(*paths)
 
     def say(self, text: str) -> None:
         if self.cfg["verbose"]:
@@ -101,6 +140,7 @@ class _Run:
         import matplotlib.pyplot as plt
 
         path = self.out / "figures" / f"{name}.png"
+        self.claim(f"figures/{name}.png")
         try:
             atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format="png",
                                                        bbox_inches="tight"))
@@ -175,6 +215,7 @@ def _step3(run: _Run, before: float) -> PracticalStep:
     net = run.fresh(1e-3, cfg["step3_weight_decay"])
     finder = find_lr(net, x, y, num_steps=cfg["lr_steps"], batch_size=cfg["batch_size"],
                      seed=cfg["seed"], smoothing=0.9)
+    run.claim("lr_finder.csv")
     finder.to_csv(run.out / "lr_finder.csv")
     run.figure(finder.plot(), "lr_finder")
     suggestion = _finite(finder.suggestion) if finder.suggestion is not None else None
@@ -211,6 +252,7 @@ def _step4(run: _Run, lr: float) -> PracticalStep:
                         validation_data=run.val, objective=cfg["objective"],
                         epochs=cfg["grid_epochs"], batch_size=cfg["batch_size"],
                         optimizer=cfg["optimizer"], penalty=cfg["penalty"], seed=cfg["seed"])
+    run.claim("grid.csv")
     frame.to_csv(run.out / "grid.csv", index=False)
     run.tables["grid"] = frame
     done = frame[frame["status"] == "COMPLETED"]
@@ -231,6 +273,8 @@ def _train(run: _Run, config: dict[str, float], index: int, net=None, initial_ep
 
     cfg = run.cfg
     folder = run.out / f"config{index}"
+    run.claim(*(f"{folder.name}/{name}" for name in CONFIG_FILES))
+    before = run.folder.listing(folder.name) if run.folder is not None else set()
     folder.mkdir(parents=True, exist_ok=True)
     net = net or run.fresh(config["learning_rate"], config["weight_decay"])
     x, y = run.train
@@ -243,6 +287,8 @@ def _train(run: _Run, config: dict[str, float], index: int, net=None, initial_ep
     history = net.fit(x, y, validation_data=run.val, batch_size=cfg["batch_size"],
                       epochs=initial_epoch + cfg["train_epochs"], initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=0)  # constant rate: no decay (seed 004)
+    if run.folder is not None:  # whatever else the logger wrote there
+        run.folder.record(*(run.folder.listing(folder.name) - before))
     val_loss, val_acc = (float(v) for v in net.evaluate(*run.val, verbose=0, batch_size=256))
     return net, history, logger, {"val_loss": _finite(val_loss), "val_accuracy": _finite(val_acc)}
 
@@ -307,7 +353,9 @@ def practical(
     *,
     out: str | os.PathLike = "runs/practical",
     target: str | None = None,
+    drop: str | Sequence[str] | None = None,
     seed: int = 0,
+    standardize: bool = True,
     optimizer: str = "adam",
     penalty: str = "decoupled",
     initial_loss_tolerance: float = 0.5,
@@ -327,6 +375,7 @@ def practical(
     train_epochs: int = 15,
     max_loops: int = 1,
     batch_size: int = 32,
+    fresh: bool = False,
     verbose: int = 1,
     stream: TextIO | None = None,
 ) -> PracticalReport:
@@ -360,7 +409,11 @@ def practical(
             keras.Model`` (uncompiled, softmax output). Defaults to ``"mlp"``.
         out: output folder. Defaults to ``"runs/practical"``.
         target: target column of a ``.csv`` data set. Defaults to ``None``.
+        drop: columns of a ``.csv`` data set that are not features. Defaults to ``None``.
         seed: seed of the split, the sample and every initialisation. Defaults to ``0``.
+        standardize: standardise the inputs with the training split's mean and variance,
+            inside the model (``keras.layers.Normalization`` first, saved with it); per
+            feature for tables, per channel for images. Defaults to ``True``.
         optimizer: ``"adam"``, ``"adamw"``, ``"sgd"`` or ``"rmsprop"`` (see
             :func:`keras_recipes.tuning.make_optimizer`). Defaults to ``"adam"``.
         penalty: what the weight decays mean: ``"decoupled"``, Keras's ``weight_decay``
@@ -386,6 +439,10 @@ def practical(
         train_epochs: step 5's epochs. Defaults to ``15``.
         max_loops: most extra rounds of step 5 asked by step 7. Defaults to ``1``.
         batch_size: batch size. Defaults to ``32``.
+        fresh: replace an earlier practical run in ``out`` even when it ran on other data.
+            Without it such a folder is refused; a run on the same data is always replaced.
+            Either way only the files earlier practical runs wrote there (as listed in
+            ``manifest.json``) are removed. Defaults to ``False``.
         verbose: 0 silent, 1 one line per step and epoch progress. Defaults to ``1``.
         stream: where to print. Defaults to ``None`` (``sys.stdout``).
 
@@ -394,7 +451,11 @@ def practical(
 
     Raises:
         ValueError: bad input (unknown data set or model, ``out`` is a file, a CSV without
-            its target column...), before any training.
+            its target column...), before any training. The subclass
+            :class:`~keras_recipes.workflows.run_folder.RunFolderError` when ``out`` cannot be
+            written, holds another workflow's run, a run on other data (without ``fresh``),
+            files of the user's that the run would overwrite, or a run in progress; the
+            folder is then left untouched.
 
     Formula: step 1 expects ``L0 = −ln(1/C) = ln C`` for a softmax over ``C`` classes.
 
@@ -434,13 +495,16 @@ def practical(
             raise ValueError(f"Argument `{name}` must not be empty. Received: {name}={values}")
         for v in values:
             check_number(name, v, low=0, low_inclusive=low_ok)
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"Argument `out` must be a folder, but {str(out)!r} is a file. "
-                         f"Received: out={str(out)!r}")
-    ds = _load(dataset, target, seed)
-    build = _builder(model, ds.input_shape, ds.num_classes)
+    out = check_output_dir(out, "out")  # creates nothing yet
+    ds = _load(dataset, target, seed, drop)
+    standardize_on = None
+    if standardize:
+        from keras_recipes.data import split
+
+        standardize_on = split(ds.x, ds.y, seed=int(seed))[0][0]
+    build = _builder(model, ds.input_shape, ds.num_classes, standardize_on)
     cfg = {"seed": int(seed), "optimizer": optimizer, "penalty": penalty,
+           "standardize": bool(standardize),
            "initial_loss_tolerance": initial_loss_tolerance,
            "sample_per_class": int(sample_per_class), "overfit_lr": overfit_lr,
            "overfit_epochs": int(overfit_epochs), "overfit_accuracy": overfit_accuracy,
@@ -450,55 +514,66 @@ def practical(
            "weight_decays": [float(v) for v in weight_decays], "grid_epochs": int(grid_epochs),
            "objective": objective, "top_k": int(top_k), "train_epochs": int(train_epochs),
            "max_loops": int(max_loops), "batch_size": int(batch_size), "verbose": int(verbose)}
-    out.mkdir(parents=True, exist_ok=True)
-    run = _Run(ds, build, out, cfg, stream or sys.stdout)
+    # Lock the folder; refuse another workflow's run, or one on other data (unless fresh).
+    folder = RunFolder(out, "practical").open(
+        fingerprint=RunFolder.fingerprint(ds), resume=not fresh, outputs=_outputs(int(top_k)),
+        adopt=_adopt, restart_hint="fresh=True")
+    try:
+        folder.clear()  # each run starts afresh: only an earlier practical run's files go
+        run = _Run(ds, build, out, cfg, stream or sys.stdout)
+        run.folder = folder
 
-    steps: list[PracticalStep] = []
-    findings: list[Any] = []
-    best = None
-    test_accuracy = None
+        steps: list[PracticalStep] = []
+        findings: list[Any] = []
+        best = None
+        test_accuracy = None
 
-    lap = [time.perf_counter()]
+        lap = [time.perf_counter()]
 
-    def record(step: PracticalStep) -> bool:
-        now = time.perf_counter()
-        step.seconds, lap[0] = round(now - lap[0], 2), now
-        steps.append(step)
-        run.say(f"== step {step.number}/7 {step.name}: {'ok' if step.passed else 'FAILED'}"
-                f" - {step.summary} [{step.seconds:.1f}s]")
-        return step.passed
+        def record(step: PracticalStep) -> bool:
+            now = time.perf_counter()
+            step.seconds, lap[0] = round(now - lap[0], 2), now
+            steps.append(step)
+            run.say(f"== step {step.number}/7 {step.name}: {'ok' if step.passed else 'FAILED'}"
+                    f" - {step.summary} [{step.seconds:.1f}s]")
+            return step.passed
 
-    from keras_recipes.diagnostics import diagnose, print_report
+        from keras_recipes.diagnostics import diagnose, print_report
 
-    if record(_step1(run)):
-        step2, history = _step2(run)
-        if not record(step2):
-            findings = diagnose(history)
-        elif record(_step3(run, steps[0].details["initial_loss"])):
-            step4 = _step4(run, steps[-1].details["learning_rate"])
-            if record(step4):
-                later, chosen, findings = _step5_6_7(run, step4.details["top"])
-                for s in later:
-                    record(s)
-                net = chosen["net"]
-                test_accuracy = _finite(net.evaluate(*run.test, verbose=0, batch_size=256)[1])
-                atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
-                best = {k: chosen[k] for k in ("learning_rate", "weight_decay", "epochs",
-                                               "val_loss", "val_accuracy")}
-    report = PracticalReport(steps, best, test_accuracy, findings, out,
-                             time.perf_counter() - begin)
-    failed = report.failed_step
-    if failed is not None and verbose:
-        print(f"The workflow stopped at step {failed.number} ({failed.name}).",
-              file=run.stream)
-        if findings:
-            print_report(findings, file=run.stream)
-        for line in ADVICE.get(failed.number, []):
-            print(f"  try: {line}", file=run.stream)
-    elif verbose and test_accuracy is not None:
-        print(f"test accuracy {test_accuracy:.4f} with {best}; report: {out / 'report.md'}",
-              file=run.stream)
-    write_practical_report(report, dataset_name=ds.name, sizes=(len(run.train[0]),
-                           len(run.val[0]), len(run.test[0])), num_classes=ds.num_classes,
-                           config=cfg, tables=run.tables, figures=run.figures)
-    return report
+        if record(_step1(run)):
+            step2, history = _step2(run)
+            if not record(step2):
+                findings = diagnose(history)
+            elif record(_step3(run, steps[0].details["initial_loss"])):
+                step4 = _step4(run, steps[-1].details["learning_rate"])
+                if record(step4):
+                    later, chosen, findings = _step5_6_7(run, step4.details["top"])
+                    for s in later:
+                        record(s)
+                    net = chosen["net"]
+                    test_accuracy = _finite(net.evaluate(*run.test, verbose=0,
+                                                         batch_size=256)[1])
+                    run.claim("model.keras")
+                    atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
+                    best = {k: chosen[k] for k in ("learning_rate", "weight_decay", "epochs",
+                                                   "val_loss", "val_accuracy")}
+        report = PracticalReport(steps, best, test_accuracy, findings, out,
+                                 time.perf_counter() - begin)
+        failed = report.failed_step
+        if failed is not None and verbose:
+            print(f"The workflow stopped at step {failed.number} ({failed.name}).",
+                  file=run.stream)
+            if findings:
+                print_report(findings, file=run.stream)
+            for line in ADVICE.get(failed.number, []):
+                print(f"  try: {line}", file=run.stream)
+        elif verbose and test_accuracy is not None:
+            print(f"test accuracy {test_accuracy:.4f} with {best}; report: {out / 'report.md'}",
+                  file=run.stream)
+        run.claim("report.md", "summary.json")
+        write_practical_report(report, dataset_name=ds.name, sizes=(len(run.train[0]),
+                               len(run.val[0]), len(run.test[0])), num_classes=ds.num_classes,
+                               config=cfg, tables=run.tables, figures=run.figures)
+        return report
+    finally:
+        folder.release()  # also on KeyboardInterrupt
