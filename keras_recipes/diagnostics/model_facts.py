@@ -32,7 +32,26 @@ def model_structure(model) -> dict[str, Any]:
     frozen = int(sum(np.prod(w.shape) for w in model.non_trainable_weights))
     return {"model_name": model.name, "layers": layers, "trainable_params": trainable,
             "non_trainable_params": frozen, "total_params": trainable + frozen,
-            "structure": text.getvalue()}
+            "structure": text.getvalue(),
+            "normalisation_layer": normalisation_layer(model)}
+
+
+#: Layers that put raw inputs on a unit scale inside the model.
+NORMALISING_LAYERS = ("Normalization", "Rescaling", "MinMaxNormalization")
+
+
+def normalisation_layer(model) -> str | None:
+    """Name of the layer that normalises the raw inputs first, if the model has one.
+
+    The first layer after the inputs must be a ``keras.layers.Normalization`` or
+    ``Rescaling``, or ``keras_recipes.layers.MinMaxNormalization``: then the inputs the model
+    is fed need not be on a unit scale.
+    """
+    first = [layer for layer in model.layers
+             if not isinstance(layer, keras.layers.InputLayer)][:1]
+    if first and type(first[0]).__name__ in NORMALISING_LAYERS:
+        return first[0].name
+    return None
 
 
 def distribution_scope(model):

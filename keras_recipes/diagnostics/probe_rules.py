@@ -136,8 +136,12 @@ def update_ratio(run: RunRecord) -> list[Finding]:
 
 
 def inputs_not_normalised(run: RunRecord) -> list[Finding]:
-    """Inputs far from a unit scale (the seeds' classic error)."""
-    if run.summary.get("inputs_normalised", True):
+    """Inputs far from a unit scale (the seeds' classic error).
+
+    Silent when the model's first layer normalises its inputs itself (``Normalization``,
+    ``Rescaling``, ``MinMaxNormalization``): raw inputs are then what it expects.
+    """
+    if run.summary.get("inputs_normalised", True) or run.summary.get("normalisation_layer"):
         return []
     stats = {k: v for k, v in (run.summary.get("input_stats") or {}).items()
              if k in ("min", "max", "mean", "std", "non_finite")}

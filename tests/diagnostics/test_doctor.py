@@ -73,6 +73,21 @@ def test_unnormalised_inputs_and_initial_loss(tiny_digits, seed):
 
 
 @pytest.mark.integration
+def test_raw_inputs_are_fine_when_the_model_normalises_them(tiny_digits, seed):
+    x, y = tiny_digits
+    raw = x * 255
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Normalization(mean=raw.mean(0),
+                                                         variance=raw.var(0) + 1.0),
+                              keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    logger = _train(model, raw, y, epochs=1, gradients=False)
+    assert logger.summary["inputs_normalised"] is False  # the data themselves are raw...
+    assert logger.summary["normalisation_layer"] == model.layers[0].name
+    assert "inputs_not_normalised" not in _codes(diagnose(logger))  # ...and that is fine
+
+
+@pytest.mark.integration
 def test_tiny_lr_gives_flat_loss_and_low_update_ratio(tiny_digits, seed):
     x, y = tiny_digits
     findings = diagnose(_train(_mlp(), x, y, lr=1e-7, epochs=2, activations=False))
