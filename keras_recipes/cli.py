@@ -8,10 +8,13 @@ stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import re
 import sys
 from collections.abc import Sequence
 
+from keras_recipes._paths import check_output_dir, check_output_file
 from keras_recipes.data.dataset import DATASET_NAMES, OFFLINE_DATASETS
 
 MODELS = ("mlp", "cnn")
@@ -19,6 +22,56 @@ MODELS = ("mlp", "cnn")
 
 class UsageError(Exception):
     """A bad command-line argument: printed as one line, exit code 2."""
+
+
+#: Python argument names whose option is not ``--`` + the name with dashes.
+_FLAG_ALIASES = {"stage2_min_val_accuracy": "--min-val-accuracy", "log_dir": "--log-dir",
+                 "resume": "--fresh", "fresh": "--fresh"}
+
+
+def _flag_names() -> dict[str, str]:
+    """Python argument name -> command-line option, over every sub-command."""
+    names = dict(_FLAG_ALIASES)
+    subcommands = [a.choices for a in build_parser()._actions if isinstance(a.choices, dict)]
+    for sub in (p for choices in subcommands for p in choices.values()):
+        for action in sub._actions:
+            longs = [o for o in action.option_strings if o.startswith("--")]
+            if longs and action.dest not in names:
+                names[action.dest] = longs[0]
+    return names
+
+
+def as_flags(message: str) -> str:
+    """Rewrite a library error so that it names command-line options, not Python arguments.
+
+    ``Argument `stage_classes` must be ...`` becomes ``--stage-classes must be ...``,
+    ``Received: out='x'`` becomes ``Received: --out='x'`` and ``resume=False`` becomes
+    ``--fresh``. Names without an option are left as they are.
+    """
+    names = _flag_names()
+    message = message.replace("pass resume=False", "pass --fresh")
+    message = re.sub(r"\b(resume=False|fresh=True)", "--fresh", message)
+
+    def flag(match: re.Match, fmt: str) -> str:
+        name = match.group(1)
+        return fmt.format(names[name]) if name in names else match.group(0)
+
+    message = re.sub(r"Argument `(\w+)`", lambda m: flag(m, "{}"), message)
+    message = re.sub(r"`(\w+)`", lambda m: flag(m, "{}"), message)
+    return re.sub(r"(?<![\w-])(\w+)=", lambda m: flag(m, "{}="), message)
+
+
+def _usage(exc: BaseException) -> UsageError:
+    return UsageError(as_flags(str(exc)))
+
+
+def _check_dir(path: str | None, flag: str) -> None:
+    """An output folder that cannot be written answers before any work."""
+    if path is not None:
+        try:
+            check_output_dir(path, flag.lstrip("-").replace("-", "_"))
+        except ValueError as exc:
+            raise _usage(exc) from exc
 
 
 class _Parser(argparse.ArgumentParser):
@@ -52,18 +105,37 @@ def _positive_float(value: str) -> float:
         v = float(value)
     except ValueError:
         v = -1.0
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}")
+    if not (v > 0 and math.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value!r}")
     return v
 
 
-def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None) -> None:
+def _seed(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not 0 <= n < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to 2**32 - 1, got {value!r}")
+    return n
+
+
+def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None,
+                        workflow: bool = False) -> None:
     """The ``--dataset``, ``--model``, ``--seed`` (and ``--epochs``) options."""
     p.add_argument("--dataset", type=_dataset_arg, default="digits",
                    help="data set name or .npz/.csv path (default: digits)")
     p.add_argument("--target", default=None, help="target column of a .csv data set")
+    p.add_argument("--drop", default=None, type=lambda v: [c for c in v.split(",") if c],
+                   metavar="COLUMNS", help="comma-separated columns of a .csv data set that "
+                   "are not features (an id, a date)")
     p.add_argument("--model", choices=MODELS, default="mlp", help="baseline model (default: mlp)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    if workflow:
+        p.add_argument("--no-standardize", dest="standardize", action="store_false",
+                       help="train on raw inputs (default: standardise them with train-split "
+                       "statistics, inside the saved model)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
     if epochs is not None:
         p.add_argument("--epochs", type=_positive_int, default=epochs,
                        help=f"training epochs (default: {epochs})")
@@ -74,12 +146,17 @@ def load_for_cli(args):
     from keras_recipes.data import DatasetUnavailableError, load_dataset
 
     try:
-        ds = load_dataset(args.dataset, flatten=False, seed=args.seed, target=args.target)
+        ds = load_dataset(args.dataset, flatten=False, seed=args.seed, target=args.target,
+                          drop=args.drop)
     except (ValueError, DatasetUnavailableError) as exc:
-        raise UsageError(str(exc)) from exc
+        raise _usage(exc) from exc
     if ds.task != "classification":
         raise UsageError(f"dataset {args.dataset!r} is a regression set; this command "
                          "needs classes")
+    if ds.num_classes < 2:
+        raise UsageError(f"dataset {args.dataset!r} holds a single class "
+                         f"({', '.join(map(str, ds.class_names or [0]))}); classification "
+                         "needs at least 2")
     if args.model == "cnn" and len(ds.input_shape) != 3:
         raise UsageError(f"--model cnn needs image data; {args.dataset!r} has input shape "
                          f"{ds.input_shape}")
@@ -99,6 +176,11 @@ def _cmd_datasets(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    if args.save:
+        try:
+            check_output_file(args.save, "save", (".keras",))
+        except ValueError as exc:
+            raise _usage(exc) from exc
     ds = load_for_cli(args)
     import keras
 
@@ -110,13 +192,28 @@ def _cmd_train(args) -> int:
     model = build_model(args.model, ds.input_shape, ds.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(*train, validation_data=val, epochs=args.epochs, batch_size=args.batch_size,
-              verbose=2 if args.verbose else 0)
+    history = model.fit(*train, validation_data=val, epochs=args.epochs,
+                        batch_size=args.batch_size, verbose=2 if args.verbose else 0,
+                        callbacks=[keras.callbacks.TerminateOnNaN()])
     loss, acc = model.evaluate(*test, verbose=0)
+    losses = [float(v) for v in history.history.get("loss", [])]
+    if not losses or not all(map(math.isfinite, [*losses, loss])):
+        epoch = next((i for i, v in enumerate(losses) if not math.isfinite(v)), len(losses))
+        print(f"keras-recipes: error: training diverged (loss {loss:g} in epoch {epoch + 1}); "
+              f"try a lower --lr than {args.lr:g}"
+              + ("; nothing saved" if args.save else ""), file=sys.stderr)
+        return 1
     print(f"{ds.name} {args.model}: test accuracy {acc:.4f} (loss {loss:.4f}, "
           f"{args.epochs} epochs, {len(train[0])} train / {len(test[0])} test examples)")
     if args.save:
-        model.save(args.save)
+        folder, name = os.path.split(os.path.abspath(args.save))
+        part = os.path.join(folder, f".{name}.{os.getpid()}.part.keras")
+        try:  # a complete file or none: save, then rename
+            model.save(part)
+            os.replace(part, args.save)
+        finally:
+            if os.path.exists(part):
+                os.unlink(part)
         print(f"saved {args.save}")
     return 0
 
@@ -126,8 +223,7 @@ def _cmd_lr_find(args) -> int:
         raise UsageError(f"--max-lr must be > --min-lr (got {args.min_lr:g} and {args.max_lr:g})")
     if args.num_steps < 10:
         raise UsageError(f"--num-steps must be >= 10 (got {args.num_steps})")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out must be a directory; {args.out!r} is a file")
+    _check_dir(args.out, "--out")
     ds = load_for_cli(args)
     import keras
 
@@ -156,8 +252,7 @@ def _cmd_lr_find(args) -> int:
 
 
 def _cmd_diagnose(args) -> int:
-    if args.log_dir and os.path.exists(args.log_dir) and not os.path.isdir(args.log_dir):
-        raise UsageError(f"--log-dir must be a directory; {args.log_dir!r} is a file")
+    _check_dir(args.log_dir, "--log-dir")
     ds = load_for_cli(args)
     import warnings
 
@@ -186,7 +281,13 @@ def _cmd_diagnose(args) -> int:
           f"{args.epochs} epochs at lr={args.lr:g}")
     print_report(diagnose(logger))
     if args.log_dir:
-        print(f"wrote {os.path.join(args.log_dir, 'diagnostics.csv')}")
+        path = os.path.join(args.log_dir, "diagnostics.csv")
+        failed = [str(w.message) for w in caught if "writing" in str(w.message)]
+        if failed or not os.path.isfile(path):
+            print(f"keras-recipes: error: {path} was not written"
+                  + (f" ({failed[0]})" if failed else ""), file=sys.stderr)
+            return 2
+        print(f"wrote {path}")
     return 0
 
 
@@ -202,34 +303,51 @@ def _stage_classes_arg(value: str):
 
 
 def _cmd_steamroller(args) -> int:
+    _check_dir(args.out, "--out")
+    if args.distribute is not None:  # a set-up this process cannot run: refused at once
+        from keras_recipes import _distribute
+
+        try:
+            _distribute.check_setup(args.distribute)
+        except ValueError as exc:
+            raise _usage(exc) from exc
+    load_for_cli(args)  # bad data answers at once, before TensorFlow is imported
     from keras_recipes.workflows import SteamrollerInputError, steamroller
+    from keras_recipes.workflows.run_folder import RunFolderError
 
     try:
         report = steamroller(
             args.dataset, args.model, stage_classes=args.stage_classes,
             stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
-            target=args.target, stage1_epochs=args.stage1_epochs,
+            target=args.target, drop=args.drop, stage1_epochs=args.stage1_epochs,
             stage2_epochs=args.stage2_epochs, stage3_epochs=args.stage3_epochs,
             batch_size=args.batch_size, stage2_min_val_accuracy=args.min_val_accuracy,
             lr_finder_steps=args.lr_finder_steps, schedule=args.schedule,
-            resume=not args.fresh, verbose=0 if args.quiet else 1)
-    except SteamrollerInputError as exc:
-        raise UsageError(str(exc)) from exc
+            standardize=args.standardize, grow=args.grow,
+            resume=not args.fresh, verbose=0 if args.quiet else 1,
+            distribute=args.distribute)
+    except (SteamrollerInputError, RunFolderError) as exc:
+        raise _usage(exc) from exc
     if args.quiet:
         print(repr(report))
     return 0 if report.passed else 1
 
 
 def _cmd_practical(args) -> int:
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out must be a folder, but {args.out!r} is a file")
+    _check_dir(args.out, "--out")
     ds = load_for_cli(args)  # bad data answers with exit 2 before any training
     from keras_recipes.workflows import practical
+    from keras_recipes.workflows.run_folder import RunFolderError
 
-    report = practical(
-        ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
-        grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
-        max_loops=args.max_loops, batch_size=args.batch_size, verbose=0 if args.quiet else 1)
+    try:
+        report = practical(
+            ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
+            grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
+            max_loops=args.max_loops, batch_size=args.batch_size, fresh=args.fresh,
+            standardize=args.standardize,
+            verbose=0 if args.quiet else 1)
+    except RunFolderError as exc:
+        raise _usage(exc) from exc
     if args.quiet:
         print(report)
     return 0 if report.passed else 1
@@ -278,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_diagnose)
     p = sub.add_parser("steamroller", help="the three-stage steamroller: overfit a few "
                        "examples, generalise on a few classes, then train on everything")
-    add_data_model_args(p)
+    add_data_model_args(p, workflow=True)
     p.add_argument("--out", default="runs/steamroller",
                    help="run folder: report.md, summary.json, logs and models "
                    "(default: runs/steamroller; a rerun resumes it)")
@@ -295,14 +413,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-finder-steps", type=_positive_int, default=100)
     p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle",
                    help="stage-3 schedule (default: onecycle)")
+    p.add_argument("--no-grow", dest="grow", action="store_false",
+                   help="stage 3 trains the big network directly (default: grow from the "
+                   "stage-2 size while the validation loss falls)")
     p.add_argument("--fresh", action="store_true",
-                   help="delete an earlier run in --out and start afresh")
+                   help="delete the files an earlier steamroller run wrote in --out (and "
+                   "nothing else) and start afresh")
+    p.add_argument("--distribute", choices=("mirrored", "multiworker", "jax-data-parallel"),
+                   default=None,
+                   help="train on several devices: mirrored (TensorFlow, local devices; two "
+                   "logical CPUs on a one-CPU machine), multiworker (TensorFlow, TF_CONFIG "
+                   "from the environment, same command on every worker; only the chief "
+                   "writes --out), jax-data-parallel (JAX, all jax.devices()) "
+                   "(default: one device)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=_cmd_steamroller)
 
     p = sub.add_parser("practical", help="seed 004's seven steps: initial loss, overfit a "
                        "sample, LR that makes the loss fall, grid, train longer, read, loop")
-    add_data_model_args(p)
+    add_data_model_args(p, workflow=True)
     p.add_argument("--out", default="runs/practical",
                    help="run folder: report.md, summary.json, logs, model (default: "
                    "runs/practical)")
@@ -316,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-loops", type=int, choices=range(0, 10), default=1, metavar="N",
                    help="extra rounds of step 5 when the curves ask for it (default: 1)")
     p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--fresh", action="store_true",
+                   help="replace an earlier practical run in --out even when it ran on "
+                   "other data (only the files it wrote are removed)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=_cmd_practical)
     return parser
@@ -332,6 +464,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"keras-recipes: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a disk that fills up or a folder that turns read-only mid-run
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"keras-recipes: error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("keras-recipes: interrupted", file=sys.stderr)

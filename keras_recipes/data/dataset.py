@@ -242,8 +242,14 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
     return x, y
 
 
-def _from_file(path: Path, target: str | None, flatten: bool, drop=None) -> Dataset:
-    if path.suffix == ".npz":
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays ``x`` and ``y`` of a ``.npz`` file; no pickled objects are ever loaded."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"The file {str(path)!r} is not a readable .npz archive (np.savez "
+                         "writes a zip archive of arrays).")
+    try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
             if missing:
@@ -252,6 +258,21 @@ def _from_file(path: Path, target: str | None, flatten: bool, drop=None) -> Data
                     f"Received arrays: {sorted(f.files)}"
                 )
             x, y = f["x"], f["y"]
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ValueError(f"The file {str(path)!r} is not a readable .npz archive "
+                         f"({type(exc).__name__}: {exc}).") from exc
+    except ValueError as exc:
+        if "pickle" not in str(exc):
+            raise
+        raise ValueError(f"The .npz file {str(path)!r} holds Python objects (pickled), which "
+                         "are not loaded for safety; save numeric arrays 'x' and 'y' "
+                         "(np.savez(path, x=x, y=y) with number arrays).") from exc
+    return x, y
+
+
+def _from_file(path: Path, target: str | None, flatten: bool, drop=None) -> Dataset:
+    if path.suffix == ".npz":
+        x, y = _read_npz(path)
     else:
         x, y = _read_csv(path, target, drop)
     if len(x) != len(y):

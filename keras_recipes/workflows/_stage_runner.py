@@ -98,7 +98,9 @@ def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout:
     """Build the uncompiled network of ``stage`` (small net in stages 1–2, big in 3).
 
     ``normalization`` (a layer, e.g. the train-set standardisation) is applied to the raw
-    inputs first: inside the preset networks, or in front of a user's network. ``size``
+    inputs first: inside the preset networks; a user's callable that names a
+    ``normalization`` parameter (or takes ``**kwargs``) receives it and applies it to its
+    inputs; any other callable's network is wrapped behind it. ``size``
     picks a rung of :data:`PRESET_SIZES` for a named preset (default: small in stages 1–2,
     big in stage 3).
     """
@@ -110,8 +112,9 @@ def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout:
                            normalization=normalization, **preset)
     params = inspect.signature(model).parameters
     any_kw = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    options = {k: v for k, v in (("dropout", dropout), ("stage", stage))
-               if any_kw or k in params}
+    options = {k: v for k, v in (("dropout", dropout), ("stage", stage),
+                                 ("normalization", normalization))
+               if (any_kw or k in params) and not (k == "normalization" and v is None)}
     net = model(tuple(input_shape), int(num_classes), **options)
     if not isinstance(net, keras.Model):
         raise ValueError(
@@ -125,7 +128,9 @@ def build_stage_model(model, stage: int, input_shape, num_classes: int, dropout:
             f"Argument `model` must build a network with {num_classes} outputs (one "
             f"probability per class). Received: output_shape={net.output_shape}"
         )
-    if normalization is not None:
+    if normalization is not None and "normalization" not in options:
+        # The network cannot take the layer itself: it runs in front of it, as a nested
+        # model (the diagnostics then see the user's network as one block).
         from keras_recipes.workflows.standardize import wrap_with_layer
 
         net = wrap_with_layer(net, normalization, input_shape)
@@ -430,6 +435,10 @@ def _plots(history, logger, stage_dir: Path, rel_dir: str, files: dict) -> None:
 
     _save_figure(plotting.plot_learning_curves(history), stage_dir / "learning_curves.png")
     files["figures"]["learning_curves"] = f"{rel_dir}/learning_curves.png"
+    from keras_recipes.diagnostics.run_record import as_record
+
+    if as_record(logger).layer_stat("act_mean").empty:
+        return  # no hidden layer the probe could measure (e.g. a nested user network)
     _save_figure(plotting.plot_activation_stats(logger), stage_dir / "activations.png")
     files["figures"]["activations"] = f"{rel_dir}/activations.png"
 

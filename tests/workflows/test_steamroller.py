@@ -55,7 +55,9 @@ def test_interrupted_run_leaves_a_consistent_folder(resumed_run):
     assert first["status"] == "running"
     assert list(first["stages"]) == ["1"] and first["stages"]["1"]["status"] == "passed"
     # stage 2 never reached its folder: only the half-done ".partial" one exists
-    assert listing == [".stage2.partial", "report.md", "stage1", "summary.json"]
+    # (and the lock is gone: released on KeyboardInterrupt)
+    assert listing == [".stage2.partial", "manifest.json", "report.md", "stage1",
+                       "summary.json"]
 
 
 def test_rerun_resumes_and_finishes(resumed_run):
@@ -108,6 +110,34 @@ def test_third_run_skips_every_stage(resumed_run):
     assert again.test_accuracy == report.test_accuracy
     loaded = SteamrollerReport.load(out)
     assert loaded.passed and [s.stage for s in loaded.stages] == [1, 2, 3]
+
+
+def test_stage3_follows_the_notes_bigger_net_stronger_augmentation(resumed_run):
+    out, _, _, report = resumed_run
+    stages = report.summary["stages"]
+    # Seed 000, stage 3: "augmentation de donnée maximale" (twice stage 2's by default)...
+    assert stages["3"]["regularisation"]["augmentation"] == pytest.approx(
+        2 * stages["2"]["regularisation"]["augmentation"])
+    # ... and "petit réseau → gros réseau": growth starts at the stage-2 size.
+    growth = stages["3"]["growth"]
+    assert growth[0]["model"] == stages["2"]["model_desc"]
+    assert [g["params"] for g in growth] == sorted(g["params"] for g in growth)
+    chosen = [g["model"] for g in growth].index(stages["3"]["model_desc"])
+    losses = [g["val_loss"] for g in growth]
+    for i in range(1, chosen + 1):  # every size kept lowered the loss by 2 % or more
+        assert losses[i] <= losses[i - 1] * 0.98
+    if chosen + 1 < len(growth):  # the first size that did not was the last one tried
+        assert len(growth) == chosen + 2 and losses[chosen + 1] > losses[chosen] * 0.98
+    assert "Network size, small → big" in (out / "report.md").read_text()
+
+
+def test_grow_false_trains_the_big_preset(tmp_path):
+    report = steamroller("digits", "mlp", out=tmp_path / "run", grow=False,
+                         stage3_augment=0.0, **TINY)
+    record = report.summary["stages"]["3"]
+    assert record["growth"] is None
+    assert "hidden=(256, 256)" in record["model_desc"]
+    assert record["regularisation"]["augmentation"] == 0.0
 
 
 def constant_model(input_shape, num_classes):
@@ -184,7 +214,8 @@ def test_csv_without_the_target_column(tmp_path, csv_file):
 def test_folder_of_another_run_is_refused(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    other = {"config": {"dataset": "digits", "target": None, "model": "cnn",
+    other = {"workflow": "steamroller", "stages": {},
+             "config": {"dataset": "digits", "target": None, "model": "cnn",
                         "stage_classes": [0, 1], "stage1_per_class": 10, "seed": 0}}
     (out / "summary.json").write_text(json.dumps(other))
     with pytest.raises(SteamrollerInputError, match="holds a steamroller run with other"):
@@ -192,8 +223,14 @@ def test_folder_of_another_run_is_refused(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
 
 
-@pytest.mark.slow
-def test_full_digits_run_reaches_the_accuracy_target(tmp_path):
-    report = steamroller("digits", "mlp", out=tmp_path / "run", verbose=0)
+@pytest.mark.parametrize("preset", ["mlp", "cnn"])
+def test_every_preset_passes_every_gate_on_digits_with_defaults(tmp_path, preset):
+    report = steamroller("digits", preset, out=tmp_path / "run", verbose=0)
+    assert [s.status for s in report.stages] == ["passed", "passed", "done"]
     assert report.passed
     assert report.test_accuracy >= 0.97
+    # The saved model standardises raw inputs itself and has exact BatchNorm statistics:
+    # its inference-mode accuracy on the training examples is the training-mode one.
+    record = report.summary["stages"]["2"]
+    assert record["preprocessing"]["standardize"] is True
+    assert record["preprocessing"]["batchnorm_recalibrated_batches"] >= 1

@@ -279,3 +279,48 @@ def test_cli_nan_in_a_table_is_one_line_exit_2_and_nothing_written(tmp_path):
     assert len(lines) == 1 and "Column 'b'" in lines[0] and "row 2" in lines[0]
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+# --- a user's own network ---------------------------------------------------------------------
+
+def test_a_user_network_that_takes_normalization_applies_it_itself():
+    from keras_recipes.workflows._stage_runner import build_stage_model
+
+    seen = {}
+
+    def net(input_shape, num_classes, normalization=None):
+        seen["layer"] = normalization
+        inputs = keras.Input(input_shape)
+        hidden = keras.layers.Dense(4, activation="relu")(normalization(inputs))
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(hidden))
+
+    x = (np.random.default_rng(0).normal(size=(30, 6)) * SCALES).astype("float32")
+    layer = standardization_layer(x)
+    model = build_stage_model(net, 2, (6,), 3, 0.0, normalization=layer)
+    assert seen["layer"] is layer
+    assert not any(isinstance(sub, keras.Model) for sub in model.layers)  # flat: no wrapper
+
+
+def test_a_user_network_without_normalization_is_wrapped_and_predicts_on_raw_inputs():
+    from keras_recipes.workflows._stage_runner import build_stage_model
+
+    def net(input_shape, num_classes):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(inputs))
+
+    x = (np.random.default_rng(0).normal(size=(30, 6)) * SCALES).astype("float32")
+    model = build_stage_model(net, 2, (6,), 3, 0.0, normalization=standardization_layer(x))
+    inner = [sub for sub in model.layers if isinstance(sub, keras.Model)][0]
+    expected = inner.predict((x - x.mean(0)) / x.std(0), verbose=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-5)
+
+
+def test_npz_with_python_objects_or_garbage_is_named(tmp_path):
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, x=np.array([{"a": 1}, {"b": 2}], dtype=object), y=np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"holds Python objects .* not loaded for safety"):
+        load_dataset(str(objects))
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a zip archive at all")
+    with pytest.raises(ValueError, match=r"not a readable .npz archive"):
+        load_dataset(str(garbage))
