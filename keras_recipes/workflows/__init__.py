@@ -4,14 +4,18 @@ from keras_recipes.workflows.practical import practical
 from keras_recipes.workflows.practical_report import PracticalReport, PracticalStep
 from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
+from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
 from keras_recipes.workflows.stages import StageData, plan_stages
 from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
+from keras_recipes.workflows.standardize import standardization_layer
 from keras_recipes.workflows.steamroller_report import StageResult, SteamrollerReport
 
 __all__ = [
     "PracticalReport",
     "PracticalStep",
     "Report",
+    "RunFolder",
+    "RunFolderError",
     "StageData",
     "StageProgress",
     "StageResult",
@@ -19,5 +23,6 @@ __all__ = [
     "SteamrollerReport",
     "plan_stages",
     "practical",
+    "standardization_layer",
     "steamroller",
 ]
