@@ -197,3 +197,265 @@ def train_step(model: keras.Model, batch: tuple) -> dict[str, float]:
     model.reset_metrics()
     logs = model.train_function(iter([data]))
     return {name: float(keras.ops.convert_to_numpy(value)) for name, value in logs.items()}
+
+
+def replica_shares(model: Any, x: Any) -> list:
+    """``x`` cut into the shares the replicas of ``model`` each normalise on their own.
+
+    Under a TensorFlow strategy with ``R`` replicas, ``fit`` gives replica ``r`` rows
+    ``[r·n/R, (r+1)·n/R)`` of each global batch of ``n`` examples, and a
+    BatchNormalization layer normalises each share with its own statistics; this returns
+    those ``R`` shares (empty ones left out). Elsewhere (one device, or JAX's
+    ``DataParallel``, which compiles one program over the whole sharded batch) it is
+    ``[x]``.
+    """
+    found = strategy(model)
+    replicas = 1 if found is None else int(found.num_replicas_in_sync)
+    if replicas == 1:
+        return [x]
+    shares = [_split(x, r, replicas) for r in range(replicas)]
+    return [s for s in shares if _batch_size((s,)) > 0]
+
+
+# --- several workers -------------------------------------------------------------------
+
+#: Names accepted by :func:`setup` (``--distribute`` on the command line).
+SETUPS = ("mirrored", "multiworker", "jax-data-parallel")
+
+
+def _multi_worker(found) -> bool:
+    if found is None:
+        return False
+    import tensorflow as tf
+
+    return isinstance(found, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def is_chief(model: Any = None) -> bool:
+    """Whether this process is the one that writes files (``True`` in one process).
+
+    Under ``tf.distribute.MultiWorkerMirroredStrategy`` the chief is the ``chief`` task of
+    ``TF_CONFIG``, or worker 0 when there is none (TensorFlow's own rule, exposed as
+    ``strategy.extended.should_checkpoint``). ``model`` picks the strategy (the model's,
+    or the current one when ``None``); on JAX the chief is process 0.
+    """
+    if _on_tensorflow():
+        found = strategy(model) if model is not None else _current_strategy()
+        return bool(getattr(found.extended, "should_checkpoint", True))
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.process_index() == 0
+    return True
+
+
+def _current_strategy():
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
+
+
+def any_worker(flag: bool, model: Any = None) -> bool:
+    """``True`` when ``flag`` is true on at least one worker process.
+
+    Under ``MultiWorkerMirroredStrategy`` every worker must call this at the same point
+    (it is a collective all-reduce: the sum of the workers' flags); in one process it
+    returns ``flag``. Use it for a decision taken from a local observation (a wall clock,
+    a file) that all workers must take together, or a worker would wait forever in the
+    next collective step.
+    """
+    if not _on_tensorflow():
+        return bool(flag)
+    found = strategy(model) if model is not None else _current_strategy()
+    if not _multi_worker(found):
+        return bool(flag)
+    import tensorflow as tf
+
+    value = 1.0 if flag else 0.0
+    with found.scope():
+        per_replica = found.run(lambda: tf.constant(value, tf.float32))
+        total = found.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+    return float(total.numpy()) > 0.0
+
+
+def all_workers(flag: bool, model: Any = None) -> bool:
+    """``True`` when ``flag`` is true on every worker (see :func:`any_worker`).
+
+    Used as a barrier that carries a verdict: each worker waits until every other has
+    reached it, and all of them learn whether any failed.
+    """
+    return not any_worker(not flag, model)
+
+
+def check_setup(name: str | None) -> None:
+    """Refuse, before any work, a ``distribute=`` setting this process cannot run.
+
+    ``"mirrored"`` and ``"multiworker"`` need the TensorFlow backend, ``"multiworker"``
+    also a ``TF_CONFIG`` environment variable naming the cluster and this task;
+    ``"jax-data-parallel"`` needs the JAX backend. Raises ``ValueError`` with one line.
+    """
+    if name is None:
+        return
+    if name not in SETUPS:
+        raise ValueError(f"Argument `distribute` must be one of {list(SETUPS)} or None. "
+                         f"Received: distribute={name!r}")
+    backend = keras.backend.backend()
+    needed = "jax" if name == "jax-data-parallel" else "tensorflow"
+    if backend != needed:
+        raise ValueError(f"Argument `distribute={name!r}` needs the {needed} backend "
+                         f"(KERAS_BACKEND={needed}); this process runs {backend}.")
+    if name == "multiworker":
+        import json
+        import os
+
+        raw = os.environ.get("TF_CONFIG")
+        try:
+            config = json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            config = None
+        if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict)
+                and isinstance(config.get("task"), dict)):
+            raise ValueError("Argument `distribute='multiworker'` needs the TF_CONFIG "
+                             "environment variable (JSON with 'cluster' and 'task') on "
+                             f"every worker. Received: TF_CONFIG={raw!r}")
+
+
+class Setup:
+    """A distribution set-up for a whole workflow: its scope, its chief, its barrier.
+
+    Made by :func:`setup`. ``scope()`` is where models and optimizers are created (and
+    trained); ``is_chief`` says whether this process writes files; ``agree(flag)`` is a
+    barrier across worker processes that returns whether ``flag`` held on every one.
+    """
+
+    def __init__(self, name: str | None, strategy_or_distribution: Any = None):
+        self.name = name
+        self._dist = strategy_or_distribution
+
+    @property
+    def strategy(self):
+        """The ``tf.distribute.Strategy`` (TensorFlow set-ups), else ``None``."""
+        return self._dist if self.name in ("mirrored", "multiworker") else None
+
+    @property
+    def num_replicas(self) -> int:
+        """Replicas sharing each global batch (all workers together)."""
+        if self.strategy is not None:
+            return int(self.strategy.num_replicas_in_sync)
+        if self.name == "jax-data-parallel":
+            return int(len(self._dist.device_mesh.devices.reshape(-1)))
+        return 1
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes the run's files."""
+        if self.strategy is not None:
+            return bool(self.strategy.extended.should_checkpoint)
+        return is_chief() if self.name else True
+
+    def scope(self):
+        """Context in which models and optimizers are created and trained."""
+        if self._dist is None:
+            return contextlib.nullcontext()
+        return self._dist.scope()
+
+    def agree(self, flag: bool) -> bool:
+        """Barrier across worker processes; ``True`` when ``flag`` holds on every one."""
+        if self.name != "multiworker":
+            return bool(flag)
+        import tensorflow as tf
+
+        value = 0.0 if flag else 1.0
+        per_replica = self.strategy.run(lambda: tf.constant(value, tf.float32))
+        total = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return float(total.numpy()) == 0.0
+
+
+def _two_logical_cpus() -> None:
+    """On a machine with one CPU and no GPU, declare two logical CPU devices.
+
+    Only possible before TensorFlow initialises its devices; afterwards the existing
+    devices are kept (a MirroredStrategy over one device is still correct, only not
+    parallel).
+    """
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return
+    cpus = tf.config.list_physical_devices("CPU")
+    if len(cpus) != 1:
+        return
+    try:
+        if len(tf.config.get_logical_device_configuration(cpus[0]) or []) < 2:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+    except RuntimeError:
+        pass  # devices already initialised: keep them
+
+
+def setup(name: str | None) -> Setup:
+    """Create the distribution set-up ``name`` (see :data:`SETUPS`), or none for ``None``.
+
+    - ``"mirrored"``: ``tf.distribute.MirroredStrategy`` over the local devices; on a
+      machine with one CPU and no GPU, two logical CPU devices are declared first (only
+      possible before TensorFlow has initialised its devices; otherwise the devices are
+      kept as they are).
+    - ``"multiworker"``: ``tf.distribute.MultiWorkerMirroredStrategy`` from ``TF_CONFIG``
+      (call this before any other TensorFlow work in the process; the strategy is
+      created once per process and returned again by later calls).
+    - ``"jax-data-parallel"``: ``keras.distribution.DataParallel`` over ``jax.devices()``
+      (for host devices: ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` before JAX
+      starts); used through :meth:`Setup.scope`, so the global distribution is untouched.
+
+    Raises:
+        ValueError: for a setting this process cannot run (:func:`check_setup`).
+    """
+    check_setup(name)
+    if name is None:
+        return Setup(None)
+    if name == "jax-data-parallel":
+        import jax
+
+        return Setup(name, keras.distribution.DataParallel(devices=jax.devices()))
+    import tensorflow as tf
+
+    if name == "mirrored":
+        _two_logical_cpus()
+        return Setup(name, tf.distribute.MirroredStrategy())
+    if _MULTI_WORKER:  # collective ops are configured once per process
+        return Setup(name, _MULTI_WORKER[0])
+    _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())
+    return Setup(name, _MULTI_WORKER[0])
+
+
+#: The process's ``MultiWorkerMirroredStrategy``, created once by :func:`setup`.
+_MULTI_WORKER: list = []
+
+
+def predict_on_batch(model: Any, x: Any) -> Any:
+    """``model``'s inference-mode outputs on one batch ``x``, in order, one row per example.
+
+    Under a TensorFlow strategy with several replicas, ``model.predict_on_batch`` hands
+    the whole batch to every replica and concatenates their outputs (``R`` times as many
+    rows); ``model.predict`` splits the batch over the replicas as ``fit`` does, which is
+    what this uses there. Elsewhere it is ``model.predict_on_batch``.
+    """
+    if num_replicas(model) > 1 and strategy(model) is not None:
+        n = _batch_size((x,))
+        return model.predict(x, batch_size=max(n, 1), verbose=0)
+    return model.predict_on_batch(x)
+
+
+def gradient_targets(model: Any, variables: list) -> list:
+    """What a ``tf.GradientTape`` differentiates against for ``variables``, in any context.
+
+    In cross-replica context inside a strategy's scope (a probe run after
+    ``with strategy.scope(): model.fit(...)``), a mirrored variable cannot hand its
+    resource to the tape; the forward pass reads its first component there, so the
+    gradient is taken with respect to that component. Plain variables are returned
+    unchanged.
+    """
+    found = strategy(model)
+    if found is None or int(found.num_replicas_in_sync) == 1 and not _multi_worker(found):
+        return list(variables)
+    return [_components(model, v.value)[0] for v in variables]

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number
 from keras_recipes.analysis._probabilities import (
@@ -269,7 +270,7 @@ def evaluate_ensemble(
         lab = labels[start:start + len(batch)]
         stack = []
         for i, m in enumerate(models):
-            raw = m.predict_on_batch(batch)
+            raw = _distribute.predict_on_batch(m, batch)  # one row per example
             if isinstance(raw, list | tuple | dict):
                 raise ValueError(f"Model {i} has several outputs; a classifier with one output "
                                  "is required.")

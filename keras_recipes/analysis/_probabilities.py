@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes._validation import check_number, received
 from keras_recipes.data import class_labels
 
@@ -119,7 +120,8 @@ def batched_probabilities(
     dropped once the caller has reduced them.
     """
     for start in range(0, len(x), batch_size):
-        out = model.predict_on_batch(x[start:start + batch_size])
+        # One row per example also when the model is replicated over several devices.
+        out = _distribute.predict_on_batch(model, x[start:start + batch_size])
         if isinstance(out, list | tuple | dict):
             raise ValueError(
                 "The model has several outputs; a classifier with one output is required. "

@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from keras_recipes import _distribute
 from keras_recipes._validation import check_number
 
 __all__ = ["PreciseBatchNorm", "batchnorm_layers", "recalibrate_batchnorm"]
@@ -45,6 +46,14 @@ def recalibrate_batchnorm(model, x, batch_size: int = 32) -> int:
     ``(1/K)·Σ_k σ²_k``. Weights are not changed; frozen (``trainable=False``) layers are
     left alone; each layer's momentum is restored afterwards.
 
+    On several devices the statistics are those training used. Under a TensorFlow
+    strategy with ``R`` replicas (``MirroredStrategy``, ``MultiWorkerMirroredStrategy``),
+    ``fit`` normalises each replica's share of a global batch on its own, so each batch
+    of ``x`` is cut into the same ``R`` shares and every share counts as one of the
+    ``K·R`` averaged batches; the passes run in cross-replica context, where assigning a
+    mirrored moving statistic writes the same value to every replica. Under JAX's
+    ``DataParallel`` the whole global batch is normalised at once, as in ``fit``.
+
     Use it after training a network with BatchNormalization on a small data set or for few
     steps, before evaluating or saving it. Pass the training batch size, so that the batch
     statistics are those the network was trained with.
@@ -55,7 +64,8 @@ def recalibrate_batchnorm(model, x, batch_size: int = 32) -> int:
         batch_size: batch size of the passes. Defaults to ``32``.
 
     Returns:
-        The number of batches averaged (0 when the model has no trainable BatchNorm).
+        The number of batches averaged (0 when the model has no trainable BatchNorm);
+        under a TensorFlow strategy, the number of replica shares.
 
     Example:
 
@@ -79,17 +89,22 @@ def recalibrate_batchnorm(model, x, batch_size: int = 32) -> int:
         return 0
     size = min(int(batch_size), n)
     starts = list(range(0, n - size + 1, size))  # full batches only: same statistics as fit
+    batches = [
+        share
+        for start in starts
+        for share in _distribute.replica_shares(
+            model, keras.tree.map_structure(lambda a, s=start: a[s:s + size], x))
+    ]
     saved = [layer.momentum for layer in layers]
     try:
-        for k, start in enumerate(starts, start=1):
+        for k, batch in enumerate(batches, start=1):
             for layer in layers:
                 layer.momentum = (k - 1) / k
-            batch = keras.tree.map_structure(lambda a, s=start: a[s:s + size], x)
             model(batch, training=True)
     finally:
         for layer, momentum in zip(layers, saved, strict=True):
             layer.momentum = momentum
-    return len(starts)
+    return len(batches)
 
 
 class PreciseBatchNorm(keras.callbacks.Callback):

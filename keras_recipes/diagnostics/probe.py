@@ -22,6 +22,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes.diagnostics.inputs import (
     leaves,
     model_inputs,
@@ -437,7 +438,10 @@ def _gradient_function(probe: Probe, net: keras.Model):
                 loss = probe.loss_of(y, outs[0])
             grads = None
             if want_grads:
-                grads = tape.gradient(loss, probe.variables,
+                # Mirrored variables: their first component (the one the forward read),
+                # also in cross-replica context inside the strategy's scope.
+                targets = _distribute.gradient_targets(net, probe.variables)
+                grads = tape.gradient(loss, targets,
                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
             current = [v.value for v in probe.variables]
             return probe.packed_statistics(outs, loss, grads, current, previous)
