@@ -197,9 +197,10 @@ class ErrorAnalysis:
     # ------------------------------------------------------------------ tables
     def confusion_matrix(self) -> pd.DataFrame:
         """Counts with true classes as rows and predicted classes as columns."""
-        k = self.num_classes
-        counts = np.zeros((k, k), dtype="int64")
-        np.add.at(counts, (self.table["label"].to_numpy(), self.table["pred"].to_numpy()), 1)
+        from sklearn.metrics import confusion_matrix
+
+        counts = confusion_matrix(self.table["label"].to_numpy(), self.table["pred"].to_numpy(),
+                                  labels=np.arange(self.num_classes))
         return pd.DataFrame(
             counts,
             index=pd.Index(self.class_names, name="true"),
@@ -232,15 +233,11 @@ class ErrorAnalysis:
         ``precision = TP / (TP + FP)``, ``recall = TP / (TP + FN)``,
         ``F1 = 2 · precision · recall / (precision + recall)``.
         """
-        cm = self.confusion_matrix().to_numpy().astype("float64")
-        tp = np.diag(cm)
-        predicted = cm.sum(axis=0)
-        support = cm.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            precision = np.where(predicted > 0, tp / predicted, 0.0)
-            recall = np.where(support > 0, tp / support, 0.0)
-            denom = precision + recall
-            f1 = np.where(denom > 0, 2 * precision * recall / denom, 0.0)
+        from sklearn.metrics import precision_recall_fscore_support
+
+        precision, recall, f1, support = precision_recall_fscore_support(
+            self.table["label"].to_numpy(), self.table["pred"].to_numpy(),
+            labels=np.arange(self.num_classes), zero_division=0.0)
         return pd.DataFrame(
             {"precision": precision, "recall": recall, "f1": f1,
              "support": support.astype("int64")},
