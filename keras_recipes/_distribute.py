@@ -438,11 +438,27 @@ def predict_on_batch(model: Any, x: Any) -> Any:
     Under a TensorFlow strategy with several replicas, ``model.predict_on_batch`` hands
     the whole batch to every replica and concatenates their outputs (``R`` times as many
     rows); ``model.predict`` splits the batch over the replicas as ``fit`` does, which is
-    what this uses there. Elsewhere it is ``model.predict_on_batch``.
+    what this uses there. Under JAX's ``DataParallel`` a batch that does not split evenly
+    over the devices is predicted in two parts (see :func:`evaluate`). Elsewhere it is
+    ``model.predict_on_batch``.
     """
     if num_replicas(model) > 1 and strategy(model) is not None:
         n = _batch_size((x,))
         return model.predict(x, batch_size=max(n, 1), verbose=0)
+    replicas = _sharded_replicas(model)
+    n = _batch_size((x,))
+    if replicas > 1 and n % replicas:
+        # JAX's DataParallel refuses a batch that does not split evenly over its devices:
+        # the even part is sharded, the rest runs unsharded.
+        cut = n - n % replicas
+        head = model.predict_on_batch(keras.tree.map_structure(lambda a: a[:cut], x)) \
+            if cut else None
+        with _no_distribution():
+            tail = model.predict_on_batch(keras.tree.map_structure(lambda a: a[cut:], x))
+        if head is None:
+            return tail
+        return np.concatenate([keras.ops.convert_to_numpy(head),
+                               keras.ops.convert_to_numpy(tail)])
     return model.predict_on_batch(x)
 
 
@@ -459,3 +475,51 @@ def gradient_targets(model: Any, variables: list) -> list:
     if found is None or int(found.num_replicas_in_sync) == 1 and not _multi_worker(found):
         return list(variables)
     return [_components(model, v.value)[0] for v in variables]
+
+
+@contextlib.contextmanager
+def _no_distribution():
+    """Lift JAX's global ``keras.distribution`` for the block (variables keep their layout)."""
+    previous = keras.distribution.distribution()
+    keras.distribution.set_distribution(None)
+    try:
+        yield
+    finally:
+        keras.distribution.set_distribution(previous)
+
+
+def _sharded_replicas(model: Any) -> int:
+    """Devices a JAX ``DataParallel`` batch is sharded over (1 on TensorFlow)."""
+    return 1 if _on_tensorflow() else num_replicas(model)
+
+
+def evaluate(model: Any, x: Any, y: Any, batch_size: int = 256) -> Any:
+    """``model.evaluate(x, y)`` (silent) that also runs where ``n`` does not split evenly.
+
+    JAX's ``DataParallel`` shards every batch over its ``R`` devices and refuses a batch
+    whose size is not a multiple of ``R`` (a last partial batch of 103 on two devices).
+    There the first ``n - n mod R`` examples are evaluated in batches of a multiple of
+    ``R``, the last ``n mod R`` without sharding (the weights stay where they are), and
+    the results are combined weighted by the number of examples, which is exact for
+    losses and metrics that are means over examples (the compiled loss and accuracy).
+    Elsewhere it is ``model.evaluate``.
+    """
+    replicas = _sharded_replicas(model)
+    n = _batch_size((x,))
+    if replicas == 1:
+        return model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    size = max(replicas, batch_size - batch_size % replicas)
+    cut = n - n % replicas
+    head = keras.tree.map_structure(lambda a: a[:cut], (x, y))
+    tail = keras.tree.map_structure(lambda a: a[cut:], (x, y))
+    parts, counts = [], []
+    if cut:
+        parts.append(model.evaluate(*head, batch_size=size, verbose=0))
+        counts.append(cut)
+    if cut < n:
+        with _no_distribution():
+            parts.append(model.evaluate(*tail, batch_size=size, verbose=0))
+        counts.append(n - cut)
+    combined = np.average(np.asarray(parts, dtype="float64"), axis=0,
+                          weights=np.asarray(counts, dtype="float64"))
+    return combined.tolist() if np.ndim(combined) else float(combined)

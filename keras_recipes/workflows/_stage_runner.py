@@ -13,6 +13,7 @@ from typing import Any, TextIO
 import keras
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes.workflows._atomic import atomic_write, atomic_write_json
 from keras_recipes.workflows.stages import StageData
 
@@ -320,8 +321,10 @@ def run_stage(
     epochs_run = len(history.history.get("loss", []))
 
     # 3. the gate.
-    train_loss, train_acc = model.evaluate(x_tr, y_tr, verbose=0, batch_size=256)
-    val_loss, val_acc = model.evaluate(*stage.val, verbose=0, batch_size=256)
+    # _distribute.evaluate: model.evaluate, also for sizes that do not split evenly over
+    # JAX DataParallel's devices.
+    train_loss, train_acc = _distribute.evaluate(model, x_tr, y_tr, 256)
+    val_loss, val_acc = _distribute.evaluate(model, *stage.val, 256)
     record: dict[str, Any] = {
         "stage": number, "name": stage.name, "goal": stage.goal,
         "classes": stage.classes, "class_names": stage.class_names, "sizes": stage.sizes(),
@@ -350,7 +353,7 @@ def run_stage(
                           "bound": spec.bound}
         passed = val_acc >= spec.bound
     else:
-        test_loss, test_acc = model.evaluate(*stage.test, verbose=0, batch_size=256)
+        test_loss, test_acc = _distribute.evaluate(model, *stage.test, 256)
         record["test"] = {"loss": _finite(test_loss), "accuracy": _finite(test_acc)}
         record["gate"] = {"metric": "test_accuracy", "value": _finite(test_acc),
                           "bound": None}
@@ -406,7 +409,7 @@ def _grow(spec: StageSpec, stage: StageData, dropout: float, normalization):
         _compile(net, keras.optimizers.Adam(FALLBACK_LR))
         net.fit(x_tr, y_tr, epochs=epochs, batch_size=batch_size, verbose=0)
         recalibrate_batchnorm(net, x_tr, batch_size)
-        val_loss, val_acc = net.evaluate(*stage.val, verbose=0, batch_size=256)
+        val_loss, val_acc = _distribute.evaluate(net, *stage.val, 256)
         rows.append({"model": model_description(spec.model, 3, dropout, size),
                      "params": int(net.count_params()), "epochs": epochs,
                      "val_loss": _finite(val_loss), "val_accuracy": _finite(val_acc)})
