@@ -6,8 +6,8 @@ from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
 from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
 from keras_recipes.workflows.stages import StageData, plan_stages
-from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
 from keras_recipes.workflows.standardize import standardization_layer
+from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
 from keras_recipes.workflows.steamroller_report import StageResult, SteamrollerReport
 
 __all__ = [
