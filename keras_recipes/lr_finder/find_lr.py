@@ -169,8 +169,10 @@ def find_lr(
             dataset; targets and weights may be dicts or lists for a multi-output model.
             When given, the loss recorded after each step is the loss over the whole
             validation set (Smith's variant: less noisy, costlier). Defaults to ``None``.
-        suggest: rule for ``result.suggestion``: ``"valley"``, ``"steepest"`` or
-            ``"minimum"`` (the rate at the lowest loss / 10). Defaults to ``"valley"``.
+        suggest: rule for ``result.suggestion``: ``"valley"``, ``"steepest"``,
+            ``"minimum"`` (the rate at the lowest loss / 10) or ``"combined"`` (for
+            one-cycle's peak, see :func:`~keras_recipes.lr_finder.suggestions.combined`).
+            Defaults to ``"valley"``.
         shuffle: shuffle array input (a bool). Defaults to ``True``.
         seed: seed of that shuffle, an integer >= 0. Defaults to ``0``.
 

@@ -11,6 +11,10 @@ People argue about which point of the curve to take, so each rule is a plain fun
   decreasing subsequence, which tolerates noise): with the stretch running from index
   ``s`` to ``e`` and ``k = (e - s) / 3``, the pick is index ``s + ⌊k⌋ + ⌊k/2⌋`` (fastai's
   ``valley``, with its start index counted from the true start of the subsequence).
+- ``"combined"``: the geometric mean of the ``minimum`` pick and the *knee*, the first rate
+  where the loss has made 90 % of its total drop, ``√(lr_knee · lr[argmin L] / 10)``. Meant
+  for one-cycle's peak: on a curve with a flat, noisy bottom the argmin wanders by a decade
+  or more, while the knee stays put; the mean keeps half of the ``minimum`` rule's boldness.
 
 Every rule ignores non-finite points and returns ``None``, with a ``RuntimeWarning``, when
 fewer than :data:`MIN_POINTS` finite points remain.
@@ -181,11 +185,59 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     return float(lrs[s + int(k) + int(k / 2)])
 
 
+#: Fraction of the total drop left above the minimum at the knee of :func:`combined`.
+KNEE_FRACTION = 0.1
+
+
+def combined(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+    """The geometric mean of the ``minimum`` rule and the knee of the curve.
+
+    Use it for the peak of a one-cycle schedule. The ``minimum`` rule (``lr[argmin L]/10``)
+    is the usual pick there, but when the bottom of the curve is flat and noisy its argmin
+    jumps between distant dips, a decade or more apart. The knee, the first rate at which
+    the loss has made 90 % of its total drop, does not move with the noise at the bottom;
+    the geometric mean of the two is stable and still bold.
+
+    Formula: with ``m = argmin_i L_i`` and ``k`` the first index ``≤ m`` such that
+    ``L_k ≤ L_m + 0.1·(L_0 − L_m)`` (``k = m`` when ``L_0 ≤ L_m``), the pick is
+    ``√(lr_k · lr_m / 10)``.
+
+    Args:
+        lrs: learning rates, strictly increasing.
+        losses: the loss recorded at each rate.
+
+    Returns:
+        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.suggestions import combined
+    >>> lrs = np.logspace(-5, 0, 6)
+    >>> float(combined(lrs, [5.0, 4.0, 1.2, 1.0, 1.1, 3.0]))  # knee 1e-3, minimum 1e-2/10
+    0.001
+
+    References:
+        - Smith, 2018, "A disciplined approach to neural network hyper-parameters"
+          (one-cycle's peak from the range test). https://arxiv.org/abs/1803.09820
+        - fastai ``lr_find`` suggestion ``minimum``. https://arxiv.org/abs/2002.04688
+    """
+    curve = _finite_curve(lrs, losses, "combined")
+    if curve is None:
+        return None
+    lrs, losses = curve
+    m = int(np.argmin(losses))
+    level = losses[m] + KNEE_FRACTION * max(losses[0] - losses[m], 0.0)
+    k = int(np.argmax(losses[: m + 1] <= level))
+    return float(np.sqrt(lrs[k] * lrs[m] / 10.0))
+
+
 #: Rule name → rule function.
 SUGGESTION_RULES: dict[str, Callable[[Sequence[float], Sequence[float]], float | None]] = {
     "steepest": steepest,
     "minimum": minimum,
     "valley": valley,
+    "combined": combined,
 }
 
 
@@ -223,7 +275,7 @@ def suggest_all(
     >>> from keras_recipes.lr_finder.suggestions import suggest_all
     >>> lrs = np.logspace(-6, 0, 61)
     >>> sorted(suggest_all(lrs, -np.tanh(np.log10(lrs) + 3)))
-    ['minimum', 'steepest', 'valley']
+    ['combined', 'minimum', 'steepest', 'valley']
     """
     lrs = np.asarray(lrs, dtype="float64").reshape(-1)
     losses = np.asarray(losses, dtype="float64").reshape(-1)

@@ -20,7 +20,7 @@ def _history(n=61):
 
 def test_suggestions_are_computed_on_trimmed_smoothed_curve():
     result = LRFinderResult(_history(), rule="steepest")
-    assert set(result.suggestions) == {"steepest", "minimum", "valley"}
+    assert set(result.suggestions) == {"steepest", "minimum", "valley", "combined"}
     # Closed form: the smoothed curve is steepest at 1e-3 (inside the trimmed window).
     assert result.suggestion == pytest.approx(1e-3, rel=1e-9)
     assert result.suggestion == result.suggestions["steepest"]

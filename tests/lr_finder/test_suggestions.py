@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from keras_recipes.lr_finder import SUGGESTION_RULES, minimum, steepest, valley
+from keras_recipes.lr_finder import SUGGESTION_RULES, combined, minimum, steepest, valley
 from keras_recipes.lr_finder.suggestions import MIN_POINTS, suggest_all, trim
 
 
@@ -47,6 +47,30 @@ def test_valley_tolerates_bumps_and_counts_from_true_start():
     assert valley(lrs, [1, 9, 8, 7, 6, 5, 4, 3, 5, 9]) == lrs[4]
 
 
+def test_combined_is_geometric_mean_of_knee_and_minimum():
+    # L_0 = 5, minimum 1.0 at 1e-2; knee level 1.0 + 0.1·(5 − 1) = 1.4, first reached at
+    # 1e-3 (1.2). Pick √(1e-3 · 1e-2 / 10) = 1e-3.
+    lrs = np.logspace(-5, 0, 6)
+    assert combined(lrs, [5.0, 4.0, 1.2, 1.0, 1.1, 3.0]) == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_combined_moves_half_as_far_as_minimum_on_a_flat_noisy_bottom():
+    # Two dips on a flat bottom, at 1e-2 and at 1: which one is lowest is noise.
+    lrs = np.logspace(-5, 1, 7)
+    far = [5.0, 4.0, 1.3, 1.05, 1.1, 1.0, 3.0]  # minimum at 1; knee 1.0 + 0.4 → 1e-3
+    near = [5.0, 4.0, 1.3, 0.95, 1.1, 1.0, 3.0]  # minimum at 1e-2; knee 0.95 + 0.405 → 1e-3
+    assert minimum(lrs, far) / minimum(lrs, near) == pytest.approx(100.0)
+    assert combined(lrs, far) == pytest.approx(np.sqrt(1e-3 * 1.0 / 10), rel=1e-12)
+    assert combined(lrs, near) == pytest.approx(np.sqrt(1e-3 * 1e-2 / 10), rel=1e-12)
+    assert combined(lrs, far) / combined(lrs, near) == pytest.approx(10.0)
+
+
+def test_combined_without_descent_is_first_rate_over_root_ten():
+    # The loss only rises: minimum and knee are both the first point, √(lr_0² / 10).
+    lrs = np.logspace(-4, 0, 9)
+    assert combined(lrs, np.linspace(1.0, 3.0, 9)) == pytest.approx(1e-4 / np.sqrt(10))
+
+
 @pytest.mark.parametrize("rule", sorted(SUGGESTION_RULES))
 def test_non_finite_points_are_ignored(rule):
     lrs = np.logspace(-6, 0, 25)
@@ -70,7 +94,7 @@ def test_too_few_finite_points_gives_none_with_warning(rule):
 def test_suggest_all_warns_once_and_returns_none_for_every_rule():
     with pytest.warns(RuntimeWarning, match="Too few finite points") as record:
         out = suggest_all([1e-3, 1e-2, 1e-1], [1.0, 0.5, np.nan])
-    assert out == {"steepest": None, "minimum": None, "valley": None}
+    assert out == {"steepest": None, "minimum": None, "valley": None, "combined": None}
     assert len(record) == 1
 
 
