@@ -253,6 +253,7 @@ def run_stage(
         keras.utils.set_random_seed(spec.seed + number)
     model = build_stage_model(spec.model, number, input_shape, stage.num_classes, dropout,
                               normalization=normalization(), size=size)
+    bn_momentum = fit_batchnorm_momentum(model, -(-len(x_tr) // min(spec.batch_size, len(x_tr))))
     _compile(model, keras.optimizers.Adam(FALLBACK_LR))
 
     # 1. learning-rate range test (the model is left untouched).
@@ -330,7 +331,8 @@ def run_stage(
         "classes": stage.classes, "class_names": stage.class_names, "sizes": stage.sizes(),
         "model_desc": model_description(spec.model, number, dropout, size),
         "growth": growth,
-        "preprocessing": _preprocessing_note(spec, precise_bn),
+        "preprocessing": {**_preprocessing_note(spec, precise_bn),
+                          "batchnorm_momentum": bn_momentum},
         "regularisation": {"dropout": dropout,
                            "weight_decay": spec.weight_decay if number >= 2 else 0.0,
                            "augmentation": spec.augment if number >= 2 else 0.0},
@@ -387,6 +389,29 @@ def run_stage(
     return record, model, findings
 
 
+def fit_batchnorm_momentum(model, steps_per_epoch: int) -> float | None:
+    """Lower BatchNorm momenta so that the moving statistics span about one epoch.
+
+    Keras's momentum 0.99 averages over ~100 steps: in a stage of a few steps per epoch the
+    moving statistics, which validation, early stopping and ``KeepBest`` read in inference
+    mode, then still hold the initial values (mean 0, variance 1) for many epochs, and the
+    best epoch is chosen on a network that does not behave as trained. The momentum becomes
+    ``min(m, 0.1 ** (1 / steps_per_epoch))``: after one epoch at most 10 % of the older
+    statistics remain. Training itself is unchanged (it normalises with batch statistics);
+    after training :class:`~keras_recipes.callbacks.PreciseBatchNorm` sets the exact values.
+    Returns the new momentum, or ``None`` when the model has no BatchNorm layer to change.
+    """
+    from keras_recipes.callbacks import batchnorm_layers
+
+    target = 0.1 ** (1.0 / max(1, int(steps_per_epoch)))
+    changed = None
+    for layer in batchnorm_layers(model):
+        if layer.momentum > target:
+            layer.momentum = target
+            changed = target
+    return changed
+
+
 def _grow(spec: StageSpec, stage: StageData, dropout: float, normalization):
     """Pick the preset size: from the stage-2 size up, while the validation loss improves.
 
@@ -406,6 +431,7 @@ def _grow(spec: StageSpec, stage: StageData, dropout: float, normalization):
         keras.utils.set_random_seed(spec.seed + 3)
         net = build_stage_model(spec.model, 3, x_tr.shape[1:], stage.num_classes, dropout,
                                 normalization=normalization(), size=size)
+        fit_batchnorm_momentum(net, -(-len(x_tr) // batch_size))
         _compile(net, keras.optimizers.Adam(FALLBACK_LR))
         net.fit(x_tr, y_tr, epochs=epochs, batch_size=batch_size, verbose=0)
         recalibrate_batchnorm(net, x_tr, batch_size)

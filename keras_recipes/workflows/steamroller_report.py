@@ -173,6 +173,9 @@ def _preprocessing_lines(pre: dict[str, Any] | None) -> list[str]:
     if not pre:  # a run from before the preprocessing record
         return []
     lines = [f"Inputs: {pre.get('standardize_note', '')}"]
+    if pre.get("batchnorm_momentum"):
+        lines.append(f"BatchNorm momentum lowered to {pre['batchnorm_momentum']:.3g}, so that "
+                     "the moving statistics read by validation span about one epoch")
     batches = pre.get("batchnorm_recalibrated_batches", 0)
     if batches:
         lines.append(f"BatchNorm: moving statistics recalibrated exactly on the training "
