@@ -324,3 +324,48 @@ def test_npz_with_python_objects_or_garbage_is_named(tmp_path):
     garbage.write_bytes(b"not a zip archive at all")
     with pytest.raises(ValueError, match=r"not a readable .npz archive"):
         load_dataset(str(garbage))
+
+
+@pytest.mark.integration
+def test_practical_on_a_string_label_table_with_an_id_column(tmp_path):
+    from keras_recipes.workflows import practical
+
+    scaled_table(tmp_path / "t.csv")
+    report = practical(str(tmp_path / "t.csv"), target="target", drop=["id"],
+                       out=tmp_path / "run", lr_candidates=(1e-2,), lr_steps=20,
+                       lr_factors=(1.0,), weight_decays=(0.0,), grid_epochs=1, top_k=1,
+                       train_epochs=3, max_loops=0, verbose=0)
+    assert [s.passed for s in report.steps] == [True] * len(report.steps)
+    assert report.test_accuracy >= 0.9
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert isinstance(model.layers[1], keras.layers.Normalization)  # predicts on raw inputs
+
+
+def test_cli_refuses_a_table_too_small_for_stage_1_before_any_work(tmp_path):
+    csv = tmp_path / "tiny.csv"
+    rng = np.random.default_rng(0)
+    pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30),
+                  "target": rng.integers(0, 3, 30)}).to_csv(csv, index=False)
+    out = tmp_path / "run"
+    proc = _cli("steamroller", "--dataset", str(csv), "--target", "target", "--out", str(out))
+    assert proc.returncode == 2
+    # TensorFlow's own start-up lines may precede it on stderr: ours is one line.
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("keras-recipes:")]
+    assert len(lines) == 1 and "--stage1-per-class must be <=" in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_batchnorm_momentum_spans_about_one_epoch():
+    from keras_recipes.workflows._stage_runner import fit_batchnorm_momentum
+
+    model = _bn_model()
+    assert fit_batchnorm_momentum(model, 3) == pytest.approx(0.1 ** (1 / 3))  # 0.464
+    assert model.get_layer("bn").momentum == pytest.approx(0.46416, abs=1e-5)
+    # After one epoch of 3 steps, 0.464**3 = 10 % of the older statistics remain.
+    assert model.get_layer("bn").momentum ** 3 == pytest.approx(0.1)
+    many = _bn_model()
+    assert fit_batchnorm_momentum(many, 1000) is None  # 0.1**(1/1000) = 0.9977 > 0.99: kept
+    assert many.get_layer("bn").momentum == 0.99
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    assert fit_batchnorm_momentum(plain, 3) is None
