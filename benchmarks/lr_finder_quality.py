@@ -1,15 +1,16 @@
 """How good and how cheap are the learning-rate finder's suggestions?
 
-For four small tasks (digits MLP, digits CNN, spirals, regression) it compares the
-``valley`` and ``steepest`` suggestions of :func:`keras_recipes.lr_finder.find_lr` with a
-7-point log grid of real training runs (Adam, learning rates 1e-4 … 1). Every run starts
-from the same initial weights and trains for the same number of epochs.
+For four small tasks (digits MLP, digits CNN, spirals, regression) it compares every
+suggestion rule of :func:`keras_recipes.lr_finder.find_lr` (``valley``, ``steepest``,
+``minimum``, ``combined``) with a 7-point log grid of real training runs at a constant rate
+(Adam, learning rates 1e-4 … 1). Every run starts from the same initial weights and trains
+for the same number of epochs. (``benchmarks/recipe_vs_defaults.py`` does the same for
+one-cycle's peak.)
 
 Reported per task:
 
-- ``valley/best`` and ``steepest/best``: the final validation score of a run at the
-  suggestion divided by the best score of the grid (accuracy; R² for regression);
-  target ≥ 0.97;
+- ``<rule>/best``: the final validation score of a run at the rule's suggestion divided by
+  the best score of the grid (accuracy; R² for regression); target ≥ 0.97;
 - ``finder/grid time``: the finder's wall time divided by the grid's; target ≤ 0.05.
 
 Writes ``benchmarks/results/lr_finder_quality.json`` and prints a Markdown table.
@@ -31,7 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from keras_recipes.data import load_dataset, split  # noqa: E402
-from keras_recipes.lr_finder import find_lr  # noqa: E402
+from keras_recipes.lr_finder import SUGGESTION_RULES, find_lr  # noqa: E402
 from keras_recipes.models import baseline_cnn, baseline_mlp  # noqa: E402
 
 RESULTS = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "results"
@@ -119,7 +120,7 @@ def run_task(name: str) -> dict:
         "time_ratio": finder_time / grid_time,
         "score": "R2" if regression else "accuracy",
     }
-    for rule in ("valley", "steepest"):
+    for rule in SUGGESTION_RULES:
         lr = result.suggestions[rule]
         score = (float("nan") if lr is None else
                  _train(builder, ds, regression, initial, lr, train, val, epochs)[0])
@@ -137,16 +138,18 @@ def main() -> None:
     total = time.perf_counter()
     rows = [run_task(name) for name in TASKS]
     lines = [
-        "| task | score | grid best (lr) | valley lr | valley/best | steepest lr | "
-        "steepest/best | finder/grid time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| task | score | grid best (lr) | "
+        + " | ".join(f"{rule} lr | {rule}/best" for rule in SUGGESTION_RULES)
+        + " | finder/grid time |",
+        "|---|---|---|" + "---|---|" * len(SUGGESTION_RULES) + "---|",
     ]
     for r in rows:
+        cells = " | ".join(
+            f"{'—' if r[f'{rule}_lr'] is None else format(r[f'{rule}_lr'], '.2g')} | "
+            f"{_cell(r[f'{rule}_ratio'])}" for rule in SUGGESTION_RULES)
         lines.append(
             f"| {r['task']} | {r['score']} | {_cell(r['grid_best_score'])} "
-            f"({r['grid_best_lr']:.2g}) | {r['valley_lr']:.2g} | {_cell(r['valley_ratio'])} | "
-            f"{r['steepest_lr']:.2g} | {_cell(r['steepest_ratio'])} | "
-            f"{r['time_ratio']:.3f} |"
+            f"({r['grid_best_lr']:.2g}) | {cells} | {r['time_ratio']:.3f} |"
         )
     print("\n".join(lines))
     elapsed = time.perf_counter() - total
