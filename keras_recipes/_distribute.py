@@ -422,6 +422,9 @@ def setup(name: str | None) -> Setup:
     if name == "mirrored":
         _two_logical_cpus()
         return Setup(name, tf.distribute.MirroredStrategy())
+    from keras_recipes import _state
+
+    _state.fix_multi_worker_logs_reduction()  # Keras 3's fit fails there otherwise
     if _MULTI_WORKER:  # collective ops are configured once per process
         return Setup(name, _MULTI_WORKER[0])
     _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())

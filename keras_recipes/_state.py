@@ -233,3 +233,69 @@ def preserved_state(
         yield state
     finally:
         state.restore()
+
+
+def fix_multi_worker_logs_reduction() -> bool:
+    """Let Keras's TensorFlow ``fit``/``evaluate`` reduce scalar logs over several workers.
+
+    Keras 3's TensorFlow trainer reduces each step's logs with
+    ``strategy.reduce("MEAN", value, axis=0)`` under ``MultiWorkerMirroredStrategy``; the
+    logs (loss, metric results) are scalars, so every ``fit`` there fails with "Invalid
+    reduction dimension 0 for input with 0 dimensions" (tensorflow/tensorflow#72388).
+    This wraps the trainer's private ``reduce_per_replica`` so that, in multi-worker mode
+    only, a scalar is averaged over the replicas (``axis=None``) and anything else goes
+    to Keras's own code; and ``_maybe_symbolic_build``, whose cross-worker average of
+    the first batch fails the same way, so that it builds on this worker's share.
+    Called by ``_distribute.setup("multiworker")``; idempotent.
+    Returns whether the wrapper is in place.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return False
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+    if getattr(original, "_keras_recipes_fixed", False):
+        return True
+
+    def reduce_per_replica(values, strategy, reduction):
+        if reduction not in ("auto", "mean") or not trainer._collective_all_reduce_multi_worker(
+                strategy):
+            return original(values, strategy, reduction)
+
+        def one(value):
+            shape = getattr(strategy.experimental_local_results(value)[0], "shape", None)
+            if shape is not None and shape.rank == 0:
+                return strategy.reduce("MEAN", value, axis=None)
+            return original(value, strategy, reduction)
+
+        return keras.tree.map_structure(one, values)
+
+    reduce_per_replica._keras_recipes_fixed = True
+    trainer.reduce_per_replica = reduce_per_replica
+
+    # Before its first step, `fit` builds the model on one batch, which it first averages
+    # with `strategy.reduce` over the replicas; a worker's local batch cannot go through
+    # a cross-worker reduction, so that fails too. Only shapes matter there: in
+    # multi-worker mode the build takes this worker's first share.
+    import tensorflow as tf
+
+    cls = trainer.TensorFlowTrainer
+    original_build = cls._maybe_symbolic_build
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        found = self._distribute_strategy
+        if (iterator is not None and found is not None
+                and trainer._collective_all_reduce_multi_worker(found)):
+            for _, _, it in iterator:
+                batch = next(it)
+                break
+            else:
+                batch = None
+            data_batch = keras.tree.map_structure(
+                lambda v: found.experimental_local_results(v)[0]
+                if isinstance(v, tf.distribute.DistributedValues) else v, batch)
+            iterator = None
+        return original_build(self, iterator=iterator, data_batch=data_batch)
+
+    cls._maybe_symbolic_build = _maybe_symbolic_build
+    return True

@@ -6,6 +6,7 @@ import time
 
 import keras
 
+from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_non_negative, check_positive
 from keras_recipes.callbacks.stop_reason import StopReason
@@ -22,6 +23,10 @@ class TimeBudget(keras.callbacks.Callback):
     number of epochs, so that ``EarlyStopping``/``KeepBest`` can restore the best weights and
     the logs stay complete; compare ``max_time`` in Lightning's ``Trainer``, which stops
     after the budget is already spent.
+
+    Under ``tf.distribute.MultiWorkerMirroredStrategy`` every worker measures its own
+    clock and all of them stop after the same epoch, as soon as one of them would overrun
+    (the decision is all-reduced across the workers).
 
     Use it for jobs with a hard wall-clock limit (notebooks on shared machines, CI, a fixed
     budget per trial in a search).
@@ -76,7 +81,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.epoch_times.append(now - begin)
         self.elapsed = now - self._start
         estimate = self.epoch_times[-1] * self.safety_factor
-        if self.elapsed + estimate > self.seconds:
+        # Each worker process has its own clock: the workers stop together when any of
+        # them would overrun (a worker left training alone would wait forever).
+        if _distribute.any_worker(self.elapsed + estimate > self.seconds, self.model):
             self.stopped_epoch = epoch
             self.stop_reason = StopReason.TIME_BUDGET
             self.stop_message = (

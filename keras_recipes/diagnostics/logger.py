@@ -12,6 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
 from keras_recipes.diagnostics import logger_args as args
 from keras_recipes.diagnostics.data_facts import data_facts, summarise_data
@@ -300,13 +301,15 @@ class DiagnosticLogger(keras.callbacks.Callback):
                                            self.class_stats, classification, self._note))
         self.summary["batch_size"] = self.batch_size
         self.summary["batch_size_source"] = "argument" if self.batch_size else None
-        if self.log_dir is not None:
+        # Several worker processes compute the same rows; only the chief writes them.
+        chief = _distribute.is_chief(model)
+        if self.log_dir is not None and chief:
             if self._copy_of is not None and self.run_dir is None:
                 self.run_dir = claim_run_folder(self._copy_of)
             self.summary["run_dir"] = self.run_dir
-        self._out = RunOutput(self.run_dir, self._warn, append=self.append)
+        self._out = RunOutput(self.run_dir if chief else None, self._warn, append=self.append)
         self._out.start()
-        if self.tensorboard:
+        if self.tensorboard and chief:
             self._out.open_tensorboard()
         expected = expected_initial_loss(name, num_outputs)
         self.summary["expected_initial_loss"] = expected
