@@ -314,7 +314,13 @@ def steamroller(
         stage1_epochs: most epochs of stage 1 (it stops once it fits). Defaults to ``100``.
         stage2_epochs: most epochs of stage 2. Defaults to ``20``.
         stage3_epochs: epochs of stage 3 (the schedule's length). Defaults to ``20``.
-        batch_size: batch size. Defaults to ``32``.
+        batch_size: batch size, capped by each stage's training set. The default follows
+            the seeds' guidance (:func:`keras_recipes.tuning.suggest_batch_size`): 32 is
+            seed 000's example and lies in seed 001's 16–256 and seed 003's 32–512, and a
+            stage whose training set is smaller (stage 1's few examples) trains full batch,
+            as seed 001 advises for small data. Full batch for a few hundred examples, which
+            the seeds also allow, would leave each stage only one step per epoch.
+            Defaults to ``32``.
         stage1_min_train_accuracy: stage-1 gate. Defaults to ``0.99``.
         stage2_min_val_accuracy: stage-2 gate. Defaults to ``0.9``.
         patience: stage-2 early-stopping patience, in epochs. Defaults to ``8``.
