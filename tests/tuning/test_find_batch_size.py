@@ -110,7 +110,10 @@ def test_find_batch_size_stops_at_injected_oom_and_restores_the_model():
         return original(xb, yb, **kwargs)
 
     model.train_on_batch = train_on_batch
-    result = find_batch_size(model, x, y, steps=2, min_gain=0.0)
+    # A clock that ticks once per reading: every size takes "1 s", so throughput rises with
+    # the batch whatever the machine's load, and only the injected failure stops the search.
+    result = find_batch_size(model, x, y, steps=2, min_gain=0.0,
+                             timer=itertools.count().__next__)
     assert list(result.frame["batch_size"]) == [16, 32, 64]
     assert list(result.frame["status"]) == ["ok", "ok", "out of memory"]
     assert result.max_fitting == 32 and result.batch_size in (16, 32)
