@@ -86,6 +86,7 @@ def _load_in_fresh_process(paths, imports):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.integration  # fresh processes; the same on both backends, run on TF by make test
 @pytest.mark.parametrize("imports", ["import keras, keras_recipes",
                                      "import keras_recipes\nimport keras"])
 def test_every_family_reloads_with_only_import_keras_recipes(tmp_path, imports):

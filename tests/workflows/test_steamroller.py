@@ -131,6 +131,7 @@ def test_stage3_follows_the_notes_bigger_net_stronger_augmentation(resumed_run):
     assert "Network size, small → big" in (out / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_grow_false_trains_the_big_preset(tmp_path):
     report = steamroller("digits", "mlp", out=tmp_path / "run", grow=False,
                          stage3_augment=0.0, **TINY)

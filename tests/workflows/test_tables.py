@@ -219,7 +219,8 @@ def test_cli_steamroller_on_a_scaled_three_class_table_then_rerun(tmp_path):
     scaled_table(csv)
     out = tmp_path / "run"
     argv = ["steamroller", "--dataset", str(csv), "--target", "target", "--drop", "id",
-            "--out", str(out), "--quiet", "--stage3-epochs", "10"]
+            "--out", str(out), "--quiet", "--stage1-epochs", "40", "--stage2-epochs", "8",
+            "--stage3-epochs", "8", "--lr-finder-steps", "30"]
     first = _cli(*argv)
     assert first.returncode == 0, first.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
@@ -244,6 +245,21 @@ def test_cli_steamroller_on_a_scaled_three_class_table_then_rerun(tmp_path):
 
 
 @pytest.mark.integration
+def test_cli_steamroller_on_a_binary_table(tmp_path):
+    csv = tmp_path / "binary.csv"
+    scaled_table(csv, labels=("no", "yes"))
+    out = tmp_path / "run"
+    proc = _cli("steamroller", "--dataset", str(csv), "--target", "target", "--drop", "id",
+                "--out", str(out), "--quiet", "--stage1-epochs", "40", "--stage2-epochs", "8",
+                "--stage3-epochs", "8", "--lr-finder-steps", "30", "--no-grow")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_accuracy"] >= 0.9
+    assert "only 2 classes" in summary["plan"]["notes"][0]  # stage 2 = stage 3's data, said
+    assert summary["stages"]["3"]["class_names"] == ["no", "yes"]
+
+
+@pytest.mark.slow
 def test_cli_steamroller_on_breast_cancer_binary_defaults(tmp_path):
     from sklearn.datasets import load_breast_cancer
 
@@ -341,6 +357,7 @@ def test_practical_on_a_string_label_table_with_an_id_column(tmp_path):
     assert isinstance(model.layers[1], keras.layers.Normalization)  # predicts on raw inputs
 
 
+@pytest.mark.integration
 def test_cli_refuses_a_table_too_small_for_stage_1_before_any_work(tmp_path):
     csv = tmp_path / "tiny.csv"
     rng = np.random.default_rng(0)
