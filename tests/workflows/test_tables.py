@@ -219,7 +219,7 @@ def test_cli_steamroller_on_a_scaled_three_class_table_then_rerun(tmp_path):
     scaled_table(csv)
     out = tmp_path / "run"
     argv = ["steamroller", "--dataset", str(csv), "--target", "target", "--drop", "id",
-            "--out", str(out), "--quiet", "--stage1-epochs", "40", "--stage2-epochs", "8",
+            "--out", str(out), "--quiet", "--stage2-epochs", "8",
             "--stage3-epochs", "8", "--lr-finder-steps", "30"]
     first = _cli(*argv)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -250,7 +250,7 @@ def test_cli_steamroller_on_a_binary_table(tmp_path):
     scaled_table(csv, labels=("no", "yes"))
     out = tmp_path / "run"
     proc = _cli("steamroller", "--dataset", str(csv), "--target", "target", "--drop", "id",
-                "--out", str(out), "--quiet", "--stage1-epochs", "40", "--stage2-epochs", "8",
+                "--out", str(out), "--quiet", "--stage2-epochs", "8",
                 "--stage3-epochs", "8", "--lr-finder-steps", "30", "--no-grow")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     summary = json.loads((out / "summary.json").read_text())
