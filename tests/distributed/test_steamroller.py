@@ -99,3 +99,16 @@ def test_cli_refuses_a_set_up_it_cannot_run(tmp_path, argv, env, message):
     lines = [line for line in done.stderr.splitlines() if line.startswith("keras-recipes:")]
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "run").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("value, match", [
+    ("ring", r"Argument `distribute` must be one of"),
+    ("jax-data-parallel" if keras.backend.backend() == "tensorflow" else "mirrored",
+     r"needs the (jax|tensorflow) backend"),
+])
+def test_steamroller_refuses_a_set_up_before_any_work(tmp_path, value, match):
+    from keras_recipes.workflows import SteamrollerInputError, steamroller
+
+    with pytest.raises(SteamrollerInputError, match=match):
+        steamroller(out=tmp_path / "run", distribute=value, verbose=0)
+    assert not (tmp_path / "run").exists()
