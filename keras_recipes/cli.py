@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-lr", type=_positive_float, default=10.0)
     p.add_argument("--num-steps", type=_positive_int, default=100)
     p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--rule", choices=("valley", "steepest", "minimum"), default="valley",
+    p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
+                   default="valley",
                    help="suggestion rule (default: valley)")
     p.set_defaults(func=_cmd_lr_find)
 

@@ -258,12 +258,14 @@ def run_stage(
 
     # 1. learning-rate range test (the model is left untouched).
     # Stages 1-2 train at a constant rate: the valley rule. Stage 3's one-cycle peaks at
-    # the minimum/10 rule, as Smith and fastai pick one-cycle's max_lr. A 100-step sweep
-    # needs a shorter EMA than the usual 0.98, whose lag would shift every pick.
+    # the combined rule (geometric mean of the curve's knee and minimum/10): on eight tasks
+    # it reaches >= 0.97 of a 7-point grid's best peak, where minimum/10 alone (Smith's
+    # and fastai's pick) gets 0.959 on spirals (benchmarks/recipe_vs_defaults.py). A
+    # 100-step sweep needs a shorter EMA than the usual 0.98, whose lag would shift every pick.
     finder = find_lr(model, x_tr, y_tr, num_steps=spec.lr_finder_steps,
                      batch_size=min(spec.batch_size, len(x_tr)), seed=spec.seed,
                      smoothing=LR_FINDER_SMOOTHING,
-                     suggest="minimum" if number == 3 else "valley")
+                     suggest="combined" if number == 3 else "valley")
     timings["lr_finder"] = _lap()
     suggestion = finder.suggestion
     lr = float(suggestion) if suggestion is not None and suggestion > 0 else FALLBACK_LR
