@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from keras_recipes.callbacks import EarlyStopping, KeepBest, NaNGuard, TimeBudget  # noqa: E402
 from keras_recipes.diagnostics import DiagnosticLogger  # noqa: E402
-from keras_recipes.lr_finder import find_lr  # noqa: E402
+from keras_recipes.lr_finder import LRFinder, find_lr, find_max_stable_lr  # noqa: E402
 from keras_recipes.workflows import steamroller  # noqa: E402
 
 BATCH = 32  # global batch: 16 examples per worker
@@ -80,10 +80,23 @@ def range_test() -> dict:
     weights = [tolist(w) for w in model.get_weights()]
     sweep = find_lr(model, X, Y, min_lr=1e-4, max_lr=100.0, num_steps=40, batch_size=BATCH,
                     seed=0)
+    restored = digest(model) == before
+    # A candidate that diverges (1e9) and one that does not, from the same start.
+    stable = find_max_stable_lr(model, X, Y, candidates=(1e9, 1e-2), steps=8,
+                                batch_size=BATCH)
+    # The callback: range test at on_train_begin, then fit at the suggestion.
+    fitted = mlp(lambda: keras.optimizers.SGD(1e-3))
+    finder = LRFinder(X, Y, min_lr=1e-4, max_lr=1.0, num_steps=12, batch_size=BATCH)
+    fitted.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[finder])
     return {"tiny_losses": tolist(tiny.history["loss"]), "weights": weights,
             "sweep_losses": tolist(sweep.history["loss"]),
             "sweep_steps": len(sweep.history["loss"]),
-            "suggestion": sweep.suggestion, "restored": digest(model) == before,
+            "suggestion": sweep.suggestion, "restored": restored,
+            "max_stable_statuses": stable.table["status"].tolist(),
+            "max_stable_lr": stable.lr, "restored_after_max_stable": digest(model) == before,
+            "finder_applied": finder.applied_lr,
+            "finder_lr_after": float(np.asarray(fitted.optimizer.learning_rate)),
+            "finder_digest": digest(fitted),
             "replicas": _distribute.num_replicas(model)}
 
 

@@ -103,6 +103,17 @@ def test_range_test_takes_each_workers_share_of_every_global_batch(workers):
     assert w0["range_test"]["restored"] and w1["range_test"]["restored"]  # ...restored
 
 
+def test_max_stable_lr_and_the_callback_agree_across_workers(workers):
+    _, (w0, w1) = workers
+    for worker in (w0, w1):
+        rt = worker["range_test"]
+        assert rt["max_stable_statuses"] == ["exploded", "ok"] and rt["max_stable_lr"] == 0.01
+        assert rt["restored_after_max_stable"]
+        assert rt["finder_lr_after"] == pytest.approx(rt["finder_applied"], rel=1e-6)
+    for key in ("finder_applied", "finder_digest"):  # same rate, same trained weights
+        assert w0["range_test"][key] == w1["range_test"][key]
+
+
 def test_stop_decisions_agree_when_the_clocks_do_not(workers):
     _, (w0, w1) = workers
     assert w0["callbacks"]["epochs_run"] == w1["callbacks"]["epochs_run"] == 1
