@@ -83,7 +83,7 @@ def test_the_run_lists_what_it_wrote(first_run):
     assert not (root / "run" / ".lock").exists()
 
 
-@pytest.mark.integration
+@pytest.mark.slow
 def test_fresh_removes_only_the_runs_files(first_run, tmp_path):
     work = copy_of(first_run, tmp_path)
     run = work / "run"

@@ -37,7 +37,8 @@ def main() -> None:
     stream = io.StringIO()
     report = steamroller("digits", "mlp", out=OUT, seed=0, stage1_epochs=5, stage2_epochs=1,
                          stage3_epochs=1, lr_finder_steps=10, stage1_min_train_accuracy=0.5,
-                         stage2_min_val_accuracy=0.5, distribute=SETUP, stream=stream)
+                         stage2_min_val_accuracy=0.5, grow=False, distribute=SETUP,
+                         stream=stream)
     model = report.stages[-1].model
     out = {
         "status": report.summary["status"],

@@ -90,8 +90,10 @@ def _cli(tmp_path, *argv, env=None):
 @pytest.mark.tf_only
 @pytest.mark.parametrize("argv, env, message", [
     (("--distribute", "jax-data-parallel"), None, "needs the jax backend"),
-    (("--distribute", "multiworker"), None, "needs the TF_CONFIG environment variable"),
-    (("--distribute", "multiworker"), {"TF_CONFIG": "{not json"}, "TF_CONFIG"),
+    pytest.param(("--distribute", "multiworker"), None,
+                 "needs the TF_CONFIG environment variable", marks=pytest.mark.slow),
+    pytest.param(("--distribute", "multiworker"), {"TF_CONFIG": "{not json"}, "TF_CONFIG",
+                 marks=pytest.mark.slow),
 ])
 def test_cli_refuses_a_set_up_it_cannot_run(tmp_path, argv, env, message):
     done = _cli(tmp_path, *argv, env=env)

@@ -222,16 +222,3 @@ def test_folder_of_another_run_is_refused(tmp_path):
     with pytest.raises(SteamrollerInputError, match="holds a steamroller run with other"):
         steamroller(out=out, verbose=0)
     assert sorted(p.name for p in out.iterdir()) == ["summary.json"]
-
-
-@pytest.mark.parametrize("preset", ["mlp", "cnn"])
-def test_every_preset_passes_every_gate_on_digits_with_defaults(tmp_path, preset):
-    report = steamroller("digits", preset, out=tmp_path / "run", verbose=0)
-    assert [s.status for s in report.stages] == ["passed", "passed", "done"]
-    assert report.passed
-    assert report.test_accuracy >= 0.97
-    # The saved model standardises raw inputs itself and has exact BatchNorm statistics:
-    # its inference-mode accuracy on the training examples is the training-mode one.
-    record = report.summary["stages"]["2"]
-    assert record["preprocessing"]["standardize"] is True
-    assert record["preprocessing"]["batchnorm_recalibrated_batches"] >= 1

@@ -244,7 +244,7 @@ def test_cli_steamroller_on_a_scaled_three_class_table_then_rerun(tmp_path):
     assert tree_digest(out) == before
 
 
-@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_steamroller_on_a_binary_table(tmp_path):
     csv = tmp_path / "binary.csv"
     scaled_table(csv, labels=("no", "yes"))
@@ -342,7 +342,7 @@ def test_npz_with_python_objects_or_garbage_is_named(tmp_path):
         load_dataset(str(garbage))
 
 
-@pytest.mark.integration
+@pytest.mark.slow
 def test_practical_on_a_string_label_table_with_an_id_column(tmp_path):
     from keras_recipes.workflows import practical
 
@@ -357,7 +357,7 @@ def test_practical_on_a_string_label_table_with_an_id_column(tmp_path):
     assert isinstance(model.layers[1], keras.layers.Normalization)  # predicts on raw inputs
 
 
-@pytest.mark.integration
+@pytest.mark.slow
 def test_cli_refuses_a_table_too_small_for_stage_1_before_any_work(tmp_path):
     csv = tmp_path / "tiny.csv"
     rng = np.random.default_rng(0)

@@ -1,0 +1,23 @@
+"""Every model preset passes every gate of the steamroller on digits, with default settings.
+
+Its own file so that the test runner can run it beside tests/workflows/test_steamroller.py.
+"""
+
+import pytest
+
+from keras_recipes.workflows import steamroller
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("preset", ["mlp", "cnn"])
+def test_every_preset_passes_every_gate_on_digits_with_defaults(tmp_path, preset):
+    report = steamroller("digits", preset, out=tmp_path / "run", verbose=0)
+    assert [s.status for s in report.stages] == ["passed", "passed", "done"]
+    assert report.passed
+    assert report.test_accuracy >= 0.97
+    # The report records the standardisation inside the model and the exact BatchNorm
+    # recalibration that made the gates pass.
+    record = report.summary["stages"]["2"]
+    assert record["preprocessing"]["standardize"] is True
+    assert record["preprocessing"]["batchnorm_recalibrated_batches"] >= 1
