@@ -81,6 +81,17 @@ def weighted_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [layer for layer in model.layers if layer.trainable_weights]
 
 
+def variable_groups(model: keras.Model, variables) -> dict[str, list[int]]:
+    """``{layer name: indices into variables}`` for each layer of :func:`weighted_layers`."""
+    index = {id(v): i for i, v in enumerate(variables)}
+    groups: dict[str, list[int]] = {}
+    for layer in weighted_layers(model):
+        ids = [index[id(v)] for v in layer.trainable_weights if id(v) in index]
+        if ids:
+            groups[layer.name] = ids
+    return groups
+
+
 def _single_output(layer) -> Any | None:
     try:
         out = layer.output
@@ -262,12 +273,7 @@ class Probe:
         self.model = model
         net = self.view if self.view is not None else model
         self.variables = list(net.trainable_variables)
-        index = {id(v): i for i, v in enumerate(self.variables)}
-        self.groups: dict[str, list[int]] = {}
-        for layer in weighted_layers(model):
-            ids = [index[id(v)] for v in layer.trainable_weights if id(v) in index]
-            if ids:
-                self.groups[layer.name] = ids
+        self.groups = variable_groups(model, self.variables)
         self.sizes = {name: int(sum(np.prod(self.variables[i].shape) for i in ids))
                       for name, ids in self.groups.items()}
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from keras_recipes.diagnostics.probe import weighted_layers
+from keras_recipes.diagnostics.probe import variable_groups
 
 STATS = ("update_norm", "update_mean", "update_var", "update_ratio")
 
@@ -43,12 +43,7 @@ class StepUpdates:
     def __init__(self, model: keras.Model):
         self.model = model
         self.variables = list(model.trainable_variables)
-        index = {id(v): i for i, v in enumerate(self.variables)}
-        self.groups: dict[str, list[int]] = {}
-        for layer in weighted_layers(model):
-            ids = [index[id(v)] for v in layer.trainable_weights if id(v) in index]
-            if ids:
-                self.groups[layer.name] = ids
+        self.groups = variable_groups(model, self.variables)
         self._fn = _compile(self._statistics)
         self._previous = None
         self._pending: list[tuple[int, object]] = []
