@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from keras_recipes import _distribute
-from keras_recipes.workflows._atomic import atomic_write, atomic_write_json
+from keras_recipes.workflows.common import atomic_write, atomic_write_json
 from keras_recipes.workflows.stages import StageData
 
 #: Stage 1–2 ("small") and stage 3 ("big") variants of the named baseline models.

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 from keras_recipes._paths import check_output_dir
 from keras_recipes._validation import check_number, check_one_of
-from keras_recipes.workflows._atomic import atomic_write
+from keras_recipes.workflows.common import atomic_write
 from keras_recipes.workflows.practical_report import (
     ADVICE,
     PracticalReport,

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from keras_recipes.workflows._atomic import atomic_write_json
+from keras_recipes.workflows.common import atomic_write_json
 
 ADVICE = {
     1: ["Check the output layer: a softmax over C classes with sparse categorical "

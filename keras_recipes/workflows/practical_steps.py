@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from keras_recipes.workflows._atomic import atomic_write
+from keras_recipes.workflows.common import atomic_write
 from keras_recipes.workflows.practical_report import PracticalStep
 
 STEP_NAMES = {

@@ -9,7 +9,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from keras_recipes._validation import check_number
-from keras_recipes.workflows._atomic import atomic_write, atomic_write_text
+from keras_recipes.workflows.common import atomic_write_text, save_figure
 
 
 def _cell(value: Any, floatfmt: str) -> str:
@@ -159,14 +159,7 @@ class Report:
         if rel.suffix.lower() != ".png":
             rel = rel.with_name(rel.name + ".png")
         path = self.out_dir / rel
-        try:
-            atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=self.dpi, format="png",
-                                                       bbox_inches="tight"))
-        finally:
-            if close:
-                import matplotlib.pyplot as plt
-
-                plt.close(fig)
+        save_figure(fig, path, dpi=self.dpi, close=close)
         self.image(rel, caption)
         return path
 

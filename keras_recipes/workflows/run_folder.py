@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from keras_recipes._paths import check_output_dir
-from keras_recipes.workflows._atomic import atomic_write_json
+from keras_recipes.workflows.common import atomic_write_json
 
 __all__ = ["RunFolder", "RunFolderError"]
 

@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from keras_recipes._paths import check_output_dir
 from keras_recipes._validation import check_number, check_one_of, check_probability
-from keras_recipes.workflows._atomic import atomic_write_json
+from keras_recipes.workflows.common import atomic_write_json
 from keras_recipes.workflows.run_folder import RunFolder
 from keras_recipes.workflows.steamroller_report import (
     REPORT_FILE,

@@ -11,7 +11,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from keras_recipes.workflows import Report  # noqa: E402
-from keras_recipes.workflows._atomic import atomic_write, atomic_write_json  # noqa: E402
+from keras_recipes.workflows.common import atomic_write, atomic_write_json  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
