@@ -1,7 +1,6 @@
 """Workflows: the staged steamroller, its report writer and its data plan."""
 
-from keras_recipes.workflows.practical import practical
-from keras_recipes.workflows.practical_report import PracticalReport, PracticalStep
+from keras_recipes.workflows.practical import PracticalReport, PracticalStep, practical
 from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
 from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
