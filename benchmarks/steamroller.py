@@ -37,12 +37,12 @@ def _plain_keras(epochs: int | None, budget_s: float | None, started: float) -> 
     import numpy as np
 
     from keras_recipes.data import load_dataset, split
-    from keras_recipes.workflows._stage_runner import build_stage_model
+    from keras_recipes.workflows.common import build_network
 
     keras.utils.set_random_seed(0)
     ds = load_dataset("digits")
     train, val, test = split(ds.x, ds.y, seed=0)
-    model = build_stage_model("mlp", 3, ds.input_shape, ds.num_classes, dropout=0.1)
+    model = build_network("mlp", ds.input_shape, ds.num_classes, size=1, dropout=0.1)
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     done = 0

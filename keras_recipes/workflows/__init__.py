@@ -1,27 +1,57 @@
-"""Workflows: the staged steamroller, its report writer and its data plan."""
+"""Workflows: the steamroller and the practical approach, with what they share.
 
-from keras_recipes.workflows.practical import PracticalReport, PracticalStep, practical
+Layout: :mod:`.steamroller` (config, stages as data, one stage runner, the loop, its
+report), :mod:`.practical` (config, one function per step, its report), and the shared
+:mod:`.common` (model presets, figures, atomic files), :mod:`.report` (Markdown reports),
+:mod:`.progress` (one-line progress), :mod:`.run_folder` (owned, locked run folders) and
+:mod:`.standardize` (train-split standardisation inside the model).
+"""
+
+from keras_recipes.workflows.practical import (
+    PracticalConfig,
+    PracticalReport,
+    PracticalStep,
+    practical,
+)
 from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
 from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
-from keras_recipes.workflows.stages import StageData, plan_stages
 from keras_recipes.workflows.standardize import standardization_layer
-from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
-from keras_recipes.workflows.steamroller_report import StageResult, SteamrollerReport
+from keras_recipes.workflows.steamroller import (
+    STEAMROLLER_STAGES,
+    DataPlan,
+    Gate,
+    Stage,
+    StageData,
+    StageResult,
+    SteamrollerConfig,
+    SteamrollerInputError,
+    SteamrollerReport,
+    plan_stages,
+    run_steamroller,
+    steamroller,
+)
 
 __all__ = [
+    "STEAMROLLER_STAGES",
+    "DataPlan",
+    "Gate",
+    "PracticalConfig",
     "PracticalReport",
     "PracticalStep",
     "Report",
     "RunFolder",
     "RunFolderError",
+    "Stage",
     "StageData",
     "StageProgress",
     "StageResult",
+    "SteamrollerConfig",
     "SteamrollerInputError",
     "SteamrollerReport",
     "plan_stages",
     "practical",
+    "run_steamroller",
     "standardization_layer",
     "steamroller",
 ]

@@ -63,10 +63,10 @@ def check_model(model: Any) -> None:
 
     >>> from keras_recipes.workflows.common import check_model
     >>> check_model("mlp")
-    >>> check_model("resnet")
+    >>> check_model("resnet")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Unknown model 'resnet'. Use one of ['mlp', 'cnn'] or a callable. Received: model='resnet'
+    ValueError: Unknown model 'resnet'. Use one of ['mlp', 'cnn'] or a callable. ...
     """
     if isinstance(model, str):
         if model not in MODEL_NAMES:

@@ -12,12 +12,8 @@ import numpy as np
 import pytest
 
 from keras_recipes.data import load_dataset, split
-from keras_recipes.workflows import (
-    SteamrollerInputError,
-    SteamrollerReport,
-    _stage_runner,
-    steamroller,
-)
+from keras_recipes.workflows import SteamrollerInputError, SteamrollerReport, steamroller
+from keras_recipes.workflows.steamroller import runner as _stage_runner
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ import pytest
 from keras_recipes.callbacks import PreciseBatchNorm, recalibrate_batchnorm
 from keras_recipes.data import load_dataset
 from keras_recipes.data.dataset import as_classification_dataset
-from keras_recipes.workflows._augment import AugmentedBatches
+from keras_recipes.workflows.steamroller._augment import AugmentedBatches
 from keras_recipes.workflows.standardize import standardization_layer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -300,7 +300,7 @@ def test_cli_nan_in_a_table_is_one_line_exit_2_and_nothing_written(tmp_path):
 # --- a user's own network ---------------------------------------------------------------------
 
 def test_a_user_network_that_takes_normalization_applies_it_itself():
-    from keras_recipes.workflows._stage_runner import build_stage_model
+    from keras_recipes.workflows.steamroller.runner import build_stage_model
 
     seen = {}
 
@@ -318,7 +318,7 @@ def test_a_user_network_that_takes_normalization_applies_it_itself():
 
 
 def test_a_user_network_without_normalization_is_wrapped_and_predicts_on_raw_inputs():
-    from keras_recipes.workflows._stage_runner import build_stage_model
+    from keras_recipes.workflows.steamroller.runner import build_stage_model
 
     def net(input_shape, num_classes):
         inputs = keras.Input(input_shape)
@@ -374,7 +374,7 @@ def test_cli_refuses_a_table_too_small_for_stage_1_before_any_work(tmp_path):
 
 
 def test_batchnorm_momentum_spans_about_one_epoch():
-    from keras_recipes.workflows._stage_runner import fit_batchnorm_momentum
+    from keras_recipes.workflows.steamroller.runner import fit_batchnorm_momentum
 
     model = _bn_model()
     assert fit_batchnorm_momentum(model, 3) == pytest.approx(0.1 ** (1 / 3))  # 0.464

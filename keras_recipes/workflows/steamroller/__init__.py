@@ -1,0 +1,55 @@
+"""The steamroller: seed 000's staged "méthode rouleau compresseur".
+
+- :mod:`.config`: :class:`SteamrollerConfig`, every setting, validated once;
+- :mod:`.stages`: :class:`Stage` (with :class:`DataPlan` and :class:`Gate`), the three
+  default stages and :func:`plan_stages`, which cuts each stage's data from one split;
+- :mod:`.runner`: :func:`run_stage`, the same for every stage;
+- :mod:`.workflow`: :func:`steamroller` and :func:`run_steamroller`, the loop over stages
+  with the run folder, resuming and the report;
+- :mod:`.report`: :class:`SteamrollerReport`, :class:`StageResult` and ``report.md``.
+"""
+
+from keras_recipes.workflows.common import MODEL_NAMES
+from keras_recipes.workflows.steamroller.config import (
+    IDENTITY_KEYS,
+    SCHEDULES,
+    SteamrollerConfig,
+    SteamrollerInputError,
+)
+from keras_recipes.workflows.steamroller.report import StageResult, SteamrollerReport
+from keras_recipes.workflows.steamroller.stages import (
+    STAGE_GOALS,
+    STEAMROLLER_STAGES,
+    DataPlan,
+    Gate,
+    Stage,
+    StageData,
+    plan_stages,
+)
+from keras_recipes.workflows.steamroller.workflow import (
+    OUTPUTS,
+    STAGE_FILES,
+    run_steamroller,
+    steamroller,
+)
+
+__all__ = [
+    "IDENTITY_KEYS",
+    "MODEL_NAMES",
+    "OUTPUTS",
+    "SCHEDULES",
+    "STAGE_FILES",
+    "STAGE_GOALS",
+    "STEAMROLLER_STAGES",
+    "DataPlan",
+    "Gate",
+    "Stage",
+    "StageData",
+    "StageResult",
+    "SteamrollerConfig",
+    "SteamrollerInputError",
+    "SteamrollerReport",
+    "plan_stages",
+    "run_steamroller",
+    "steamroller",
+]

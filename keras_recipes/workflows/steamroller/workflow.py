@@ -1,0 +1,607 @@
+"""`steamroller`: the staged "méthode rouleau compresseur" from one call.
+
+:func:`run_steamroller` is a short loop: open the run folder, then, for each
+:class:`~keras_recipes.workflows.steamroller.stages.Stage`, resume it from an earlier run or
+train it with :func:`~keras_recipes.workflows.steamroller.runner.run_stage`, and stop at the
+first failed gate. :func:`steamroller` builds the
+:class:`~keras_recipes.workflows.SteamrollerConfig` from its arguments and calls it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from keras_recipes.workflows.common import MODEL_NAMES, atomic_write_json
+from keras_recipes.workflows.run_folder import RunFolder
+from keras_recipes.workflows.steamroller.config import (
+    IDENTITY_KEYS,
+    SteamrollerConfig,
+    SteamrollerInputError,
+)
+from keras_recipes.workflows.steamroller.report import (
+    REPORT_FILE,
+    SUMMARY_FILE,
+    StageResult,
+    SteamrollerReport,
+    render_markdown,
+)
+from keras_recipes.workflows.steamroller.stages import STEAMROLLER_STAGES, Stage, StageData
+
+__all__ = ["MODEL_NAMES", "OUTPUTS", "STAGE_FILES", "run_steamroller", "steamroller"]
+
+SUMMARY_VERSION = 1
+#: Files a stage writes into its folder ``stage<n>/``.
+STAGE_FILES = ("lr_finder.csv", "lr_finder.png", "history.csv", "diagnostics.csv",
+               "summary.json", "learning_curves.png", "activations.png", "confusion_matrix.png",
+               "errors.csv", "worst_examples.png", "first_batch.png", "step_updates.csv",
+               "model.keras", "stage.json")
+
+
+def outputs(count: int = 3) -> tuple[str, ...]:
+    """Every path a run of ``count`` stages may write in its folder (relative)."""
+    numbers = range(1, count + 1)
+    return (SUMMARY_FILE, REPORT_FILE,
+            *(f"stage{n}/{name}" for n in numbers for name in STAGE_FILES),
+            *(f".stage{n}.partial" for n in numbers))
+
+
+#: Every path a run of the three stages may write in its folder: a user's file there is
+#: refused.
+OUTPUTS = outputs(3)
+
+
+def _adopt(out: Path, summary: dict[str, Any]) -> list[str]:
+    """The files a run from before manifests wrote, from its ``summary.json``."""
+    files = [SUMMARY_FILE, REPORT_FILE]
+
+    def walk(value) -> None:
+        if isinstance(value, str):
+            files.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item)
+
+    for record in summary.get("stages", {}).values():
+        walk(record.get("files", {}) if isinstance(record, dict) else {})
+    files += [name for name in OUTPUTS[2:] if (out / name).exists()]
+    return [f for f in dict.fromkeys(files) if (out / f).exists()]
+
+
+def _read_summary(out: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any] | None:
+    if not ((out / SUMMARY_FILE).is_file() and resume):
+        return None
+    try:
+        with open(out / SUMMARY_FILE, encoding="utf-8") as f:
+            summary = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{str(out / SUMMARY_FILE)!r} cannot be read ({exc}); delete it "
+                         "or pass resume=False to start afresh.") from exc
+    before = {k: summary.get("config", {}).get(k) for k in IDENTITY_KEYS}
+    if before != identity:
+        diff = {k: (before[k], identity[k]) for k in IDENTITY_KEYS
+                if before[k] != identity[k]}
+        raise ValueError(
+            f"The folder {str(out)!r} holds a steamroller run with other settings "
+            f"(earlier, now: {diff}). Use another `out`, or resume=False to start afresh."
+        )
+    return summary
+
+
+class _Bystander:
+    """The run folder as a worker that is not the chief sees it: it writes nothing."""
+
+    def claim(self, *paths, folder=False) -> None:
+        pass
+
+    def clear(self) -> list[str]:
+        return []
+
+    def move_in(self, source, dest, *, last=()) -> list[str]:
+        return []
+
+    def release(self) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class _Run:
+    """An open run: its settings, data, plan, folder and summary."""
+
+    config: SteamrollerConfig
+    stages: tuple[Stage, ...]
+    dist: Any
+    ds: Any
+    plan: list[StageData]
+    identity: dict[str, Any]
+    folder: Any
+    summary: dict[str, Any] | None
+    stream: TextIO
+    begin: float
+
+    @property
+    def out(self) -> Path:
+        return self.config.out
+
+    def say(self, text: str) -> None:
+        if self.config.verbose:
+            print(text, file=self.stream, flush=True)
+
+    def write(self) -> None:
+        """Write ``summary.json`` and ``report.md`` (the chief only)."""
+        if self.dist.is_chief:
+            self.summary["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+            atomic_write_json(self.out / SUMMARY_FILE, self.summary)
+            render_markdown(self.out, self.summary)
+
+
+def _check_stages(stages: Sequence[Stage] | None) -> tuple[Stage, ...]:
+    stages = STEAMROLLER_STAGES if stages is None else tuple(stages)
+    if not stages or not all(isinstance(s, Stage) for s in stages):
+        raise SteamrollerInputError("Argument `stages` must be a non-empty sequence of Stage. "
+                                    f"Received: stages={stages!r}")
+    return stages
+
+
+def _open(config: SteamrollerConfig, stages: tuple[Stage, ...], dist, stream: TextIO,
+          begin: float) -> _Run:
+    """Load the data, cut the stages, check the network, then lock and read the folder."""
+    from keras_recipes.data.dataset import as_classification_dataset
+    from keras_recipes.workflows.steamroller.runner import build_stage_model
+    from keras_recipes.workflows.steamroller.stages import plan_stages
+
+    ds = as_classification_dataset(config.dataset, target=config.target, seed=config.seed,
+                                   drop=None if config.drop is None else list(config.drop),
+                                   workflow="The steamroller")
+    plan = plan_stages(ds.x, ds.y, ds.class_names, stage_classes=config.stage_classes,
+                       stage1_per_class=int(config.stage1_per_class), seed=int(config.seed),
+                       stages=stages)
+    build_stage_model(config.model, 1, ds.input_shape, plan[0].num_classes, 0.0)  # fails fast
+    chosen = next((d.classes for s, d in zip(stages, plan, strict=True)
+                   if s.data.classes == "chosen"), plan[0].classes)
+    identity = config.identity(ds.name, chosen)
+    run = _Run(config, stages, dist, ds, plan, identity, _Bystander(), None, stream, begin)
+    if not dist.is_chief:  # only the chief locks and reads the folder before the barrier
+        return run
+    # Lock the folder, then check who owns it, on which data, and what it holds.
+    run.folder = RunFolder(config.out, "steamroller").open(
+        fingerprint=RunFolder.fingerprint(ds), resume=config.resume,
+        outputs=outputs(max(3, len(stages))), adopt=_adopt)
+    try:
+        run.summary = _read_summary(config.out, identity, config.resume)
+    except BaseException:
+        run.folder.release()
+        raise
+    return run
+
+
+def _plan_notes(run: _Run) -> list[str]:
+    """What the run adapted to this data set, said in the report."""
+    notes = []
+    everything = run.plan[-1].num_classes
+    few = [str(d.stage) for s, d in zip(run.stages, run.plan, strict=True)
+           if s.data.classes == "chosen" and d.num_classes == everything]
+    if few:
+        notes.append(f"The data set has only {everything} classes: stages {'-'.join(few)} "
+                     f"already use all of them, so stage {few[-1]} trains on the same data as "
+                     f"stage {run.plan[-1].stage}, with the small network.")
+    notes.append("Inputs are standardised with the training split's statistics inside the "
+                 "model." if run.config.standardize else "Inputs are used raw "
+                 "(standardize=False).")
+    return notes
+
+
+def _finished(run: _Run) -> bool:
+    """Whether the folder holds a finished run (passed or failed) with these very settings."""
+    summary = run.summary
+    if summary is None or summary.get("status") not in ("passed", "failed"):
+        return False
+    same = {k: v for k, v in run.config.recorded().items() if k != "resume"}
+    before = {k: v for k, v in summary.get("settings", {}).items() if k != "resume"}
+    names = [s.name for s in run.stages]
+    if before != same or summary.get("stage_names", names) != names:
+        return False
+    return all((run.out / rec.get("files", {}).get("model", "")).is_file()
+               for rec in summary.get("stages", {}).values() if rec.get("files", {}).get("model"))
+
+
+def _print_finished(report: SteamrollerReport, out: Path, stream: TextIO) -> None:
+    say = lambda text: print(text, file=stream, flush=True)  # noqa: E731
+    say(f"The run in {out} is finished ({report.status}); nothing to do. Pass resume=False "
+        "(--fresh) to run it again.")
+    for key in sorted(report.summary.get("stages", {}), key=int):
+        rec = report.summary["stages"][key]
+        gate = rec.get("gate", {})
+        value = gate.get("value")
+        bound = f" (bound {gate['bound']:g})" if gate.get("bound") is not None else ""
+        value = f"{value:.4f}" if isinstance(value, int | float) else "n/a"
+        say(f"   stage {key} {rec.get('name', '')}: {gate.get('metric')} = {value}{bound}: "
+            f"{rec.get('status')}")
+    if report.passed and report.test_accuracy is not None:
+        say(f"Steamroller passed: test accuracy {report.test_accuracy:.4f}. "
+            f"Report: {out / REPORT_FILE}")
+    else:
+        for step in report.next_steps:
+            say(f"  - {step}")
+        say(f"Report: {out / REPORT_FILE}")
+
+
+def _start(run: _Run) -> None:
+    """Fresh or resumed, the summary of a run that is about to train."""
+    if not run.config.resume:
+        run.folder.clear()  # only what earlier steamroller runs wrote here
+    run.folder.claim(SUMMARY_FILE, REPORT_FILE)
+    if run.summary is None:
+        run.summary = {"version": SUMMARY_VERSION, "workflow": "steamroller",
+                       "config": run.identity, "stages": {}}
+    summary = run.summary
+    for key in [k for k in summary["stages"] if int(k) > len(run.stages)]:
+        del summary["stages"][key]  # a longer earlier run's last stages are not this run's
+    summary["settings"] = run.config.recorded()
+    summary["stage_names"] = [s.name for s in run.stages]
+    summary["plan"] = {"sizes": {str(d.stage): d.sizes() for d in run.plan},
+                       "stage_classes": run.identity["stage_classes"],
+                       "num_classes": run.plan[-1].num_classes, "notes": _plan_notes(run)}
+    summary.update(status="running", failed_stage=None, next_steps=[])
+    if run.config.distribute is not None:
+        summary["distribute"] = {"setup": run.config.distribute,
+                                 "replicas": run.dist.num_replicas}
+    run.say(f"Steamroller on {run.identity['dataset']} ({len(run.ds)} examples, "
+            f"{run.plan[-1].num_classes} classes) with model {run.identity['model']} → "
+            f"{run.out}")
+    for note in summary["plan"]["notes"]:
+        run.say(f"   note: {note}")
+
+
+def _resumed(run: _Run, stage: Stage, data: StageData) -> StageResult | None:
+    """The stage as an earlier run completed it (model loaded back), or ``None``."""
+    import keras
+
+    record = run.summary["stages"].get(str(data.stage))
+    model_file = (record or {}).get("files", {}).get("model")
+    if not (record and record.get("status") in ("passed", "done") and model_file
+            and record.get("name", stage.name) == stage.name
+            and (run.out / model_file).is_file()):
+        return None
+    with run.dist.scope():
+        loaded = keras.saving.load_model(run.out / model_file, safe_mode=True)
+    run.say(f"== stage {data.stage}/{len(run.stages)} {data.name}: completed by an earlier "
+            f"run, skipped ({record['gate']['metric']} = {record['gate']['value']:.4f})")
+    return StageResult(data.stage, record, loaded, resumed=True)
+
+
+def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]:
+    """Run the stage in a scratch folder, then move its files into ``stage<n>/``."""
+    from keras_recipes.workflows.steamroller.runner import run_stage
+
+    n = data.stage
+    for later in range(n, len(run.stages) + 1):  # records of this and later stages are stale
+        run.summary["stages"].pop(str(later), None)
+    rel_dir = f"stage{n}"
+    if run.dist.is_chief:
+        partial = run.out / f".stage{n}.partial"
+        run.folder.claim(partial.name, folder=True)
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir(parents=True)
+    else:  # a worker's own copy of the stage files, thrown away
+        partial = Path(tempfile.mkdtemp(prefix=f"steamroller-stage{n}-"))
+    standardize_on = run.plan[-1].train[0] if run.config.standardize else None
+    with run.dist.scope():
+        record, model, findings = run_stage(stage, run.config, data, partial, rel_dir,
+                                            of=len(run.stages), standardize_on=standardize_on,
+                                            stream=run.stream)
+    if run.dist.is_chief:
+        # stage<n>/ may hold the user's own files: only the run's are replaced.
+        run.folder.move_in(partial.name, rel_dir, last=("model.keras", "stage.json"))
+    else:
+        shutil.rmtree(partial, ignore_errors=True)
+    run.summary["stages"][str(n)] = record
+    return StageResult(n, record, model, resumed=False), findings
+
+
+def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
+          results: list[StageResult]) -> SteamrollerReport:
+    """A failed gate: record what to try next, write, print the doctor's report."""
+    from keras_recipes.diagnostics import print_report
+
+    record = result.record
+    advice = [f["advice"] for f in record["findings"]
+              if f["severity"] in ("error", "warning") and f["advice"]]
+    run.summary.update(status="failed", failed_stage=result.stage,
+                       next_steps=list(dict.fromkeys([*stage.next_steps, *advice])))
+    run.summary["wall_seconds"] = round(time.perf_counter() - run.begin, 2)
+    run.write()
+    if run.config.verbose:
+        gate, stream = record["gate"], run.stream
+        value = gate["value"] if gate["value"] is not None else float("nan")
+        below = "<" if stage.gate.higher_is_better else ">"
+        print(f"\nStage {result.stage} ({stage.name}) failed its gate: {gate['metric']} = "
+              f"{value:.4f} {below} {gate['bound']:g}. Stopping here.", file=stream)
+        print_report(findings, file=stream)
+        print("What to try next:", file=stream)
+        for step in run.summary["next_steps"]:
+            print(f"  - {step}", file=stream)
+        print(f"Report: {run.out / REPORT_FILE}", file=stream, flush=True)
+    return SteamrollerReport(run.out, run.summary, results)
+
+
+def _finish(run: _Run, results: list[StageResult]) -> SteamrollerReport:
+    # The final test scores: the last stage that measured the test split.
+    test = next((r.record["test"] for r in reversed(results) if "test" in r.record), {})
+    run.summary.update(status="passed", test_accuracy=test.get("accuracy"),
+                       test_loss=test.get("loss"))
+    run.summary["wall_seconds"] = round(time.perf_counter() - run.begin, 2)
+    run.write()
+    accuracy = run.summary["test_accuracy"]
+    run.say(f"Steamroller passed: test accuracy "
+            f"{'n/a' if accuracy is None else f'{accuracy:.4f}'} "
+            f"({run.summary['wall_seconds']:.1f}s). Report: {run.out / REPORT_FILE}")
+    return SteamrollerReport(run.out, run.summary, results)
+
+
+def run_steamroller(config: SteamrollerConfig, stages: Sequence[Stage] | None = None,
+                    stream: TextIO | None = None) -> SteamrollerReport:
+    """Run the steamroller described by ``config`` (and ``stages``); see :func:`steamroller`.
+
+    Args:
+        config: the run's :class:`~keras_recipes.workflows.SteamrollerConfig`.
+        stages: the :class:`~keras_recipes.workflows.Stage` sequence. Defaults to ``None``
+            (:data:`~keras_recipes.workflows.STEAMROLLER_STAGES`, seed 000's three stages).
+        stream: where to print. Defaults to ``None`` (``sys.stdout``).
+
+    Returns:
+        A :class:`~keras_recipes.workflows.SteamrollerReport`.
+
+    Example:
+
+    >>> import dataclasses
+    >>> from keras_recipes.workflows import SteamrollerConfig, run_steamroller  # doctest: +SKIP
+    >>> config = SteamrollerConfig("digits", "mlp", out="runs/demo")  # doctest: +SKIP
+    >>> run_steamroller(dataclasses.replace(config, stage3_epochs=30))  # doctest: +SKIP
+    SteamrollerReport(out='runs/demo', status='passed', ...)
+    """
+    if not isinstance(config, SteamrollerConfig):
+        raise SteamrollerInputError("Argument `config` must be a SteamrollerConfig. "
+                                    f"Received: config={config!r}")
+    begin = time.perf_counter()
+    stream = stream if stream is not None else sys.stdout
+    stages = _check_stages(stages)
+    from keras_recipes import _distribute
+
+    try:  # first: a multi-worker strategy must exist before any other TensorFlow work
+        dist = _distribute.setup(config.distribute)
+    except ValueError as exc:
+        raise SteamrollerInputError(str(exc)) from exc
+    try:
+        try:
+            run = _open(config, stages, dist, stream, begin)
+        except SteamrollerInputError:
+            raise
+        except (ValueError, TypeError) as exc:
+            raise SteamrollerInputError(str(exc)) from exc
+    except BaseException:
+        dist.agree(False)  # the other workers learn it at the barrier and stop too
+        raise
+    # Barrier: the chief holds the folder; the others read it only now.
+    if not dist.agree(True):
+        run.folder.release()
+        raise SteamrollerInputError("Another worker refused the run (see its error); "
+                                    "nothing was done.")
+    try:
+        if not dist.is_chief:
+            run.summary = _read_summary(run.out, run.identity, config.resume)
+        if _finished(run):
+            report = SteamrollerReport.load(run.out, load_models=True)
+            if config.verbose:
+                _print_finished(report, run.out, stream)
+            return report
+        _start(run)
+        results: list[StageResult] = []
+        for stage, data in zip(stages, run.plan, strict=True):
+            result = _resumed(run, stage, data)
+            if result is None:
+                result, findings = _train(run, stage, data)
+                if not result.passed:
+                    results.append(result)
+                    return _stop(run, stage, result, findings, results)
+                run.write()
+            results.append(result)
+        return _finish(run, results)
+    finally:
+        run.folder.release()  # also on KeyboardInterrupt
+
+
+def steamroller(
+    dataset: Any = "digits",
+    model: str | Callable[..., Any] = "mlp",
+    stage_classes: int | Sequence[int] = 2,
+    stage1_per_class: int = 10,
+    out: str | os.PathLike = "runs/steamroller",
+    seed: int = 0,
+    *,
+    target: str | None = None,
+    drop: str | Sequence[str] | None = None,
+    stage1_epochs: int = 100,
+    stage2_epochs: int = 20,
+    stage3_epochs: int = 20,
+    batch_size: int = 32,
+    stage1_min_train_accuracy: float = 0.99,
+    stage2_min_val_accuracy: float = 0.9,
+    patience: int = 8,
+    lr_finder_steps: int = 100,
+    schedule: str = "onecycle",
+    dropout: float = 0.1,
+    weight_decay: float = 1e-4,
+    augment: float = 0.05,
+    stage3_augment: float | None = None,
+    grow: bool = True,
+    standardize: bool = True,
+    resume: bool = True,
+    verbose: int = 1,
+    stream: TextIO | None = None,
+    distribute: str | None = None,
+    stages: Sequence[Stage] | None = None,
+) -> SteamrollerReport:
+    """Run the staged steamroller and write a report, logs and models to ``out``.
+
+    The steamroller (seed 000, "méthode rouleau compresseur") is how to start on a new
+    problem. Each stage has a goal and a check (a *gate*); a failed gate stops the run,
+    prints the training doctor's findings and what to try next, and does not go on:
+
+    1. **overfit**: ``stage1_per_class`` training examples of ``stage_classes`` classes,
+       no regularisation, no augmentation. Gate: train accuracy ≥
+       ``stage1_min_train_accuracy`` (a network that cannot learn a few examples by heart
+       is broken or too small).
+    2. **generalise**: all the data of those classes, with dropout, weight decay and light
+       augmentation, and early stopping on the validation loss. Gate: validation accuracy
+       ≥ ``stage2_min_val_accuracy``.
+    3. **train**: all the data and all the classes, a bigger network and a schedule
+       (one-cycle, or cosine with warm-up), keeping the best epoch; then the test accuracy
+       and an error analysis.
+
+    The data set is split once (stratified 60/20/20) and every stage draws from those
+    parts, so the test set is never trained on. Each stage first runs the learning-rate
+    range test (:func:`~keras_recipes.lr_finder.find_lr`, valley rule) and trains at its
+    suggestion (the schedule's peak in stage 3), with a
+    :class:`~keras_recipes.diagnostics.DiagnosticLogger` read by
+    :func:`~keras_recipes.diagnostics.diagnose` after training.
+
+    ``out`` receives ``report.md`` (with the LR-finder curve, learning curves and
+    activation statistics of each stage, the confusion matrix and the worst test
+    examples), ``summary.json``, and one folder per stage with ``history.csv``,
+    ``diagnostics.csv``, ``lr_finder.csv``, the PNG figures and ``model.keras``. Every file
+    is written atomically and a stage's model appears only once the stage is finished, so an
+    interrupted run leaves a consistent folder; a rerun with the same ``out`` skips the
+    stages recorded as completed in ``summary.json`` (their model is loaded back).
+
+    ``out`` is a :class:`~keras_recipes.workflows.run_folder.RunFolder`: ``manifest.json``
+    lists every file the run wrote and a fingerprint of its data, and ``.lock`` keeps a
+    second run out while one works there. Files of the user's in ``out`` are never removed
+    or overwritten.
+
+    Args:
+        dataset: a data set name (``"digits"``, ...), a ``.npz``/``.csv`` path, or a
+            :class:`~keras_recipes.data.Dataset`. Defaults to ``"digits"``.
+        model: ``"mlp"`` or ``"cnn"`` (the baseline builders; stage 3 uses a wider/deeper
+            variant), or a callable ``model(input_shape, num_classes)`` returning an
+            uncompiled softmax ``keras.Model``; it also receives ``dropout=``,
+            ``stage=`` and ``normalization=`` (the standardisation layer, to apply to its
+            inputs first) when its signature names them; a callable without
+            ``normalization`` is wrapped behind the layer as a nested model.
+            Defaults to ``"mlp"``.
+        stage_classes: number of classes of stages 1–2 (the first ``k`` labels), or the
+            list of labels. Defaults to ``2``.
+        stage1_per_class: training examples per class in stage 1. Defaults to ``10``.
+        out: run folder. Defaults to ``"runs/steamroller"``.
+        seed: seed of the split, the draws and the weights. Defaults to ``0``.
+        target: target column of a ``.csv`` data set. Defaults to ``None``.
+        drop: columns of a ``.csv`` data set that are not features (an id...).
+            Defaults to ``None``.
+        stage1_epochs: most epochs of stage 1 (it stops once it fits). Defaults to ``100``.
+        stage2_epochs: most epochs of stage 2. Defaults to ``20``.
+        stage3_epochs: epochs of stage 3 (the schedule's length). Defaults to ``20``.
+        batch_size: batch size, capped by each stage's training set. The default follows
+            the seeds' guidance (:func:`keras_recipes.tuning.suggest_batch_size`): 32 is
+            seed 000's example and lies in seed 001's 16–256 and seed 003's 32–512, and a
+            stage whose training set is smaller (stage 1's few examples) trains full batch,
+            as seed 001 advises for small data. Full batch for a few hundred examples, which
+            the seeds also allow, would leave each stage only one step per epoch.
+            Defaults to ``32``.
+        stage1_min_train_accuracy: stage-1 gate. Defaults to ``0.99``.
+        stage2_min_val_accuracy: stage-2 gate. Defaults to ``0.9``.
+        patience: stage-2 early-stopping patience, in epochs. Defaults to ``8``.
+        lr_finder_steps: steps of each range test (>= 10). Defaults to ``100``.
+        schedule: stage-3 schedule, ``"onecycle"`` or ``"cosine"`` (cosine decay with a
+            10 % linear warm-up). Defaults to ``"onecycle"``.
+        dropout: dropout rate of stages 2–3. Defaults to ``0.1``.
+        weight_decay: decoupled weight decay of AdamW in stages 2–3 (Keras convention:
+            ``w -= lr · weight_decay · w``). Defaults to ``1e-4``.
+        augment: augmentation strength of stages 2–3: Gaussian noise of
+            ``augment`` times each feature's (or channel's) standard deviation, plus random
+            one-pixel shifts for images; ``0`` turns it
+            off. Defaults to ``0.05``.
+        stage3_augment: augmentation strength of stage 3, where seed 000 asks for the
+            strongest augmentation ("augmentation de donnée maximale"); ``None`` doubles
+            ``augment``. Defaults to ``None``.
+        grow: in stage 3, grow a named preset from the stage-2 size ("petit réseau → gros
+            réseau"): each size of the preset's ladder trains a quarter of
+            ``stage3_epochs`` at Adam's default rate, and the next size is tried only
+            while the validation loss falls by at least 2 %; the report lists every size
+            tried. ``False`` trains the preset's big size directly. A callable ``model`` is
+            built once, with ``stage=3``. Defaults to ``True``.
+        standardize: standardise the inputs with the mean and variance of the training
+            split, inside the model (a ``keras.layers.Normalization`` in front of the
+            network, saved with it, so the ``.keras`` files predict on raw inputs); per
+            feature for tables, per channel for images. ``False`` trains on raw inputs.
+            Defaults to ``True``.
+        resume: skip the stages an earlier run in ``out`` completed (on the same data and
+            settings); ``False`` deletes the files earlier steamroller runs wrote there (as
+            listed in ``manifest.json``, and nothing else) and starts afresh.
+            Defaults to ``True``.
+        verbose: ``0`` silent, ``1`` prints the stages, one progress line (epoch, metrics,
+            ETA) and the doctor's report on a failed gate. Defaults to ``1``.
+        stream: where to print. Defaults to ``None`` (``sys.stdout``).
+        distribute: train every stage on several devices or workers: ``"mirrored"``
+            (``tf.distribute.MirroredStrategy`` over the local devices; two logical CPU
+            devices on a machine with one CPU, when TensorFlow has not started its
+            devices yet), ``"multiworker"`` (``tf.distribute.MultiWorkerMirroredStrategy``
+            from ``TF_CONFIG``; run the same call in every worker process, with an ``out``
+            that every worker can read) or ``"jax-data-parallel"``
+            (``keras.distribution.DataParallel`` over ``jax.devices()``). Models and
+            optimizers are created in the strategy's scope and ``batch_size`` is the
+            global batch. Only the chief writes the run folder; the other workers wait
+            for it at a barrier before reading which stages to resume. ``None`` trains
+            on one device. See ``docs/distributed.md``. Defaults to ``None``.
+        stages: the stages to run, a sequence of :class:`~keras_recipes.workflows.Stage`
+            (each one's data plan, optimizer, stopper, gate and advice); ``None`` runs seed
+            000's three (:data:`~keras_recipes.workflows.STEAMROLLER_STAGES`). A fourth
+            stage is one more ``Stage`` in the sequence. Defaults to ``None``.
+
+    Returns:
+        A :class:`~keras_recipes.workflows.SteamrollerReport`.
+
+    Raises:
+        SteamrollerInputError: (a ``ValueError``) before any training, for an unknown data
+            set or model, ``stage_classes`` larger than the number of classes,
+            ``stage1_per_class < 1``, an ``out`` that is a file, a CSV without the target
+            column, other bad settings, an ``out`` that cannot be written, or an ``out``
+            holding a run with other settings or other data (``resume=True``), another
+            workflow's run, files of the user's that the run would overwrite, or a run in
+            progress. The folder is left untouched. The settings are checked by
+            :class:`~keras_recipes.workflows.SteamrollerConfig`.
+
+    Example:
+
+    >>> from keras_recipes.workflows import steamroller  # doctest: +SKIP
+    >>> report = steamroller("digits", "mlp", out="runs/demo")  # doctest: +SKIP
+    >>> report.passed, round(report.test_accuracy, 2)  # doctest: +SKIP
+    (True, 0.98)
+
+    References:
+        - The seeds' course notes, "Quelques recettes": 3. Méthode rouleau compresseur.
+        - A. Karpathy, "A Recipe for Training Neural Networks" (2019),
+          http://karpathy.github.io/2019/04/25/recipe/ (overfit a small sample first).
+        - L. N. Smith, "Cyclical Learning Rates for Training Neural Networks" (2017),
+          https://arxiv.org/abs/1506.01186 (range test).
+        - L. N. Smith, "Super-Convergence" (2018), https://arxiv.org/abs/1708.07120
+          (one-cycle).
+    """
+    config = SteamrollerConfig(
+        dataset=dataset, model=model, stage_classes=stage_classes,
+        stage1_per_class=stage1_per_class, out=out, seed=seed, target=target, drop=drop,
+        stage1_epochs=stage1_epochs, stage2_epochs=stage2_epochs, stage3_epochs=stage3_epochs,
+        batch_size=batch_size, stage1_min_train_accuracy=stage1_min_train_accuracy,
+        stage2_min_val_accuracy=stage2_min_val_accuracy, patience=patience,
+        lr_finder_steps=lr_finder_steps, schedule=schedule, dropout=dropout,
+        weight_decay=weight_decay, augment=augment, stage3_augment=stage3_augment, grow=grow,
+        standardize=standardize, resume=resume, verbose=verbose, distribute=distribute)
+    return run_steamroller(config, stages=stages, stream=stream)
