@@ -19,7 +19,7 @@ class StageResult:
     """The outcome of one steamroller stage.
 
     Attributes:
-        stage: 1, 2 or 3.
+        stage: the stage's number (1, 2, 3 for the default stages).
         record: the stage's entry of ``summary.json`` (gate, learning rate, sizes, files,
             findings, next steps, timings). Paths in ``record["files"]`` are relative to
             the run folder.
@@ -40,12 +40,12 @@ class StageResult:
 
     @property
     def status(self) -> str:
-        """``"passed"``, ``"failed"`` or, for stage 3 (no gate), ``"done"``."""
+        """``"passed"``, ``"failed"`` or, for a stage without a bound (stage 3), ``"done"``."""
         return str(self.record.get("status", ""))
 
     @property
     def passed(self) -> bool:
-        """Whether the stage met its goal (stage 3 always does once it finished)."""
+        """Whether the stage met its goal (a stage without a bound does once it finished)."""
         return self.status in ("passed", "done")
 
     @property
@@ -82,7 +82,7 @@ class SteamrollerReport:
 
     @property
     def passed(self) -> bool:
-        """``True`` when the three stages finished and both gates passed."""
+        """``True`` when every stage finished and every gate passed."""
         return self.summary.get("status") == "passed"
 
     @property
@@ -97,7 +97,7 @@ class SteamrollerReport:
 
     @property
     def test_accuracy(self) -> float | None:
-        """Stage-3 test accuracy, or ``None`` when stage 3 did not run."""
+        """The test accuracy of the last stage that measured it (stage 3), or ``None``."""
         return self.summary.get("test_accuracy")
 
     @property
@@ -197,8 +197,10 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
     if plan.get("notes"):
         report.bullets(plan["notes"])
     if summary.get("test_accuracy") is not None:
+        sizes = plan.get("sizes", {})
+        last = sizes[max(sizes, key=int)] if sizes else {}
         report.text(f"Final test accuracy: **{summary['test_accuracy']:.4f}** "
-                    f"on {plan.get('sizes', {}).get('3', {}).get('test', '?')} test examples.")
+                    f"on {last.get('test', '?')} test examples.")
     rows = []
     for key in sorted(summary.get("stages", {}), key=int):
         r = summary["stages"][key]
