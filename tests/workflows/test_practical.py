@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.data import Dataset
-from keras_recipes.workflows import PracticalReport, practical
+from keras_recipes.workflows import PracticalConfig, PracticalReport, practical
 
 pytestmark = pytest.mark.integration
 
@@ -92,6 +92,17 @@ def test_a_failed_initial_loss_stops_before_training(small_digits, tmp_path):
     assert not (tmp_path / "model.keras").exists() and not (tmp_path / "grid.csv").exists()
     assert "What to try next" in (tmp_path / "report.md").read_text()
     assert "stopped at step 1" in stream.getvalue()
+
+
+def test_a_config_replaces_the_other_arguments(small_digits, tmp_path):
+    config = PracticalConfig(small_digits, loud_net, out=tmp_path / "run", verbose=0, **TINY)
+    stream = io.StringIO()
+    report = practical("imagenet", "resnet", out=tmp_path / "other", top_k=0, stream=stream,
+                       config=config)
+    assert [s.number for s in report.steps] == [1] and report.out == tmp_path / "run"
+    assert not (tmp_path / "other").exists() and stream.getvalue() == ""
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config"]["top_k"] == 1 and summary["config"]["verbose"] == 0
 
 
 def test_a_sample_that_is_not_overfitted_stops_at_step_2(small_digits, tmp_path):

@@ -9,28 +9,26 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from keras_recipes._paths import check_output_dir
-from keras_recipes._validation import check_number, check_one_of
-from keras_recipes.workflows.common import atomic_write
-from keras_recipes.workflows.practical_report import (
+from keras_recipes.workflows.common import atomic_write, build_network, finite
+from keras_recipes.workflows.practical.config import PracticalConfig
+from keras_recipes.workflows.practical.report import (
     ADVICE,
     PracticalReport,
     PracticalStep,
     write_practical_report,
 )
-from keras_recipes.workflows.practical_steps import (
+from keras_recipes.workflows.practical.steps import (
     CONFIG_FILES,
-    _finite,
-    _Run,
-    _step1,
-    _step2,
-    _step3,
-    _step4,
-    _step5_6_7,
+    RunContext,
+    step1,
+    step2,
+    step3,
+    step4,
+    step5,
+    step6,
+    step7,
 )
 from keras_recipes.workflows.run_folder import RunFolder
-
-MODEL_NAMES = ("mlp", "cnn")
 
 
 def _outputs(top_k: int) -> list[str]:
@@ -48,48 +46,64 @@ def _adopt(out: Path, summary: dict[str, Any]) -> list[str]:
     return [f for f in _outputs(top_k) if (out / f).is_file()]
 
 
-def _load(dataset, target, seed, drop=None):
+def _load(config: PracticalConfig):
     from keras_recipes.data.dataset import as_classification_dataset
 
-    return as_classification_dataset(dataset, target=target, seed=seed, drop=drop,
-                                     workflow="The practical workflow")
+    return as_classification_dataset(config.dataset, target=config.target, seed=config.seed,
+                                     drop=config.drop, workflow="The practical workflow")
 
 
-def _builder(model, input_shape, num_classes, standardize_on=None) -> Callable[[], Any]:
-    """``() -> uncompiled keras.Model``; checked once now.
+def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
+    """``() -> uncompiled keras.Model`` for ``ds``; built once now, so a callable that gives
+    something else than a ``keras.Model`` with ``C`` outputs fails before any training.
 
-    With ``standardize_on`` (the training inputs), the network starts with a
-    ``keras.layers.Normalization`` holding their statistics.
+    With ``config.standardize``, the network starts with a ``keras.layers.Normalization``
+    holding the training split's statistics.
     """
-    import keras
+    from keras_recipes.workflows.standardize import standardization_layer
 
-    from keras_recipes.workflows.standardize import standardization_layer, wrap_with_layer
+    standardize_on = None
+    if config.standardize:
+        from keras_recipes.data import split
 
-    def normalization():
-        return None if standardize_on is None else standardization_layer(standardize_on)
+        standardize_on = split(ds.x, ds.y, seed=config.seed)[0][0]
 
-    if isinstance(model, str):
-        check_one_of("model", model, MODEL_NAMES)
-        from keras_recipes.models import build_model
+    def build():
+        layer = None if standardize_on is None else standardization_layer(standardize_on)
+        return build_network(config.model, ds.input_shape, ds.num_classes,
+                             normalization=layer)
 
-        def build():
-            return build_model(model, input_shape, num_classes, normalization=normalization())
-    elif callable(model):
-        def build():
-            net = model(tuple(input_shape), int(num_classes))
-            layer = normalization()
-            if layer is None or not isinstance(net, keras.Model):
-                return net
-            return wrap_with_layer(net, layer, input_shape)
-    else:
-        raise ValueError("Argument `model` must be 'mlp', 'cnn' or a callable "
-                         f"model(input_shape, num_classes) -> keras.Model. Received: {model!r}")
-    net = build()
-    if not isinstance(net, keras.Model) or net.output_shape[-1] != num_classes:
-        raise ValueError(f"Argument `model` must build a keras.Model with {num_classes} "
-                         f"outputs. Received: {type(net).__name__} "
-                         f"{getattr(net, 'output_shape', '')}")
+    build()
     return build
+
+
+def _seven_steps(run: RunContext, config: PracticalConfig,
+                 record: Callable[[PracticalStep], bool]) -> tuple[dict | None, list[Any]]:
+    """Steps 1 to 7 in order, each passed to ``record`` (which says whether it passed);
+    stops at the first failed check. Returns the kept result of step 5 (``None`` when a
+    check failed) and the doctor's findings."""
+    from keras_recipes.diagnostics import diagnose
+
+    first = step1(run, config)
+    if not record(first):
+        return None, []
+    second, history = step2(run, config)
+    if not record(second):
+        return None, diagnose(history)
+    third = step3(run, config, first.details["initial_loss"])
+    if not record(third):
+        return None, []
+    fourth = step4(run, config, third.details["learning_rate"])
+    if not record(fourth):
+        return None, []
+    fifth, results, best = step5(run, config, fourth.details["top"])
+    # Step 7 reads the curves and trains longer while they ask; step 6 then records the
+    # last reading and draws the figures. Steps 5-7 are timed together, on step 5.
+    seventh, findings = step7(run, config, best)
+    sixth = step6(run, config, results, best, findings)
+    for step in (fifth, sixth, seventh):
+        record(step)
+    return best, findings
 
 
 def practical(
@@ -123,6 +137,7 @@ def practical(
     fresh: bool = False,
     verbose: int = 1,
     stream: TextIO | None = None,
+    config: PracticalConfig | None = None,
 ) -> PracticalReport:
     """Run seed 004's seven-step approach and write a report into ``out``.
 
@@ -190,6 +205,9 @@ def practical(
             ``manifest.json``) are removed. Defaults to ``False``.
         verbose: 0 silent, 1 one line per step and epoch progress. Defaults to ``1``.
         stream: where to print. Defaults to ``None`` (``sys.stdout``).
+        config: all the settings above at once, as a :class:`PracticalConfig`; when given,
+            the other arguments (except ``stream``) are not read. Defaults to ``None``
+            (a config from the other arguments).
 
     Returns:
         A :class:`PracticalReport`.
@@ -219,60 +237,31 @@ def practical(
         Smith (2017), Cyclical Learning Rates, https://arxiv.org/abs/1506.01186
     """
     begin = time.perf_counter()
-    check_number("seed", seed, low=0, integer=True)
-    check_one_of("optimizer", optimizer, ("sgd", "adam", "adamw", "rmsprop"))
-    check_one_of("penalty", penalty, ("decoupled", "l2"))
-    for name, value in (("sample_per_class", sample_per_class), ("overfit_epochs",
-                        overfit_epochs), ("lr_steps", lr_steps), ("grid_epochs", grid_epochs),
-                        ("top_k", top_k), ("train_epochs", train_epochs),
-                        ("batch_size", batch_size)):
-        check_number(name, value, low=1, integer=True)
-    check_number("max_loops", max_loops, low=0, integer=True)
-    check_number("initial_loss_tolerance", initial_loss_tolerance, low=0, low_inclusive=False)
-    check_number("overfit_lr", overfit_lr, low=0, low_inclusive=False)
-    check_number("overfit_accuracy", overfit_accuracy, low=0, high=1, low_inclusive=False)
-    check_number("min_loss_drop", min_loss_drop, low=0, high=1, high_inclusive=False)
-    check_number("step3_weight_decay", step3_weight_decay, low=0)
-    for name, values, low_ok in (("lr_candidates", lr_candidates, False),
-                                 ("lr_factors", lr_factors, False),
-                                 ("weight_decays", weight_decays, True)):
-        if not values:
-            raise ValueError(f"Argument `{name}` must not be empty. Received: {name}={values}")
-        for v in values:
-            check_number(name, v, low=0, low_inclusive=low_ok)
-    out = check_output_dir(out, "out")  # creates nothing yet
-    ds = _load(dataset, target, seed, drop)
-    standardize_on = None
-    if standardize:
-        from keras_recipes.data import split
-
-        standardize_on = split(ds.x, ds.y, seed=int(seed))[0][0]
-    build = _builder(model, ds.input_shape, ds.num_classes, standardize_on)
-    cfg = {"seed": int(seed), "optimizer": optimizer, "penalty": penalty,
-           "standardize": bool(standardize),
-           "initial_loss_tolerance": initial_loss_tolerance,
-           "sample_per_class": int(sample_per_class), "overfit_lr": overfit_lr,
-           "overfit_epochs": int(overfit_epochs), "overfit_accuracy": overfit_accuracy,
-           "lr_candidates": [float(v) for v in lr_candidates], "lr_steps": int(lr_steps),
-           "min_loss_drop": min_loss_drop, "step3_weight_decay": step3_weight_decay,
-           "lr_factors": [float(v) for v in lr_factors],
-           "weight_decays": [float(v) for v in weight_decays], "grid_epochs": int(grid_epochs),
-           "objective": objective, "top_k": int(top_k), "train_epochs": int(train_epochs),
-           "max_loops": int(max_loops), "batch_size": int(batch_size), "verbose": int(verbose)}
+    if config is None:  # checks every setting, before any data is loaded
+        config = PracticalConfig(
+            dataset=dataset, model=model, out=out, target=target, drop=drop, seed=seed,
+            standardize=standardize, optimizer=optimizer, penalty=penalty,
+            initial_loss_tolerance=initial_loss_tolerance, sample_per_class=sample_per_class,
+            overfit_lr=overfit_lr, overfit_epochs=overfit_epochs,
+            overfit_accuracy=overfit_accuracy, lr_candidates=lr_candidates, lr_steps=lr_steps,
+            min_loss_drop=min_loss_drop, step3_weight_decay=step3_weight_decay,
+            lr_factors=lr_factors, weight_decays=weight_decays, grid_epochs=grid_epochs,
+            objective=objective, top_k=top_k, train_epochs=train_epochs, max_loops=max_loops,
+            batch_size=batch_size, fresh=fresh, verbose=verbose)
+    elif not isinstance(config, PracticalConfig):
+        raise ValueError("Argument `config` must be a PracticalConfig or None. "
+                         f"Received: config={config!r}")
+    out = config.out
+    ds = _load(config)
+    build = _builder(config, ds)
     # Lock the folder; refuse another workflow's run, or one on other data (unless fresh).
     folder = RunFolder(out, "practical").open(
-        fingerprint=RunFolder.fingerprint(ds), resume=not fresh, outputs=_outputs(int(top_k)),
-        adopt=_adopt, restart_hint="fresh=True")
+        fingerprint=RunFolder.fingerprint(ds), resume=not config.fresh,
+        outputs=_outputs(config.top_k), adopt=_adopt, restart_hint="fresh=True")
     try:
         folder.clear()  # each run starts afresh: only an earlier practical run's files go
-        run = _Run(ds, build, out, cfg, stream or sys.stdout)
-        run.folder = folder
-
+        run = RunContext(ds, build, out, config, stream or sys.stdout, folder=folder)
         steps: list[PracticalStep] = []
-        findings: list[Any] = []
-        best = None
-        test_accuracy = None
-
         lap = [time.perf_counter()]
 
         def record(step: PracticalStep) -> bool:
@@ -283,42 +272,42 @@ def practical(
                     f" - {step.summary} [{step.seconds:.1f}s]")
             return step.passed
 
-        from keras_recipes.diagnostics import diagnose, print_report
-
-        if record(_step1(run)):
-            step2, history = _step2(run)
-            if not record(step2):
-                findings = diagnose(history)
-            elif record(_step3(run, steps[0].details["initial_loss"])):
-                step4 = _step4(run, steps[-1].details["learning_rate"])
-                if record(step4):
-                    later, chosen, findings = _step5_6_7(run, step4.details["top"])
-                    for s in later:
-                        record(s)
-                    net = chosen["net"]
-                    test_accuracy = _finite(net.evaluate(*run.test, verbose=0,
-                                                         batch_size=256)[1])
-                    run.claim("model.keras")
-                    atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
-                    best = {k: chosen[k] for k in ("learning_rate", "weight_decay", "epochs",
-                                                   "val_loss", "val_accuracy")}
+        kept, findings = _seven_steps(run, config, record)
+        best = test_accuracy = None
+        if kept is not None:
+            net = kept["net"]
+            test_accuracy = finite(net.evaluate(*run.test, verbose=0, batch_size=256)[1])
+            run.claim("model.keras")
+            atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
+            best = {k: kept[k] for k in ("learning_rate", "weight_decay", "epochs",
+                                         "val_loss", "val_accuracy")}
         report = PracticalReport(steps, best, test_accuracy, findings, out,
                                  time.perf_counter() - begin)
-        failed = report.failed_step
-        if failed is not None and verbose:
-            print(f"The workflow stopped at step {failed.number} ({failed.name}).",
-                  file=run.stream)
-            if findings:
-                print_report(findings, file=run.stream)
-            for line in ADVICE.get(failed.number, []):
-                print(f"  try: {line}", file=run.stream)
-        elif verbose and test_accuracy is not None:
-            print(f"test accuracy {test_accuracy:.4f} with {best}; report: {out / 'report.md'}",
-                  file=run.stream)
+        _print_outcome(report, run)
         run.claim("report.md", "summary.json")
         write_practical_report(report, dataset_name=ds.name, sizes=(len(run.train[0]),
                                len(run.val[0]), len(run.test[0])), num_classes=ds.num_classes,
-                               config=cfg, tables=run.tables, figures=run.figures)
+                               config=config.summary_dict(), tables=run.tables,
+                               figures=run.figures)
         return report
     finally:
         folder.release()  # also on KeyboardInterrupt
+
+
+def _print_outcome(report: PracticalReport, run: RunContext) -> None:
+    """The failed step with the doctor's reading and what to try, or the test score."""
+    if not run.config.verbose:
+        return
+    failed = report.failed_step
+    if failed is not None:
+        from keras_recipes.diagnostics import print_report
+
+        print(f"The workflow stopped at step {failed.number} ({failed.name}).",
+              file=run.stream)
+        if report.findings:
+            print_report(report.findings, file=run.stream)
+        for line in ADVICE.get(failed.number, []):
+            print(f"  try: {line}", file=run.stream)
+    elif report.test_accuracy is not None:
+        print(f"test accuracy {report.test_accuracy:.4f} with {report.best}; report: "
+              f"{report.out / 'report.md'}", file=run.stream)

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from keras_recipes.workflows.common import atomic_write_json
+from keras_recipes.workflows.common import atomic_write_json, findings_as_dicts
 
 ADVICE = {
     1: ["Check the output layer: a softmax over C classes with sparse categorical "
@@ -97,7 +97,7 @@ class PracticalReport:
             "steps": [dataclasses.asdict(s) for s in self.steps],
             "best": self.best,
             "test_accuracy": self.test_accuracy,
-            "findings": [finding_dict(f) for f in self.findings],
+            "findings": findings_as_dicts(self.findings),
             "out": str(self.out),
             "seconds": round(self.seconds, 2),
         }
@@ -108,13 +108,6 @@ class PracticalReport:
         if self.test_accuracy is not None:
             lines.append(f"test accuracy {self.test_accuracy:.4f} with {self.best}")
         return "\n".join(lines)
-
-
-def finding_dict(f) -> dict[str, Any]:
-    evidence = {k: (v if isinstance(v, int | float | str | bool | type(None)) else str(v))
-                for k, v in getattr(f, "evidence", {}).items()}
-    return {"severity": f.severity, "code": f.code, "message": f.message,
-            "advice": f.advice, "evidence": evidence}
 
 
 def write_practical_report(
