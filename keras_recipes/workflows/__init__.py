@@ -13,10 +13,8 @@ from keras_recipes.workflows.practical import (
     PracticalStep,
     practical,
 )
-from keras_recipes.workflows.progress import StageProgress
 from keras_recipes.workflows.report import Report
 from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
-from keras_recipes.workflows.standardize import standardization_layer
 from keras_recipes.workflows.steamroller import (
     STEAMROLLER_STAGES,
     DataPlan,
@@ -55,3 +53,18 @@ __all__ = [
     "standardization_layer",
     "steamroller",
 ]
+
+#: Names whose modules import Keras: loaded on first use, so that importing the workflows
+#: (the command line does, before it knows whether it will train) starts no backend.
+_LAZY = {"StageProgress": "keras_recipes.workflows.progress",
+         "standardization_layer": "keras_recipes.workflows.standardize"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -217,3 +217,18 @@ def test_a_run_folder_without_stage_names_is_still_recognised_as_finished(tmp_pa
                             stream=stream)
     assert "is finished (passed); nothing to do" in stream.getvalue()
     assert again.passed and again.stages[0].resumed
+
+
+def test_importing_the_workflows_starts_no_backend():
+    """The command line imports them to check settings before it knows it will train."""
+    import subprocess
+    import sys
+
+    code = ("import sys, keras_recipes.workflows as w; "
+            "from keras_recipes.workflows import SteamrollerConfig, steamroller, practical; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules, 'jax' in sys.modules); "
+            "w.StageProgress; print('keras' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["False", "False", "False", "True"]
