@@ -79,6 +79,7 @@ BAD_SETTINGS = [
                               "Received: sample_per_class=0"),
     ({"overfit_epochs": 0}, "Argument `overfit_epochs` must be >= 1. Received: overfit_epochs=0"),
     ({"lr_steps": 2.5}, "Argument `lr_steps` must be an integer. Received: lr_steps=2.5"),
+    ({"lr_steps": 5}, "Argument `lr_steps` must be >= 10. Received: lr_steps=5"),
     ({"grid_epochs": 0}, "Argument `grid_epochs` must be >= 1. Received: grid_epochs=0"),
     ({"top_k": 0}, "Argument `top_k` must be >= 1. Received: top_k=0"),
     ({"train_epochs": -3}, "Argument `train_epochs` must be >= 1. Received: train_epochs=-3"),

@@ -84,6 +84,9 @@ class PracticalConfig:
         check_one_of("penalty", self.penalty, PENALTIES)
         for name in _COUNTS:
             check_number(name, getattr(self, name), low=1, integer=True)
+        # Step 3's range test needs at least 10 steps (find_lr): refused here, not after
+        # steps 1-2 have trained.
+        check_number("lr_steps", self.lr_steps, low=10, integer=True)
         check_number("max_loops", self.max_loops, low=0, integer=True)
         check_number("initial_loss_tolerance", self.initial_loss_tolerance, low=0,
                      low_inclusive=False)

@@ -188,7 +188,7 @@ def practical(
         overfit_epochs: step 2's epoch budget. Defaults to ``200``.
         overfit_accuracy: step 2's goal. Defaults to ``1.0``.
         lr_candidates: step 3's classic rates. Defaults to ``(1e-1, 1e-2, 1e-3, 1e-4)``.
-        lr_steps: step 3's iterations (and range-test steps). Defaults to ``100``.
+        lr_steps: step 3's iterations (and range-test steps), >= 10. Defaults to ``100``.
         min_loss_drop: relative drop that counts as "the loss falls". Defaults to ``0.1``.
         step3_weight_decay: step 3's "little weight decay". Defaults to ``1e-4``.
         lr_factors: step 4's grid around step 3's rate. Defaults to ``(1/3, 1, 3)``.
