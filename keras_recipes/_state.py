@@ -25,6 +25,13 @@ sync-on-read metric total read whole would be the sum over replicas); under
 An optimizer that is not built at capture time is left as it is found at restore time:
 Keras offers no way to un-build one. Code that swaps in its own optimizer (as the
 learning-rate finder does) never builds the user's.
+
+This module is also the library's only access to private Keras attributes (names with a
+leading underscore, and ``keras.src``): each is read or written by one small function in
+the section "private Keras attributes" below (the TensorFlow trainer's internals by
+:func:`fix_multi_worker_logs_reduction`), and ``tests/test_private_keras.py`` checks
+every one of them against the installed Keras, so an upgrade that renames one fails there
+with the function's name. The rest of the library calls these functions.
 """
 
 from __future__ import annotations
@@ -39,7 +46,8 @@ import numpy as np
 from keras_recipes import _distribute
 
 # Attributes the Keras 3 trainers cache on the model between calls. Only those present on
-# the model at capture time are restored; one absent then is removed again.
+# the model at capture time are restored; one absent then is removed again. The last two
+# are private (see :func:`compiled_attributes`).
 _COMPILED_ATTRIBUTES = (
     "optimizer",
     "train_function",
@@ -50,6 +58,151 @@ _COMPILED_ATTRIBUTES = (
     "_jax_state_synced",
 )
 _ABSENT = object()
+
+
+# ----------------------------------------------------------------- private Keras attributes
+# One function per private attribute, each checked by tests/test_private_keras.py.
+
+
+def compiled_attributes(model) -> dict[str, Any]:
+    """``{name: value}`` of the compiled state cached on ``model`` (``_ABSENT`` when unset).
+
+    Besides the public ``optimizer``, ``train_function``, ``test_function``,
+    ``predict_function`` and ``stop_training``, the JAX trainer keeps the step state of
+    a running ``fit`` in the private ``model._jax_state`` (a dict of variable values, or
+    ``None``) and ``model._jax_state_synced`` (a bool). They are read from the instance
+    dictionary, so nothing is evaluated or synced. Put back with
+    :func:`restore_compiled_attributes`.
+    """
+    attrs = vars(model)
+    return {name: attrs.get(name, _ABSENT) for name in _COMPILED_ATTRIBUTES}
+
+
+def restore_compiled_attributes(model, captured: dict[str, Any]) -> None:
+    """Put back what :func:`compiled_attributes` returned; an attribute absent then is removed."""
+    for name, value in captured.items():
+        if value is _ABSENT:
+            if name in vars(model):
+                delattr(model, name)
+        elif vars(model).get(name, _ABSENT) is not value:
+            setattr(model, name, value)
+
+
+def learning_rate_object(optimizer) -> Any:
+    """The object behind ``optimizer.learning_rate``: a variable, a schedule or a callable.
+
+    Keras has no public getter for it (``optimizer.learning_rate`` evaluates a schedule);
+    the private ``optimizer._learning_rate`` has held it throughout Keras 3. ``None`` for an
+    object without one.
+    """
+    return getattr(optimizer, "_learning_rate", None)
+
+
+def set_learning_rate_object(optimizer, value) -> None:
+    """Make ``value`` (a variable, a schedule or a callable) the optimizer's learning rate.
+
+    The public setter assigns a number *into* the current variable and refuses a number
+    when a schedule is set; restoring a captured state needs the captured object itself
+    back, which only the private ``optimizer._learning_rate`` allows. A wrapper's public
+    setter would forward to the optimizer it wraps; this sets the wrapper's own. A variable
+    put back this way must also be tracked: see :func:`track_optimizer_variable`.
+    """
+    optimizer._learning_rate = value
+
+
+def track_optimizer_variable(optimizer, variable) -> None:
+    """Add ``variable`` to ``optimizer.variables`` (appended), as Keras does for its own.
+
+    Keras's private ``optimizer._track_variable``: the tracked list is what
+    ``optimizer.variables``, ``.keras`` files and checkpoints use.
+    """
+    optimizer._track_variable(variable)
+
+
+def optimizer_variable_list(optimizer) -> list | None:
+    """The live list behind ``optimizer.variables`` (a copy of it is what the public property
+    returns); mutate it in place only. Keras's private ``optimizer._variables``; ``None`` for
+    an object without one.
+    """
+    return getattr(optimizer, "_variables", None)
+
+
+def iteration_counter(optimizer):
+    """The optimizer's own step-counter variable, one increment per ``apply`` call.
+
+    ``optimizer.iterations`` is the same variable, except with ``gradient_accumulation_steps``
+    (then it is the counter divided by the steps) and in a wrapper that reports the wrapped
+    optimizer's count. Keras's private ``optimizer._iterations``.
+    """
+    return optimizer._iterations
+
+
+def variable_index(optimizer, variable) -> int:
+    """Position of ``variable`` in the list the optimizer was built with: the index of its
+    slots in lists made by ``add_optimizer_variables``. Keras's private
+    ``optimizer._get_variable_index``, which its own optimizers use in ``update_step`` (on
+    TensorFlow it also maps a distributed variable to its key).
+    """
+    return optimizer._get_variable_index(variable)
+
+
+def built_variables(optimizer) -> list:
+    """The variables the optimizer was built with, in order (Keras's private
+    ``optimizer._trainable_variables``); what ``apply`` updates when given no variables.
+    """
+    return optimizer._trainable_variables
+
+
+def gradient_accumulators(optimizer) -> list:
+    """One accumulator variable per built variable, when the optimizer was created with
+    ``gradient_accumulation_steps`` (Keras's private ``optimizer._accumulated_gradients``).
+    """
+    return optimizer._accumulated_gradients
+
+
+def ema_averages(optimizer) -> list:
+    """One moving-average variable per built variable, when the optimizer was created with
+    ``use_ema=True`` (Keras's private ``optimizer._model_variables_moving_average``).
+    """
+    return optimizer._model_variables_moving_average
+
+
+def clip_gradients(optimizer, grads: list) -> list:
+    """``grads`` clipped by the optimizer's ``clipnorm``, ``global_clipnorm`` or ``clipvalue``
+    (unchanged when none is set), as Keras's ``apply`` clips them: the private
+    ``optimizer._clip_gradients``.
+    """
+    return optimizer._clip_gradients(grads)
+
+
+def apply_weight_decay(optimizer, variables: list) -> None:
+    """Decay ``variables`` in place, ``v -= v · weight_decay · learning_rate`` (skipping those
+    excluded from weight decay), as Keras's ``apply`` does: the private
+    ``optimizer._apply_weight_decay``. Nothing happens when ``weight_decay`` is ``None``.
+    """
+    optimizer._apply_weight_decay(variables)
+
+
+def callback_model(callback):
+    """The model ``callback`` is attached to, or ``None``, without syncing any state.
+
+    The public ``callback.model`` property, on JAX, first copies the running ``fit``'s step
+    state into the model's variables (``jax_state_sync``): right at an epoch end, wasted
+    work mid-epoch, and unsafe in a signal handler. Keras's private ``callback._model``
+    holds the model itself.
+    """
+    return getattr(callback, "_model", None)
+
+
+def metric_direction(metric) -> str | None:
+    """``"up"`` when higher values of ``metric`` are better, ``"down"`` when lower ones are,
+    ``None`` when the metric does not say. Keras's private ``metric._direction``, set by its
+    accuracy, AUC, precision/recall... metrics and read by its own ``MonitorCallback``.
+    """
+    return getattr(metric, "_direction", None)
+
+
+# ------------------------------------------------------------------------- training state
 
 
 def _unique(variables) -> list:
@@ -66,12 +219,6 @@ def _snapshot(model, variables) -> list[tuple[Any, tuple[np.ndarray, ...]]]:
     return [(v, _distribute.snapshot(model, v)) for v in variables]
 
 
-def _learning_rate_object(optimizer) -> Any:
-    # Keras has no public getter for the schedule object: ``optimizer.learning_rate``
-    # evaluates it. ``_learning_rate`` has held it throughout Keras 3.
-    return getattr(optimizer, "_learning_rate", None)
-
-
 def _optimizer_chain(optimizer) -> list:
     """``optimizer`` and the optimizers it wraps, outermost first.
 
@@ -86,20 +233,18 @@ def _optimizer_chain(optimizer) -> list:
 
 
 def _restore_learning_rate(optimizer, captured) -> None:
-    if captured is None or _learning_rate_object(optimizer) is captured:
+    if captured is None or learning_rate_object(optimizer) is captured:
         return
-    if isinstance(captured, keras.Variable):
-        # The public setter only assigns into the current variable; put the
-        # captured variable object back and track it again, as the optimizer did.
-        optimizer._learning_rate = captured
-        if all(v is not captured for v in optimizer.variables):
-            optimizer._track_variable(captured)
-    else:
-        optimizer._learning_rate = captured  # a wrapper's setter would forward it inward
+    # The public setter only assigns into the current variable; put the captured object
+    # back (a variable is tracked again, as the optimizer did when it created it).
+    set_learning_rate_object(optimizer, captured)
+    if isinstance(captured, keras.Variable) and all(
+            v is not captured for v in optimizer.variables):
+        track_optimizer_variable(optimizer, captured)
 
 
 def _restore_order(optimizer, order: list) -> None:
-    current = getattr(optimizer, "_variables", None)
+    current = optimizer_variable_list(optimizer)
     if current is None or [id(v) for v in current] == [id(v) for v in order]:
         return
     if sorted(id(v) for v in current) == sorted(id(v) for v in order):
@@ -139,19 +284,16 @@ class TrainingState:
         self._variables = _snapshot(
             model, _unique(list(model.variables) + list(model.metrics_variables))
         )
-        self._compiled = {}
-        if include_compiled:
-            attrs = vars(model)
-            self._compiled = {name: attrs.get(name, _ABSENT) for name in _COMPILED_ATTRIBUTES}
+        self._compiled = compiled_attributes(model) if include_compiled else {}
         optimizer = getattr(model, "optimizer", None)
         self._optimizer = optimizer
         self._optimizer_built = bool(getattr(optimizer, "built", False))
         self._optimizer_variables = _snapshot(model, optimizer.variables) if optimizer else []
         chain = _optimizer_chain(optimizer)
-        self._learning_rates = [(o, _learning_rate_object(o)) for o in chain]
+        self._learning_rates = [(o, learning_rate_object(o)) for o in chain]
         # The order of each optimizer's variable list: re-tracking a learning-rate variable
         # appends it at the end, and the order is what `.keras` files and checkpoints use.
-        self._variable_orders = [(o, list(getattr(o, "_variables", None) or [])) for o in chain]
+        self._variable_orders = [(o, list(optimizer_variable_list(o) or [])) for o in chain]
 
     @property
     def optimizer(self):
@@ -161,12 +303,7 @@ class TrainingState:
     def restore(self) -> None:
         """Put the model, its optimizer and its compiled state back as captured."""
         model = self.model
-        for name, value in self._compiled.items():
-            if value is _ABSENT:
-                if name in vars(model):
-                    delattr(model, name)
-            elif vars(model).get(name, _ABSENT) is not value:
-                setattr(model, name, value)
+        restore_compiled_attributes(model, self._compiled)
         optimizer = self._optimizer
         if optimizer is not None:
             for wrapped, captured in self._learning_rates:
@@ -248,6 +385,11 @@ def fix_multi_worker_logs_reduction() -> bool:
     the first batch fails the same way, so that it builds on this worker's share.
     Called by ``_distribute.setup("multiworker")``; idempotent.
     Returns whether the wrapper is in place.
+
+    Private Keras names used: the module ``keras.src.backend.tensorflow.trainer``, its
+    ``reduce_per_replica``, ``_collective_all_reduce_multi_worker`` and
+    ``TensorFlowTrainer._maybe_symbolic_build``, and the model's ``_distribute_strategy``
+    (set only for a model built in a strategy's scope).
     """
     if keras.backend.backend() != "tensorflow":
         return False
@@ -283,7 +425,7 @@ def fix_multi_worker_logs_reduction() -> bool:
     original_build = cls._maybe_symbolic_build
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
-        found = self._distribute_strategy
+        found = self._distribute_strategy  # set only for a model built in a strategy's scope
         if (iterator is not None and found is not None
                 and trainer._collective_all_reduce_multi_worker(found)):
             for _, _, it in iterator:

@@ -7,6 +7,7 @@ import math
 import signal
 import threading
 
+from keras_recipes import _state
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_bool
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
@@ -168,8 +169,9 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         self.stop_message = f"Epoch {self._epoch + 1}: {StopReason.INTERRUPTED.message}"
         if self.verbose > 0:
             print("KeepBest: interrupted; stopping at the end of this batch.")
-        if self._model is not None:
-            self._model.stop_training = True
+        model = _state.callback_model(self)  # no JAX state sync inside a signal handler
+        if model is not None:
+            model.stop_training = True
 
     def get_config(self) -> dict:
         """The constructor arguments."""

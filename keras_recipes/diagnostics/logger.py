@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_recipes import _distribute
+from keras_recipes import _distribute, _state
 from keras_recipes._export import keras_recipes_export
 from keras_recipes.diagnostics import logger_args as args
 from keras_recipes.diagnostics.data_facts import data_facts, summarise_data
@@ -210,8 +210,9 @@ class DiagnosticLogger(keras.callbacks.Callback):
         """
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
+        model = _state.callback_model(self)
         for key, value in self.__dict__.items():
-            skip = key in ("_model", "first_batch_figure")
+            skip = key == "first_batch_figure" or (model is not None and value is model)
             setattr(clone, key, None if skip else copy.deepcopy(value, memo))
         if self.log_dir is not None:
             clone._copy_of = self.log_dir

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
+from keras_recipes import _state
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_positive
 from keras_recipes.optimizers._checks import (
@@ -137,7 +138,7 @@ class RAdam(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        index = self._get_variable_index(variable)
+        index = _state.variable_index(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
 
