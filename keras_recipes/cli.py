@@ -3,21 +3,30 @@
 Each sub-command is one ``_cmd_*`` function registered in :func:`build_parser`. Arguments
 are checked before Keras is imported, so a bad argument answers at once with one line on
 stderr and exit code 2, never a traceback.
+
+The scripts in ``recipes/`` call the library themselves and share the command's checks
+from here: :class:`ArgumentParser` (a bad flag is one line), the flag types
+(:func:`positive_int`...), :func:`add_data_model_args` and :func:`load_for_cli`,
+:func:`usage_errors` (a library ``ValueError`` becomes a one-line message naming flags)
+and :func:`run_guarded` (messages and exit codes).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from keras_recipes._paths import check_output_dir, check_output_file
 from keras_recipes.data.dataset import DATASET_NAMES, OFFLINE_DATASETS
+from keras_recipes.workflows import common
 
-MODELS = ("mlp", "cnn")
+#: The ``--model`` choices: :data:`keras_recipes.workflows.common.MODEL_NAMES`.
+MODELS = common.MODEL_NAMES
 
 
 class UsageError(Exception):
@@ -61,25 +70,34 @@ def as_flags(message: str) -> str:
     return re.sub(r"(?<![\w-])(\w+)=", lambda m: flag(m, "{}="), message)
 
 
-def _usage(exc: BaseException) -> UsageError:
-    return UsageError(as_flags(str(exc)))
+@contextlib.contextmanager
+def usage_errors(*types: type[BaseException]) -> Iterator[None]:
+    """Turn the exceptions ``types`` (default ``ValueError``) raised inside into a
+    :class:`UsageError` whose message names command-line options (:func:`as_flags`)."""
+    caught = types or (ValueError,)
+    try:
+        yield
+    except caught as exc:
+        raise UsageError(as_flags(str(exc))) from exc
 
 
-def _check_dir(path: str | None, flag: str) -> None:
+def check_dir(path: str | os.PathLike | None, flag: str) -> None:
     """An output folder that cannot be written answers before any work."""
     if path is not None:
-        try:
+        with usage_errors(ValueError):
             check_output_dir(path, flag.lstrip("-").replace("-", "_"))
-        except ValueError as exc:
-            raise _usage(exc) from exc
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # one line, exit 2 (argparse prints the usage too)
+class ArgumentParser(argparse.ArgumentParser):
+    """An :class:`argparse.ArgumentParser` whose errors raise :class:`UsageError`: one line
+    on stderr and exit code 2 under :func:`run_guarded` (argparse prints the usage too)."""
+
+    def error(self, message: str):
         raise UsageError(message)
 
 
-def _dataset_arg(value: str) -> str:
+def dataset_arg(value: str) -> str:
+    """Flag type: a data set name or an existing ``.npz``/``.csv`` path."""
     if value in DATASET_NAMES or value.endswith((".npz", ".csv")):
         if value.endswith((".npz", ".csv")) and not os.path.isfile(value):
             raise argparse.ArgumentTypeError(f"no such data file: {value!r}")
@@ -90,7 +108,8 @@ def _dataset_arg(value: str) -> str:
     )
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
+    """Flag type: an integer >= 1."""
     try:
         n = int(value)
     except ValueError:
@@ -100,7 +119,8 @@ def _positive_int(value: str) -> int:
     return n
 
 
-def _positive_float(value: str) -> float:
+def positive_float(value: str) -> float:
+    """Flag type: a finite number > 0."""
     try:
         v = float(value)
     except ValueError:
@@ -110,7 +130,8 @@ def _positive_float(value: str) -> float:
     return v
 
 
-def _seed(value: str) -> int:
+def seed_arg(value: str) -> int:
+    """Flag type: a random seed, from 0 to 2**32 - 1."""
     try:
         n = int(value)
     except ValueError:
@@ -124,7 +145,7 @@ def _seed(value: str) -> int:
 def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None,
                         workflow: bool = False) -> None:
     """The ``--dataset``, ``--model``, ``--seed`` (and ``--epochs``) options."""
-    p.add_argument("--dataset", type=_dataset_arg, default="digits",
+    p.add_argument("--dataset", type=dataset_arg, default="digits",
                    help="data set name or .npz/.csv path (default: digits)")
     p.add_argument("--target", default=None, help="target column of a .csv data set")
     p.add_argument("--drop", default=None, type=lambda v: [c for c in v.split(",") if c],
@@ -135,25 +156,28 @@ def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None
         p.add_argument("--no-standardize", dest="standardize", action="store_false",
                        help="train on raw inputs (default: standardise them with train-split "
                        "statistics, inside the saved model)")
-    p.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default: 0)")
     if epochs is not None:
-        p.add_argument("--epochs", type=_positive_int, default=epochs,
+        p.add_argument("--epochs", type=positive_int, default=epochs,
                        help=f"training epochs (default: {epochs})")
 
 
-def load_for_cli(args):
-    """Load ``args.dataset`` for ``args.model``; raise :class:`UsageError` on bad input."""
+def load_for_cli(args, *, classes: bool = True):
+    """Load ``args.dataset`` for ``args.model``; raise :class:`UsageError` on bad input.
+
+    ``args`` holds ``dataset``, ``model``, ``seed``, ``target`` and optionally ``drop`` (the
+    options of :func:`add_data_model_args`). With ``classes=False`` a regression set is
+    accepted too.
+    """
     from keras_recipes.data import DatasetUnavailableError, load_dataset
 
-    try:
+    with usage_errors(ValueError, DatasetUnavailableError):
         ds = load_dataset(args.dataset, flatten=False, seed=args.seed, target=args.target,
-                          drop=args.drop)
-    except (ValueError, DatasetUnavailableError) as exc:
-        raise _usage(exc) from exc
-    if ds.task != "classification":
+                          drop=getattr(args, "drop", None))
+    if classes and ds.task != "classification":
         raise UsageError(f"dataset {args.dataset!r} is a regression set; this command "
                          "needs classes")
-    if ds.num_classes < 2:
+    if ds.task == "classification" and ds.num_classes < 2:
         raise UsageError(f"dataset {args.dataset!r} holds a single class "
                          f"({', '.join(map(str, ds.class_names or [0]))}); classification "
                          "needs at least 2")
@@ -161,6 +185,45 @@ def load_for_cli(args):
         raise UsageError(f"--model cnn needs image data; {args.dataset!r} has input shape "
                          f"{ds.input_shape}")
     return ds
+
+
+def add_lr_find_args(p: argparse.ArgumentParser) -> None:
+    """The range test's ``--optimizer``, ``--min-lr``, ``--max-lr``, ``--num-steps``,
+    ``--batch-size`` and ``--rule`` options (check them with :func:`check_lr_range`)."""
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
+    p.add_argument("--min-lr", type=positive_float, default=1e-7)
+    p.add_argument("--max-lr", type=positive_float, default=10.0)
+    p.add_argument("--num-steps", type=positive_int, default=100)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
+                   default="valley",
+                   help="suggestion rule (default: valley)")
+
+
+def check_lr_range(min_lr: float, max_lr: float, num_steps: int) -> None:
+    """The range test's bounds: ``--min-lr < --max-lr`` and at least 10 steps."""
+    if not min_lr < max_lr:
+        raise UsageError(f"--max-lr must be > --min-lr (got {min_lr:g} and {max_lr:g})")
+    if num_steps < 10:
+        raise UsageError(f"--num-steps must be >= 10 (got {num_steps})")
+
+
+def check_csv_out(path: str | os.PathLike, flag: str = "--out") -> None:
+    """An output CSV path that is not a folder and whose folder can be created."""
+    if os.path.isdir(path):
+        raise UsageError(f"{flag} must be a CSV file path, but {os.fspath(path)!r} is a "
+                         "folder")
+    check_dir(os.path.dirname(os.path.abspath(path)), flag)
+
+
+def write_lr_find(result, out: str | os.PathLike) -> tuple[str, str]:
+    """Write a range test's ``lr_find.csv`` and ``lr_find.png`` into ``out`` (created if
+    needed), each atomically; returns their paths."""
+    csv_path = os.path.join(out, "lr_find.csv")
+    png_path = os.path.join(out, "lr_find.png")
+    common.atomic_write_text(csv_path, result.to_csv())
+    common.save_figure(result.plot(), png_path)
+    return csv_path, png_path
 
 
 def _cmd_datasets(args) -> int:
@@ -177,19 +240,16 @@ def _cmd_datasets(args) -> int:
 
 def _cmd_train(args) -> int:
     if args.save:
-        try:
+        with usage_errors(ValueError):
             check_output_file(args.save, "save", (".keras",))
-        except ValueError as exc:
-            raise _usage(exc) from exc
     ds = load_for_cli(args)
     import keras
 
     from keras_recipes.data import split
-    from keras_recipes.models import build_model
 
     keras.utils.set_random_seed(args.seed)
     train, val, test = split(ds.x, ds.y, seed=args.seed)
-    model = build_model(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(*train, validation_data=val, epochs=args.epochs,
@@ -206,53 +266,36 @@ def _cmd_train(args) -> int:
     print(f"{ds.name} {args.model}: test accuracy {acc:.4f} (loss {loss:.4f}, "
           f"{args.epochs} epochs, {len(train[0])} train / {len(test[0])} test examples)")
     if args.save:
-        folder, name = os.path.split(os.path.abspath(args.save))
-        part = os.path.join(folder, f".{name}.{os.getpid()}.part.keras")
-        try:  # a complete file or none: save, then rename
-            model.save(part)
-            os.replace(part, args.save)
-        finally:
-            if os.path.exists(part):
-                os.unlink(part)
+        common.atomic_write(args.save, model.save)  # a complete file or none
         print(f"saved {args.save}")
     return 0
 
 
 def _cmd_lr_find(args) -> int:
-    if not args.min_lr < args.max_lr:
-        raise UsageError(f"--max-lr must be > --min-lr (got {args.min_lr:g} and {args.max_lr:g})")
-    if args.num_steps < 10:
-        raise UsageError(f"--num-steps must be >= 10 (got {args.num_steps})")
-    _check_dir(args.out, "--out")
+    check_lr_range(args.min_lr, args.max_lr, args.num_steps)
+    check_dir(args.out, "--out")
     ds = load_for_cli(args)
     import keras
 
     from keras_recipes.data import split
     from keras_recipes.lr_finder import find_lr
-    from keras_recipes.models import build_model
 
     keras.utils.set_random_seed(args.seed)
     (x, y), _, _ = split(ds.x, ds.y, seed=args.seed)
-    model = build_model(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
     optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[args.optimizer]
     model.compile(optimizer=optimizer(args.min_lr), loss="sparse_categorical_crossentropy")
     result = find_lr(model, x, y, min_lr=args.min_lr, max_lr=args.max_lr,
                      num_steps=args.num_steps, batch_size=args.batch_size, suggest=args.rule,
                      seed=args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    csv_path = os.path.join(args.out, "lr_find.csv")
-    png_path = os.path.join(args.out, "lr_find.png")
-    result.to_csv(csv_path + ".part")  # complete files only: write, then rename
-    result.plot().savefig(png_path + ".part", format="png", dpi=100)
-    os.replace(csv_path + ".part", csv_path)
-    os.replace(png_path + ".part", png_path)
+    csv_path, png_path = write_lr_find(result, args.out)
     print(f"{ds.name} {args.model} ({args.optimizer}): {result!r}")
     print(f"wrote {csv_path} and {png_path}")
     return 0
 
 
 def _cmd_diagnose(args) -> int:
-    _check_dir(args.log_dir, "--log-dir")
+    check_dir(args.log_dir, "--log-dir")
     ds = load_for_cli(args)
     import warnings
 
@@ -260,11 +303,10 @@ def _cmd_diagnose(args) -> int:
 
     from keras_recipes.data import split
     from keras_recipes.diagnostics import DiagnosticLogger, diagnose, print_report
-    from keras_recipes.models import build_model
 
     keras.utils.set_random_seed(args.seed)
     train, val, _ = split(ds.x, ds.y, seed=args.seed)
-    model = build_model(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     logger = DiagnosticLogger(data=train, validation_data=val, log_dir=args.log_dir)
@@ -291,7 +333,8 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
-def _stage_classes_arg(value: str):
+def stage_classes_arg(value: str) -> int | list[int]:
+    """Flag type of ``--stage-classes``: a number of classes, or labels such as ``3,8``."""
     try:
         parts = [int(v) for v in value.split(",")]
     except ValueError:
@@ -303,19 +346,17 @@ def _stage_classes_arg(value: str):
 
 
 def _cmd_steamroller(args) -> int:
-    _check_dir(args.out, "--out")
+    check_dir(args.out, "--out")
     if args.distribute is not None:  # a set-up this process cannot run: refused at once
         from keras_recipes import _distribute
 
-        try:
+        with usage_errors(ValueError):
             _distribute.check_setup(args.distribute)
-        except ValueError as exc:
-            raise _usage(exc) from exc
     load_for_cli(args)  # bad data answers at once, before TensorFlow is imported
-    from keras_recipes.workflows import SteamrollerInputError, steamroller
     from keras_recipes.workflows.run_folder import RunFolderError
+    from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
 
-    try:
+    with usage_errors(SteamrollerInputError, RunFolderError):
         report = steamroller(
             args.dataset, args.model, stage_classes=args.stage_classes,
             stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
@@ -326,28 +367,24 @@ def _cmd_steamroller(args) -> int:
             standardize=args.standardize, grow=args.grow,
             resume=not args.fresh, verbose=0 if args.quiet else 1,
             distribute=args.distribute)
-    except (SteamrollerInputError, RunFolderError) as exc:
-        raise _usage(exc) from exc
     if args.quiet:
         print(repr(report))
     return 0 if report.passed else 1
 
 
 def _cmd_practical(args) -> int:
-    _check_dir(args.out, "--out")
+    check_dir(args.out, "--out")
     ds = load_for_cli(args)  # bad data answers with exit 2 before any training
-    from keras_recipes.workflows import practical
+    from keras_recipes.workflows.practical import practical
     from keras_recipes.workflows.run_folder import RunFolderError
 
-    try:
+    with usage_errors(RunFolderError):
         report = practical(
             ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
             grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
             max_loops=args.max_loops, batch_size=args.batch_size, fresh=args.fresh,
             standardize=args.standardize,
             verbose=0 if args.quiet else 1)
-    except RunFolderError as exc:
-        raise _usage(exc) from exc
     if args.quiet:
         print(report)
     return 0 if report.passed else 1
@@ -357,19 +394,19 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
 
-    parser = _Parser(prog="keras-recipes", description=(
+    parser = ArgumentParser(prog="keras-recipes", description=(
         "Training recipes for Keras 3. Every command runs offline on the embedded "
         "'digits' data set by default."))
     parser.add_argument("--version", action="version", version=f"keras-recipes {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
 
     p = sub.add_parser("datasets", help="list the data set names and which work offline")
     p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("train", help="train a baseline model and print its test accuracy")
     add_data_model_args(p, epochs=30)
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--save", default=None, help="write the trained model to this .keras path")
     p.add_argument("--verbose", action="store_true", help="print one line per epoch")
     p.set_defaults(func=_cmd_train)
@@ -377,21 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("lr-find", help="learning-rate range test: write its CSV and plot")
     add_data_model_args(p)
     p.add_argument("--out", required=True, help="directory for lr_find.csv and lr_find.png")
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--min-lr", type=_positive_float, default=1e-7)
-    p.add_argument("--max-lr", type=_positive_float, default=10.0)
-    p.add_argument("--num-steps", type=_positive_int, default=100)
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
-                   default="valley",
-                   help="suggestion rule (default: valley)")
+    add_lr_find_args(p)
     p.set_defaults(func=_cmd_lr_find)
 
     p = sub.add_parser("diagnose", help="train with the diagnostic logger and print the "
                        "training doctor's report")
     add_data_model_args(p, epochs=15)
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--log-dir", default=None,
                    help="directory for diagnostics.csv and summary.json")
     p.set_defaults(func=_cmd_diagnose)
@@ -401,17 +431,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/steamroller",
                    help="run folder: report.md, summary.json, logs and models "
                    "(default: runs/steamroller; a rerun resumes it)")
-    p.add_argument("--stage-classes", type=_stage_classes_arg, default=2,
+    p.add_argument("--stage-classes", type=stage_classes_arg, default=2,
                    help="classes of stages 1-2: a number, or labels such as 3,8 (default: 2)")
-    p.add_argument("--stage1-per-class", type=_positive_int, default=10,
+    p.add_argument("--stage1-per-class", type=positive_int, default=10,
                    help="training examples per class in stage 1 (default: 10)")
-    p.add_argument("--stage1-epochs", type=_positive_int, default=100)
-    p.add_argument("--stage2-epochs", type=_positive_int, default=20)
-    p.add_argument("--stage3-epochs", type=_positive_int, default=20)
-    p.add_argument("--batch-size", type=_positive_int, default=32)
-    p.add_argument("--min-val-accuracy", type=_positive_float, default=0.9,
+    p.add_argument("--stage1-epochs", type=positive_int, default=100)
+    p.add_argument("--stage2-epochs", type=positive_int, default=20)
+    p.add_argument("--stage3-epochs", type=positive_int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--min-val-accuracy", type=positive_float, default=0.9,
                    help="stage-2 gate on the validation accuracy (default: 0.9)")
-    p.add_argument("--lr-finder-steps", type=_positive_int, default=100)
+    p.add_argument("--lr-finder-steps", type=positive_int, default=100)
     p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle",
                    help="stage-3 schedule (default: onecycle)")
     p.add_argument("--no-grow", dest="grow", action="store_false",
@@ -437,15 +467,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder: report.md, summary.json, logs, model (default: "
                    "runs/practical)")
     p.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), default="adam")
-    p.add_argument("--grid-epochs", type=_positive_int, default=2,
+    p.add_argument("--grid-epochs", type=positive_int, default=2,
                    help="epochs per grid trial (seed 004: 1 to 5; default: 2)")
-    p.add_argument("--top-k", type=_positive_int, default=2,
+    p.add_argument("--top-k", type=positive_int, default=2,
                    help="configurations trained longer (default: 2)")
-    p.add_argument("--train-epochs", type=_positive_int, default=15,
+    p.add_argument("--train-epochs", type=positive_int, default=15,
                    help="epochs of step 5 (seed 004: 10 to 20; default: 15)")
     p.add_argument("--max-loops", type=int, choices=range(0, 10), default=1, metavar="N",
                    help="extra rounds of step 5 when the curves ask for it (default: 1)")
-    p.add_argument("--batch-size", type=_positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--fresh", action="store_true",
                    help="replace an earlier practical run in --out even when it ran on "
                    "other data (only the files it wrote are removed)")
@@ -454,25 +484,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run_guarded(call: Callable[[], int | None], prog: str = "keras-recipes") -> int:
+    """Run ``call()`` and return its exit code, or 2 for bad input and 130 for Ctrl-C.
+
+    A :class:`UsageError`, or an ``OSError`` (a disk that fills up, a folder that turns
+    read-only mid-run), prints one line ``{prog}: error: ...`` on stderr, never a traceback.
+    """
+    try:
+        return int(call() or 0)
+    except UsageError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``keras-recipes`` command; returns the exit code."""
     parser = build_parser()
-    try:
+
+    def command() -> int:
         args = parser.parse_args(argv)
         if getattr(args, "func", None) is None:
             parser.print_help()
             return 0
-        return int(args.func(args) or 0)
-    except UsageError as exc:
-        print(f"keras-recipes: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a disk that fills up or a folder that turns read-only mid-run
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"keras-recipes: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("keras-recipes: interrupted", file=sys.stderr)
-        return 130
+        return args.func(args)
+
+    return run_guarded(command)
 
 
 if __name__ == "__main__":

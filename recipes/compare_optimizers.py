@@ -6,35 +6,33 @@ Each optimizer gets its own learning rate from the learning-rate range test (val
 then trains for --epochs epochs from identical weights; the table reports the final
 validation accuracy, the best validation loss and the wall time, and --out gets the CSV.
 Optimizers: Keras's SGD (momentum 0.9, Nesterov), RMSprop, Adam, AdamW, and this library's
-Yogi, NesterovRMSprop and RAdam.
+Yogi, NesterovRMSprop and RAdam. Exit code: 0 when every optimizer trained, 2 for bad input.
 """
 
 import argparse
-import os
 import sys
 import time
 
+from keras_recipes import cli
+
+PROG = "compare_optimizers"
 CHOICES = ("sgd", "rmsprop", "adam", "adamw", "yogi", "nesterov_rmsprop", "radam")
 
 
 def parse(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits", help="data set name or .npz/.csv path")
-    p.add_argument("--target", default=None, help="target column of a .csv data set")
-    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_data_model_args(p, epochs=10)
     p.add_argument("--optimizers", default=",".join(CHOICES),
                    help=f"comma-separated subset of {','.join(CHOICES)}")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--num-steps", type=cli.positive_int, default=100,
+                   help="steps of each range test (default: 100)")
     p.add_argument("--out", default="runs/compare_optimizers.csv")
     args = p.parse_args(argv)
     args.optimizers = [o.strip() for o in args.optimizers.split(",") if o.strip()]
     unknown = [o for o in args.optimizers if o not in CHOICES]
     if unknown or not args.optimizers:
         p.error(f"unknown optimizer(s) {unknown}; choose from {', '.join(CHOICES)}")
-    if args.epochs < 1 or args.batch_size < 1:
-        p.error("--epochs and --batch-size must be >= 1")
     return args
 
 
@@ -55,26 +53,25 @@ def make(name: str, lr: float):
 
 
 def run(args: argparse.Namespace) -> int:
+    cli.check_lr_range(1e-7, 10.0, args.num_steps)  # the range test's default bounds
+    cli.check_csv_out(args.out, "--out")
+    ds = cli.load_for_cli(args)
     import keras
     import pandas as pd
 
-    from keras_recipes.data import load_dataset, split
+    from keras_recipes.data import split
     from keras_recipes.lr_finder import find_lr
-    from keras_recipes.models import build_model
+    from keras_recipes.workflows.common import atomic_write, build_network
 
-    try:
-        ds = load_dataset(args.dataset, seed=args.seed, target=args.target)
-    except ValueError as exc:
-        print(f"compare_optimizers: error: {exc}", file=sys.stderr)
-        return 2
     train, val, _ = split(ds.x, ds.y, seed=args.seed)
     rows = []
     for name in args.optimizers:
         keras.utils.set_random_seed(args.seed)  # identical initial weights for everyone
-        model = build_model(args.model, ds.input_shape, ds.num_classes)
+        model = build_network(args.model, ds.input_shape, ds.num_classes)
         model.compile(optimizer=make(name, 1e-3), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-        lr = find_lr(model, *train, batch_size=args.batch_size, seed=args.seed).suggestion
+        lr = find_lr(model, *train, num_steps=args.num_steps, batch_size=args.batch_size,
+                     seed=args.seed).suggestion
         lr = float(lr) if lr else 1e-3
         model.compile(optimizer=make(name, lr), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
@@ -88,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:>17}: lr {lr:.3g}, val accuracy {rows[-1]['val_accuracy']:.4f}",
               flush=True)
     frame = pd.DataFrame(rows).sort_values("val_accuracy", ascending=False)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    frame.to_csv(args.out, index=False)
+    atomic_write(args.out, lambda tmp: frame.to_csv(tmp, index=False))
     print(frame.to_markdown(index=False, floatfmt=".4g") if _has_tabulate() else frame)
     return 0
 
@@ -102,5 +98,9 @@ def _has_tabulate() -> bool:
     return True
 
 
+def main(argv=None) -> int:
+    return cli.run_guarded(lambda: run(parse(argv)), prog=PROG)
+
+
 if __name__ == "__main__":
-    sys.exit(run(parse()))
+    sys.exit(main())

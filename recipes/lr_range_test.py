@@ -10,28 +10,44 @@ The model and optimizer are left exactly as they were.
 import argparse
 import sys
 
-from keras_recipes.cli import main
+from keras_recipes import cli
 
 
-def parse(argv=None) -> list[str]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits", help="data set name or .npz/.csv path")
-    p.add_argument("--target", default=None, help="target column of a .csv data set")
-    p.add_argument("--model", default="mlp", help="mlp or cnn")
+def parse(argv=None) -> argparse.Namespace:
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_data_model_args(p)
     p.add_argument("--out", default="runs/lr_range_test", help="folder for the CSV and PNG")
-    p.add_argument("--optimizer", default="adam", help="adam or sgd")
-    p.add_argument("--min-lr", default="1e-7")
-    p.add_argument("--max-lr", default="10")
-    p.add_argument("--num-steps", default="100")
-    p.add_argument("--rule", default="valley", help="valley, steepest or minimum")
-    args = p.parse_args(argv)
-    command = ["lr-find", "--dataset", args.dataset, "--model", args.model, "--out", args.out,
-               "--optimizer", args.optimizer, "--min-lr", args.min_lr, "--max-lr",
-               args.max_lr, "--num-steps", args.num_steps, "--rule", args.rule]
-    if args.target:
-        command += ["--target", args.target]
-    return command
+    cli.add_lr_find_args(p)
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    cli.check_lr_range(args.min_lr, args.max_lr, args.num_steps)
+    cli.check_dir(args.out, "--out")
+    ds = cli.load_for_cli(args)
+    import keras
+
+    from keras_recipes.data import split
+    from keras_recipes.lr_finder import find_lr
+    from keras_recipes.workflows.common import build_network
+
+    keras.utils.set_random_seed(args.seed)
+    (x, y), _, _ = split(ds.x, ds.y, seed=args.seed)
+    model = build_network(args.model, ds.input_shape, ds.num_classes)
+    optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[args.optimizer]
+    model.compile(optimizer=optimizer(args.min_lr), loss="sparse_categorical_crossentropy")
+    result = find_lr(model, x, y, min_lr=args.min_lr, max_lr=args.max_lr,
+                     num_steps=args.num_steps, batch_size=args.batch_size, suggest=args.rule,
+                     seed=args.seed)
+    csv_path, png_path = cli.write_lr_find(result, args.out)
+    print(f"{ds.name} {args.model} ({args.optimizer}): {result!r}")
+    print(f"wrote {csv_path} and {png_path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    return cli.run_guarded(lambda: run(parse(argv)))
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse()))
+    sys.exit(main())

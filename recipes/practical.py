@@ -12,29 +12,46 @@ step passed, 1 when a check failed, 2 for bad input.
 import argparse
 import sys
 
-from keras_recipes.cli import main
+from keras_recipes import cli
 
 
-def parse(argv=None) -> list[str]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits", help="data set name or .npz/.csv path")
-    p.add_argument("--target", default=None, help="target column of a .csv data set")
-    p.add_argument("--model", default="mlp", help="mlp or cnn")
+def parse(argv=None) -> argparse.Namespace:
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_data_model_args(p, workflow=True)
     p.add_argument("--out", default="runs/practical", help="run folder")
-    p.add_argument("--optimizer", default="adam", help="adam, adamw, sgd or rmsprop")
-    p.add_argument("--grid-epochs", default="2", help="epochs per grid trial (1 to 5)")
-    p.add_argument("--train-epochs", default="15", help="epochs of step 5 (10 to 20)")
-    p.add_argument("--top-k", default="2", help="configurations trained longer")
-    p.add_argument("--seed", default="0")
-    args = p.parse_args(argv)
-    command = ["practical", "--dataset", args.dataset, "--model", args.model,
-               "--out", args.out, "--optimizer", args.optimizer,
-               "--grid-epochs", args.grid_epochs, "--train-epochs", args.train_epochs,
-               "--top-k", args.top_k, "--seed", args.seed]
-    if args.target:
-        command += ["--target", args.target]
-    return command
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), default="adam")
+    p.add_argument("--grid-epochs", type=cli.positive_int, default=2,
+                   help="epochs per grid trial (1 to 5)")
+    p.add_argument("--train-epochs", type=cli.positive_int, default=15,
+                   help="epochs of step 5 (10 to 20)")
+    p.add_argument("--top-k", type=cli.positive_int, default=2,
+                   help="configurations trained longer")
+    p.add_argument("--max-loops", type=int, choices=range(0, 10), default=1, metavar="N",
+                   help="extra rounds of step 5 when the curves ask for it (default: 1)")
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+    p.add_argument("--fresh", action="store_true",
+                   help="replace an earlier practical run in --out")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    cli.check_dir(args.out, "--out")
+    ds = cli.load_for_cli(args)  # bad data answers with exit 2 before any training
+    from keras_recipes.workflows.practical import practical
+    from keras_recipes.workflows.run_folder import RunFolderError
+
+    with cli.usage_errors(RunFolderError):
+        report = practical(
+            ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
+            grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
+            max_loops=args.max_loops, batch_size=args.batch_size, fresh=args.fresh,
+            standardize=args.standardize)
+    return 0 if report.passed else 1
+
+
+def main(argv=None) -> int:
+    return cli.run_guarded(lambda: run(parse(argv)))
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse()))
+    sys.exit(main())

@@ -13,29 +13,45 @@ resumes where the last one stopped. Exit code: 0 when every gate passed, 1 when 
 import argparse
 import sys
 
-from keras_recipes.cli import main
+from keras_recipes import cli
 
 
-def parse(argv=None) -> list[str]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", default="digits", help="data set name or .npz/.csv path")
-    p.add_argument("--target", default=None, help="target column of a .csv data set")
-    p.add_argument("--model", default="mlp", help="mlp or cnn")
+def parse(argv=None) -> argparse.Namespace:
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
+    cli.add_data_model_args(p, workflow=True)
     p.add_argument("--out", default="runs/steamroller", help="run folder")
-    p.add_argument("--stage-classes", default="2", help="a number, or labels such as 3,8")
-    p.add_argument("--stage1-per-class", default="10")
-    p.add_argument("--seed", default="0")
+    p.add_argument("--stage-classes", type=cli.stage_classes_arg, default=2,
+                   help="a number, or labels such as 3,8")
+    p.add_argument("--stage1-per-class", type=cli.positive_int, default=10)
+    p.add_argument("--stage1-epochs", type=cli.positive_int, default=100)
+    p.add_argument("--stage2-epochs", type=cli.positive_int, default=20)
+    p.add_argument("--stage3-epochs", type=cli.positive_int, default=20)
+    p.add_argument("--lr-finder-steps", type=cli.positive_int, default=100)
+    p.add_argument("--batch-size", type=cli.positive_int, default=32)
     p.add_argument("--fresh", action="store_true", help="start afresh instead of resuming")
-    args = p.parse_args(argv)
-    command = ["steamroller", "--dataset", args.dataset, "--model", args.model,
-               "--out", args.out, "--stage-classes", args.stage_classes,
-               "--stage1-per-class", args.stage1_per_class, "--seed", args.seed]
-    if args.target:
-        command += ["--target", args.target]
-    if args.fresh:
-        command.append("--fresh")
-    return command
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    cli.check_dir(args.out, "--out")
+    cli.load_for_cli(args)  # bad data answers at once, before TensorFlow is imported
+    from keras_recipes.workflows.run_folder import RunFolderError
+    from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
+
+    with cli.usage_errors(SteamrollerInputError, RunFolderError):
+        report = steamroller(
+            args.dataset, args.model, stage_classes=args.stage_classes,
+            stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
+            target=args.target, drop=args.drop, stage1_epochs=args.stage1_epochs,
+            stage2_epochs=args.stage2_epochs, stage3_epochs=args.stage3_epochs,
+            lr_finder_steps=args.lr_finder_steps, batch_size=args.batch_size,
+            standardize=args.standardize, resume=not args.fresh)
+    return 0 if report.passed else 1
+
+
+def main(argv=None) -> int:
+    return cli.run_guarded(lambda: run(parse(argv)))
 
 
 if __name__ == "__main__":
-    sys.exit(main(parse()))
+    sys.exit(main())

@@ -1,9 +1,16 @@
+import errno
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from keras_recipes import cli
 from keras_recipes.cli import main
+from keras_recipes.workflows import common
+
+ROOT = str(Path(__file__).resolve().parents[1])
 
 
 def test_help_lists_commands(capsys):
@@ -58,4 +65,74 @@ def test_train_cnn_runs(capsys, tmp_path):
                  "--save", str(path)]) == 0
     out = capsys.readouterr().out
     assert "digits cnn: test accuracy" in out
-    assert path.is_file()
+    assert os.listdir(tmp_path) == ["m.keras"]  # written atomically: no temporary file left
+
+
+def test_importing_the_command_line_starts_no_backend():
+    code = ("import sys, keras_recipes.cli as c; "
+            "print('keras' in sys.modules, 'tensorflow' in sys.modules, 'jax' in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.stdout.split() == ["False", "False", "False"], proc.stderr
+
+
+def test_model_choices_are_the_presets(capsys):
+    assert cli.MODELS is common.MODEL_NAMES
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--model {mlp,cnn}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("raised, code, line", [
+    (cli.UsageError("--out is wrong"), 2, "prog: error: --out is wrong"),
+    (OSError(errno.ENOSPC, "No space left on device", "runs/x.csv"), 2,
+     "prog: error: No space left on device: runs/x.csv"),
+    (KeyboardInterrupt(), 130, "prog: interrupted"),
+])
+def test_run_guarded_turns_errors_into_one_line(raised, code, line, capsys):
+    def call():
+        raise raised
+
+    assert cli.run_guarded(call, prog="prog") == code
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [line] and captured.out == ""
+
+
+def test_run_guarded_returns_the_exit_code_and_lets_bugs_through(capsys):
+    assert cli.run_guarded(lambda: None) == 0
+    assert cli.run_guarded(lambda: 1) == 1
+    with pytest.raises(ZeroDivisionError):
+        cli.run_guarded(lambda: 1 / 0)
+    assert capsys.readouterr().err == ""
+
+
+def test_usage_errors_name_the_flags():
+    with pytest.raises(cli.UsageError) as exc:
+        with cli.usage_errors():
+            raise ValueError("Argument `stage_classes` must be >= 2. Received: out='x', "
+                             "stage_classes=1")
+    assert str(exc.value) == ("--stage-classes must be >= 2. Received: --out='x', "
+                              "--stage-classes=1")
+    with pytest.raises(KeyError), cli.usage_errors(ValueError):  # other errors pass through
+        raise KeyError("k")
+
+
+def test_check_csv_out(tmp_path):
+    cli.check_csv_out(tmp_path / "new" / "trials.csv")  # a folder that can be created: fine
+    with pytest.raises(cli.UsageError, match=r"^--out must be a CSV file path, but .* is a "
+                       r"folder$"):
+        cli.check_csv_out(tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(cli.UsageError, match=r"^--out "):
+        cli.check_csv_out(tmp_path / "file" / "trials.csv")
+    assert sorted(os.listdir(tmp_path)) == ["file"]
+
+
+def test_load_for_cli_accepts_a_regression_set_only_when_asked():
+    from argparse import Namespace
+
+    args = Namespace(dataset="regression", model="mlp", seed=0, target=None)
+    with pytest.raises(cli.UsageError, match="regression set; this command needs classes"):
+        cli.load_for_cli(args)
+    ds = cli.load_for_cli(args, classes=False)
+    assert ds.task == "regression" and len(ds.x) == len(ds.y) > 0

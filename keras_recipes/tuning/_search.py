@@ -122,11 +122,13 @@ def _is_classification(y: np.ndarray) -> bool:
 
 def _resolve_builder(model, x: np.ndarray, y: np.ndarray):
     """Return ``(builder(hp) -> Model, classification)``."""
+    from keras_recipes.workflows.common import MODEL_NAMES
+
     classification = _is_classification(y)
     if isinstance(model, str):
         from keras_recipes.models import build_model
 
-        check_one_of("model", model, ("mlp", "cnn"))
+        check_one_of("model", model, MODEL_NAMES)
         shape = tuple(x.shape[1:])
         if classification:
             units, act = int(np.max(y)) + 1, "softmax"
@@ -135,8 +137,9 @@ def _resolve_builder(model, x: np.ndarray, y: np.ndarray):
         build_model(model, shape, units, output_activation=act)  # fail now on bad shapes
         return (lambda hp: build_model(model, shape, units, output_activation=act)), classification
     if not callable(model):
+        names = ", ".join(repr(name) for name in MODEL_NAMES)
         raise ValueError(
-            "Argument `model` must be 'mlp', 'cnn' or a callable returning a keras.Model. "
+            f"Argument `model` must be {names} or a callable returning a keras.Model. "
             f"Received: model={model!r}"
         )
     try:
