@@ -98,6 +98,11 @@ def test_default_stages_are_seed_000s_three():
     assert train.gate.bound is None and train.error_analysis and train.network == "grown"
     assert [s.dropout(config) for s in STEAMROLLER_STAGES] == [0.0, 0.1, 0.1]
     assert [s.augment(config) for s in STEAMROLLER_STAGES] == [0.0, 0.05, pytest.approx(0.1)]
+    # Stage 3 keeps the last epoch of its schedule (only a divergence puts an earlier back).
+    from keras_recipes.callbacks import EarlyStopping, NaNGuard
+
+    stoppers = [type(s.stopper(config)[0]) for s in STEAMROLLER_STAGES]
+    assert stoppers == [EarlyStopping, EarlyStopping, NaNGuard]
 
 
 def test_gate_check_in_both_directions():

@@ -17,8 +17,8 @@ import pytest
 from keras_recipes.callbacks import PreciseBatchNorm, recalibrate_batchnorm
 from keras_recipes.data import load_dataset
 from keras_recipes.data.dataset import as_classification_dataset
-from keras_recipes.workflows.steamroller._augment import AugmentedBatches
 from keras_recipes.workflows.standardize import standardization_layer
+from keras_recipes.workflows.steamroller._augment import AugmentedBatches
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCALES = np.array([1e-3, 1e-2, 1.0, 10.0, 1e2, 1e3])

@@ -196,11 +196,17 @@ def _stop_on_val_loss(config) -> tuple[Any, str]:
             f"EarlyStopping(val_loss, patience={config.patience}, restore best weights)")
 
 
-def _keep_best(config) -> tuple[Any, str]:
-    from keras_recipes.callbacks import KeepBest
+def _keep_last(config) -> tuple[Any, str]:
+    from keras_recipes.callbacks import NaNGuard
 
-    return (KeepBest(monitor="val_loss", catch_interrupt=False),
-            "KeepBest(val_loss): the schedule runs to its end, the best epoch is kept")
+    # The schedule ends at a tiny rate (one-cycle: max_lr/1e5), where the weights have
+    # settled; the epoch of lowest validation loss is a noisy pick among the last few
+    # (benchmarks/steamroller.py; over six seeds of digits, keeping it lost 4 test examples
+    # against keeping the last). NaNGuard only puts the last finite epoch back if the loss
+    # diverges.
+    return (NaNGuard(restore_optimizer=False),
+            "the schedule runs to its end and the last epoch is kept (NaNGuard: a non-finite "
+            "loss stops training and puts the last finite epoch's weights back)")
 
 
 #: Seed 000's three stages ("méthode rouleau compresseur").
@@ -254,7 +260,7 @@ STEAMROLLER_STAGES: tuple[Stage, ...] = (
         data=DataPlan(classes="all"),
         epochs=lambda c: c.stage3_epochs,
         optimizer=_adamw_scheduled,
-        stopper=_keep_best,
+        stopper=_keep_last,
         gate=Gate("test_accuracy"),
         # The one-cycle peak: the combined rule (geometric mean of the curve's knee and
         # minimum/10) reaches >= 0.97 of a 7-point grid's best peak on eight tasks, where

@@ -465,7 +465,7 @@ def steamroller(
        augmentation, and early stopping on the validation loss. Gate: validation accuracy
        ≥ ``stage2_min_val_accuracy``.
     3. **train**: all the data and all the classes, a bigger network and a schedule
-       (one-cycle, or cosine with warm-up), keeping the best epoch; then the test accuracy
+       (one-cycle, or cosine with warm-up), keeping the last epoch; then the test accuracy
        and an error analysis.
 
     The data set is split once (stratified 60/20/20) and every stage draws from those
