@@ -62,3 +62,13 @@ def test_errors():
         baseline_cnn((64,), 10)
     with pytest.raises(ValueError, match="input_shape` must hold positive sizes"):
         baseline_mlp((0, 3), 2)
+
+
+def test_the_preset_names_are_the_builders_names():
+    """One list of model names (workflows.common) for the CLI, the tuners and the workflows."""
+    from keras_recipes import cli
+    from keras_recipes.models import MODEL_BUILDERS
+    from keras_recipes.workflows.common import MODEL_NAMES, PRESET_SIZES
+
+    assert sorted(MODEL_NAMES) == sorted(MODEL_BUILDERS) == sorted(PRESET_SIZES)
+    assert cli.MODELS == MODEL_NAMES
