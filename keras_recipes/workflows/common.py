@@ -211,15 +211,16 @@ def _json_default(obj: Any) -> Any:
 # ---------------------------------------------------------------- figures
 
 
-def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 100,
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 100, tight: bool = False,
                 close: bool = True) -> Path:
     """Write ``fig`` as a PNG at ``path`` atomically, then close it (frees its memory).
 
-    No ``bbox_inches="tight"``: it draws the figure twice, and the library's figures already
-    use a layout engine.
+    ``tight=True`` crops the canvas to what is drawn (``bbox_inches="tight"``); it draws the
+    figure twice, so the steamroller's figures, which use a layout engine, go without it.
     """
+    extra = {"bbox_inches": "tight"} if tight else {}
     try:
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png", **extra))
     finally:
         if close:
             import matplotlib.pyplot as plt

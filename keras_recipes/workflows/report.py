@@ -159,7 +159,7 @@ class Report:
         if rel.suffix.lower() != ".png":
             rel = rel.with_name(rel.name + ".png")
         path = self.out_dir / rel
-        save_figure(fig, path, dpi=self.dpi, close=close)
+        save_figure(fig, path, dpi=self.dpi, tight=True, close=close)
         self.image(rel, caption)
         return path
 

@@ -229,3 +229,24 @@ def test_steps_2_to_7_alone(digits200, tmp_path):
                                  "activations"]
     for rel in run.figures.values():
         assert (tmp_path / rel).is_file(), rel
+
+
+def test_a_users_callable_is_called_with_shape_and_classes_and_standardised_in_front(tmp_path):
+    """practical() calls a user's network as model(input_shape, num_classes), even when it
+    takes **kwargs, and puts the training split's standardisation in front of it."""
+    import keras
+
+    from keras_recipes.data import load_dataset
+    from keras_recipes.workflows.practical.workflow import _builder
+
+    seen = []
+
+    def net(input_shape, num_classes, **kwargs):
+        seen.append(kwargs)
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(inputs))
+
+    ds = load_dataset("digits")
+    model = _builder(PracticalConfig(model=net, out=tmp_path / "run"), ds)()
+    assert seen and all(kwargs == {} for kwargs in seen)
+    assert isinstance(model.layers[1], keras.layers.Normalization)

@@ -77,10 +77,22 @@ def test_config_refuses_each_bad_setting(tmp_path, kwargs, match):
         SteamrollerConfig(out=tmp_path / "run", **kwargs)
 
 
-def test_config_refuses_an_out_that_is_a_file(tmp_path):
+def test_an_out_that_is_a_file_is_refused_when_the_run_starts(tmp_path):
     (tmp_path / "f").write_text("mine")
     with pytest.raises(SteamrollerInputError, match="out"):
-        SteamrollerConfig(out=tmp_path / "f")
+        SteamrollerConfig(out=3)
+    config = SteamrollerConfig(out=tmp_path / "f")  # writability depends on the machine
+    with pytest.raises(SteamrollerInputError, match="out"):
+        run_steamroller(config)
+    assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_a_stage_with_an_unknown_lr_rule_is_refused_before_any_work(tmp_path):
+    typo = dataclasses.replace(STEAMROLLER_STAGES[1], lr_rule="valey")
+    with pytest.raises(SteamrollerInputError, match="lr_rule"):
+        run_steamroller(SteamrollerConfig(out=tmp_path / "run"),
+                        stages=(STEAMROLLER_STAGES[0], typo))
+    assert not (tmp_path / "run").exists()
 
 
 # --- Stage, Gate, DataPlan --------------------------------------------------------------------
@@ -182,6 +194,7 @@ def test_a_fourth_stage_is_one_more_stage_in_the_sequence(tmp_path):
     assert "stage4/model.keras" in json.loads((out / "manifest.json").read_text())["files"]
     assert "== stage 4/4 polish" in stream.getvalue()
     assert "Stage 4: polish" in (out / "report.md").read_text()
+    assert "(bound ≤ 50)" in (out / "report.md").read_text()
     # The summary's final test accuracy comes from the last stage that measured one (3),
     # while stage 4 measured none.
     assert "test" not in record
@@ -208,8 +221,9 @@ def test_a_failed_custom_gate_stops_with_its_advice(tmp_path):
 
 
 @pytest.mark.integration
-def test_a_run_folder_without_stage_names_is_still_recognised_as_finished(tmp_path):
-    """Folders written before stage names were recorded still count as finished."""
+def test_a_summary_without_stage_names_is_a_three_stage_run(tmp_path):
+    """Folders written before stage names were recorded hold runs of the default stages: a
+    shorter (or longer) stage list resumes what matches instead of calling them finished."""
     out = tmp_path / "run"
     config = SteamrollerConfig("digits", "mlp", out=out, **{**TINY, "verbose": 0})
     first = run_steamroller(config, stages=STEAMROLLER_STAGES[:1])
@@ -220,7 +234,8 @@ def test_a_run_folder_without_stage_names_is_still_recognised_as_finished(tmp_pa
     stream = io.StringIO()
     again = run_steamroller(dataclasses.replace(config, verbose=1), stages=STEAMROLLER_STAGES[:1],
                             stream=stream)
-    assert "is finished (passed); nothing to do" in stream.getvalue()
+    assert "nothing to do" not in stream.getvalue()
+    assert "== stage 1/1 overfit: completed by an earlier run, skipped" in stream.getvalue()
     assert again.passed and again.stages[0].resumed
 
 
@@ -237,3 +252,22 @@ def test_importing_the_workflows_starts_no_backend():
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "False", "True"]
+
+
+def test_modules_of_earlier_versions_still_import():
+    from keras_recipes.workflows import practical_report, stages, steamroller_report
+    from keras_recipes.workflows.practical.report import PracticalReport
+    from keras_recipes.workflows.steamroller import SUMMARY_VERSION
+    from keras_recipes.workflows.steamroller.report import SteamrollerReport
+
+    assert stages.plan_stages is plan_stages and SUMMARY_VERSION == 1
+    assert steamroller_report.SteamrollerReport is SteamrollerReport
+    assert practical_report.PracticalReport is PracticalReport
+
+    class Finding:  # the doctor's Finding, as far as the record reads it
+        severity, code, message, advice = "warning", "overfitting", "gap", "regularise"
+        evidence = {"gap": 0.2, "epochs": [1, 2]}
+
+    assert practical_report.finding_dict(Finding()) == {
+        "severity": "warning", "code": "overfitting", "message": "gap", "advice": "regularise",
+        "evidence": {"gap": 0.2, "epochs": "[1, 2]"}}

@@ -6,6 +6,7 @@ The full digits run (accuracy target) is the slow test at the end and the benchm
 
 import io
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -106,6 +107,19 @@ def test_third_run_skips_every_stage(resumed_run):
     assert again.test_accuracy == report.test_accuracy
     loaded = SteamrollerReport.load(out)
     assert loaded.passed and [s.stage for s in loaded.stages] == [1, 2, 3]
+
+
+def test_a_finished_run_from_before_stage_names_is_still_finished(resumed_run, tmp_path):
+    out, _, _, report = resumed_run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    summary = json.loads((old / "summary.json").read_text())
+    del summary["stage_names"]  # as runs wrote it before the stages were data
+    (old / "summary.json").write_text(json.dumps(summary))
+    stream = io.StringIO()
+    again = steamroller("digits", "mlp", out=old, stream=stream, **{**TINY, "verbose": 1})
+    assert "is finished (passed); nothing to do" in stream.getvalue()
+    assert again.test_accuracy == report.test_accuracy
 
 
 def test_stage3_follows_the_notes_bigger_net_stronger_augmentation(resumed_run):

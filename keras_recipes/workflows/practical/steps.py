@@ -94,7 +94,7 @@ class RunContext:
         """Save ``fig`` as ``figures/<name>.png`` for the report; the relative path."""
         rel = f"figures/{name}.png"
         self.claim(rel)
-        save_figure(fig, self.out / rel)
+        save_figure(fig, self.out / rel, tight=True)
         self.figures[name] = rel
         return rel
 

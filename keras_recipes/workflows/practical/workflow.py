@@ -60,7 +60,7 @@ def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
     With ``config.standardize``, the network starts with a ``keras.layers.Normalization``
     holding the training split's statistics.
     """
-    from keras_recipes.workflows.standardize import standardization_layer
+    from keras_recipes.workflows.standardize import standardization_layer, wrap_with_layer
 
     standardize_on = None
     if config.standardize:
@@ -70,8 +70,13 @@ def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
 
     def build():
         layer = None if standardize_on is None else standardization_layer(standardize_on)
-        return build_network(config.model, ds.input_shape, ds.num_classes,
-                             normalization=layer)
+        if isinstance(config.model, str):
+            return build_network(config.model, ds.input_shape, ds.num_classes,
+                                 normalization=layer)
+        # A user's callable is called with (input_shape, num_classes) only; the
+        # standardisation runs in front of its network.
+        net = build_network(config.model, ds.input_shape, ds.num_classes)
+        return net if layer is None else wrap_with_layer(net, layer, ds.input_shape)
 
     build()
     return build

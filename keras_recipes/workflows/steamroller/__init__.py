@@ -29,6 +29,7 @@ from keras_recipes.workflows.steamroller.stages import (
 from keras_recipes.workflows.steamroller.workflow import (
     OUTPUTS,
     STAGE_FILES,
+    SUMMARY_VERSION,
     run_steamroller,
     steamroller,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "STAGE_FILES",
     "STAGE_GOALS",
     "STEAMROLLER_STAGES",
+    "SUMMARY_VERSION",
     "DataPlan",
     "Gate",
     "Stage",

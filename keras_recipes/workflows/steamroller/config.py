@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from keras_recipes._paths import check_output_dir
 from keras_recipes._validation import check_number, check_one_of, check_probability
 from keras_recipes.workflows.common import check_model, model_label
 
@@ -37,13 +37,15 @@ class SteamrollerConfig:
     :func:`~keras_recipes.workflows.run_steamroller`. The object is frozen: assigning a
     field raises ``dataclasses.FrozenInstanceError``.
 
-    Normalisation: ``out`` becomes a :class:`pathlib.Path` (checked writable, nothing
-    created), ``drop`` a tuple of column names, ``stage_classes`` an int or a tuple of labels.
+    Normalisation: ``out`` becomes a :class:`pathlib.Path`, ``drop`` a tuple of column
+    names, ``stage_classes`` an int or a tuple of labels. Whether ``out`` can be written
+    depends on the machine, so it is checked when the run starts (on every worker of a
+    multi-worker run, before they agree to go on), not here.
 
     Raises:
         SteamrollerInputError: (a ``ValueError``) naming the first bad setting, e.g. a
             non-integer epoch count, a gate bound outside (0, 1], an unknown schedule or
-            model, an ``out`` that is a file or cannot be written.
+            model, an ``out`` that is not a path.
 
     Example:
 
@@ -117,7 +119,10 @@ class SteamrollerConfig:
             from keras_recipes._distribute import check_setup
 
             check_setup(self.distribute)
-        self._set("out", check_output_dir(self.out, "out"))
+        if isinstance(self.out, bytes) or not isinstance(self.out, str | os.PathLike) \
+                or not str(self.out):
+            raise ValueError(f"Argument `out` must be a folder path. Received: out={self.out!r}")
+        self._set("out", Path(self.out))
         check_model(self.model)
         if self.stage1_per_class is None or isinstance(self.stage1_per_class, bool):
             raise ValueError(f"Argument `stage1_per_class` must be an integer >= 1. "

@@ -165,7 +165,7 @@ def _format_gate(gate: dict[str, Any]) -> str:
     value, bound = gate.get("value"), gate.get("bound")
     text = f"{gate.get('metric', '?')} = {value:.4f}" if value is not None else "not measured"
     if bound is not None:
-        text += f" (bound ≥ {bound:g})"
+        text += f" (bound {'≥' if gate.get('higher_is_better', True) else '≤'} {bound:g})"
     return text
 
 

@@ -232,7 +232,8 @@ def run_stage(
         "stop_reason": str(getattr(stopper, "stop_message", "") or ""),
         "epochs_run": len(history.history.get("loss", [])), "epochs_max": epochs,
         **scores,
-        "gate": {"metric": stage.gate.metric, "value": value, "bound": bound},
+        "gate": {"metric": stage.gate.metric, "value": value, "bound": bound,
+                 "higher_is_better": stage.gate.higher_is_better},
         "status": "done" if bound is None else "passed" if passed else "failed",
     }
     clock.lap("evaluate")
@@ -265,7 +266,7 @@ def fit_batchnorm_momentum(model, steps_per_epoch: int) -> float | None:
     """Lower BatchNorm momenta so that the moving statistics span about one epoch.
 
     Keras's momentum 0.99 averages over ~100 steps: in a stage of a few steps per epoch the
-    moving statistics, which validation, early stopping and ``KeepBest`` read in inference
+    moving statistics, which validation, early stopping and the gates read in inference
     mode, then still hold the initial values (mean 0, variance 1) for many epochs, and the
     best epoch is chosen on a network that does not behave as trained. The momentum becomes
     ``min(m, 0.1 ** (1 / steps_per_epoch))``: after one epoch at most 10 % of the older
@@ -351,7 +352,7 @@ def _error_analysis(model, stage: StageData, stage_dir: Path, rel_dir: str, file
     x_te, y_te = stage.test
     analysis = ErrorAnalysis(model, x_te, y_te, class_names=stage.class_names)
     matrix = analysis.confusion_matrix().to_numpy()
-    save_figure(_confusion_figure(matrix, stage.class_names),
+    _figure(_confusion_figure(matrix, stage.class_names),
                  stage_dir / "confusion_matrix.png")
     files["figures"]["confusion_matrix"] = f"{rel_dir}/confusion_matrix.png"
     analysis.table.to_csv(stage_dir / "errors.csv", index_label="index")
@@ -361,7 +362,7 @@ def _error_analysis(model, stage: StageData, stage_dir: Path, rel_dir: str, file
     per_class = analysis.per_class().reset_index()
     record["per_class"] = per_class.to_dict(orient="records")
     if x_te.ndim >= 3 or int(np.sqrt(np.prod(x_te.shape[1:]))) ** 2 == np.prod(x_te.shape[1:]):
-        save_figure(analysis.plot_examples("worst", n=min(12, len(x_te))),
+        _figure(analysis.plot_examples("worst", n=min(12, len(x_te))),
                      stage_dir / "worst_examples.png")
         files["figures"]["worst_examples"] = f"{rel_dir}/worst_examples.png"
 

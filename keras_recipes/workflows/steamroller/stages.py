@@ -201,7 +201,7 @@ def _keep_last(config) -> tuple[Any, str]:
 
     # The schedule ends at a tiny rate (one-cycle: max_lr/1e5), where the weights have
     # settled; the epoch of lowest validation loss is a noisy pick among the last few
-    # (benchmarks/steamroller.py; over six seeds of digits, keeping it lost 4 test examples
+    # (benchmarks/stage3_seeds.py: over six splits of digits, keeping it lost 4 test examples
     # against keeping the last). NaNGuard only puts the last finite epoch back if the loss
     # diverges.
     return (NaNGuard(restore_optimizer=False),

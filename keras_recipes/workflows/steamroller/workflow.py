@@ -144,20 +144,29 @@ class _Run:
 
 
 def _check_stages(stages: Sequence[Stage] | None) -> tuple[Stage, ...]:
+    from keras_recipes.lr_finder import SUGGESTION_RULES
+
     stages = STEAMROLLER_STAGES if stages is None else tuple(stages)
     if not stages or not all(isinstance(s, Stage) for s in stages):
         raise SteamrollerInputError("Argument `stages` must be a non-empty sequence of Stage. "
                                     f"Received: stages={stages!r}")
+    for stage in stages:
+        if stage.lr_rule not in SUGGESTION_RULES:
+            raise SteamrollerInputError(
+                f"Stage {stage.name!r}: `lr_rule` must be one of {list(SUGGESTION_RULES)}. "
+                f"Received: lr_rule={stage.lr_rule!r}")
     return stages
 
 
 def _open(config: SteamrollerConfig, stages: tuple[Stage, ...], dist, stream: TextIO,
           begin: float) -> _Run:
     """Load the data, cut the stages, check the network, then lock and read the folder."""
+    from keras_recipes._paths import check_output_dir
     from keras_recipes.data.dataset import as_classification_dataset
     from keras_recipes.workflows.steamroller.runner import build_stage_model
     from keras_recipes.workflows.steamroller.stages import plan_stages
 
+    check_output_dir(config.out, "out")  # creates nothing
     ds = as_classification_dataset(config.dataset, target=config.target, seed=config.seed,
                                    drop=None if config.drop is None else list(config.drop),
                                    workflow="The steamroller")
@@ -207,7 +216,9 @@ def _finished(run: _Run) -> bool:
     same = {k: v for k, v in run.config.recorded().items() if k != "resume"}
     before = {k: v for k, v in summary.get("settings", {}).items() if k != "resume"}
     names = [s.name for s in run.stages]
-    if before != same or summary.get("stage_names", names) != names:
+    # A summary without stage names was written by a run of the three default stages.
+    earlier = summary.get("stage_names", [s.name for s in STEAMROLLER_STAGES])
+    if before != same or earlier != names:
         return False
     return all((run.out / rec.get("files", {}).get("model", "")).is_file()
                for rec in summary.get("stages", {}).values() if rec.get("files", {}).get("model"))
