@@ -5,7 +5,8 @@
   default stages and :func:`plan_stages`, which cuts each stage's data from one split;
 - :mod:`.runner`: :func:`run_stage`, the same for every stage;
 - :mod:`.workflow`: :func:`steamroller` and :func:`run_steamroller`, the loop over stages
-  with the run folder, resuming and the report;
+  with resuming and the report;
+- :mod:`.folder`: what a run may write in its folder and what an earlier run left there;
 - :mod:`.report`: :class:`SteamrollerReport`, :class:`StageResult` and ``report.md``.
 """
 
@@ -16,6 +17,7 @@ from keras_recipes.workflows.steamroller.config import (
     SteamrollerConfig,
     SteamrollerInputError,
 )
+from keras_recipes.workflows.steamroller.folder import OUTPUTS, STAGE_FILES, SUMMARY_VERSION
 from keras_recipes.workflows.steamroller.report import StageResult, SteamrollerReport
 from keras_recipes.workflows.steamroller.stages import (
     STAGE_GOALS,
@@ -26,13 +28,7 @@ from keras_recipes.workflows.steamroller.stages import (
     StageData,
     plan_stages,
 )
-from keras_recipes.workflows.steamroller.workflow import (
-    OUTPUTS,
-    STAGE_FILES,
-    SUMMARY_VERSION,
-    run_steamroller,
-    steamroller,
-)
+from keras_recipes.workflows.steamroller.workflow import run_steamroller, steamroller
 
 __all__ = [
     "IDENTITY_KEYS",

@@ -10,7 +10,6 @@ first failed gate. :func:`steamroller` builds the
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import shutil
 import sys
@@ -22,10 +21,16 @@ from typing import Any, TextIO
 
 from keras_recipes.workflows.common import MODEL_NAMES, atomic_write_json
 from keras_recipes.workflows.run_folder import RunFolder
-from keras_recipes.workflows.steamroller.config import (
-    IDENTITY_KEYS,
-    SteamrollerConfig,
-    SteamrollerInputError,
+from keras_recipes.workflows.steamroller.config import SteamrollerConfig, SteamrollerInputError
+from keras_recipes.workflows.steamroller.folder import (
+    OUTPUTS,
+    STAGE_FILES,
+    SUMMARY_VERSION,
+    Bystander,
+    adopt,
+    outputs,
+    print_finished,
+    read_summary,
 )
 from keras_recipes.workflows.steamroller.report import (
     REPORT_FILE,
@@ -37,80 +42,6 @@ from keras_recipes.workflows.steamroller.report import (
 from keras_recipes.workflows.steamroller.stages import STEAMROLLER_STAGES, Stage, StageData
 
 __all__ = ["MODEL_NAMES", "OUTPUTS", "STAGE_FILES", "run_steamroller", "steamroller"]
-
-SUMMARY_VERSION = 1
-#: Files a stage writes into its folder ``stage<n>/``.
-STAGE_FILES = ("lr_finder.csv", "lr_finder.png", "history.csv", "diagnostics.csv",
-               "summary.json", "learning_curves.png", "activations.png", "confusion_matrix.png",
-               "errors.csv", "worst_examples.png", "first_batch.png", "step_updates.csv",
-               "model.keras", "stage.json")
-
-
-def outputs(count: int = 3) -> tuple[str, ...]:
-    """Every path a run of ``count`` stages may write in its folder (relative)."""
-    numbers = range(1, count + 1)
-    return (SUMMARY_FILE, REPORT_FILE,
-            *(f"stage{n}/{name}" for n in numbers for name in STAGE_FILES),
-            *(f".stage{n}.partial" for n in numbers))
-
-
-#: Every path a run of the three stages may write in its folder: a user's file there is
-#: refused.
-OUTPUTS = outputs(3)
-
-
-def _adopt(out: Path, summary: dict[str, Any]) -> list[str]:
-    """The files a run from before manifests wrote, from its ``summary.json``."""
-    files = [SUMMARY_FILE, REPORT_FILE]
-
-    def walk(value) -> None:
-        if isinstance(value, str):
-            files.append(value)
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-
-    for record in summary.get("stages", {}).values():
-        walk(record.get("files", {}) if isinstance(record, dict) else {})
-    files += [name for name in OUTPUTS[2:] if (out / name).exists()]
-    return [f for f in dict.fromkeys(files) if (out / f).exists()]
-
-
-def _read_summary(out: Path, identity: dict[str, Any], resume: bool) -> dict[str, Any] | None:
-    if not ((out / SUMMARY_FILE).is_file() and resume):
-        return None
-    try:
-        with open(out / SUMMARY_FILE, encoding="utf-8") as f:
-            summary = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{str(out / SUMMARY_FILE)!r} cannot be read ({exc}); delete it "
-                         "or pass resume=False to start afresh.") from exc
-    before = {k: summary.get("config", {}).get(k) for k in IDENTITY_KEYS}
-    if before != identity:
-        diff = {k: (before[k], identity[k]) for k in IDENTITY_KEYS
-                if before[k] != identity[k]}
-        raise ValueError(
-            f"The folder {str(out)!r} holds a steamroller run with other settings "
-            f"(earlier, now: {diff}). Use another `out`, or resume=False to start afresh."
-        )
-    return summary
-
-
-class _Bystander:
-    """The run folder as a worker that is not the chief sees it: it writes nothing."""
-
-    def claim(self, *paths, folder=False) -> None:
-        pass
-
-    def clear(self) -> list[str]:
-        return []
-
-    def move_in(self, source, dest, *, last=()) -> list[str]:
-        return []
-
-    def release(self) -> None:
-        pass
-
 
 @dataclasses.dataclass
 class _Run:
@@ -177,15 +108,15 @@ def _open(config: SteamrollerConfig, stages: tuple[Stage, ...], dist, stream: Te
     chosen = next((d.classes for s, d in zip(stages, plan, strict=True)
                    if s.data.classes == "chosen"), plan[0].classes)
     identity = config.identity(ds.name, chosen)
-    run = _Run(config, stages, dist, ds, plan, identity, _Bystander(), None, stream, begin)
+    run = _Run(config, stages, dist, ds, plan, identity, Bystander(), None, stream, begin)
     if not dist.is_chief:  # only the chief locks and reads the folder before the barrier
         return run
     # Lock the folder, then check who owns it, on which data, and what it holds.
     run.folder = RunFolder(config.out, "steamroller").open(
         fingerprint=RunFolder.fingerprint(ds), resume=config.resume,
-        outputs=outputs(max(3, len(stages))), adopt=_adopt)
+        outputs=outputs(max(3, len(stages))), adopt=adopt)
     try:
-        run.summary = _read_summary(config.out, identity, config.resume)
+        run.summary = read_summary(config.out, identity, config.resume)
     except BaseException:
         run.folder.release()
         raise
@@ -222,27 +153,6 @@ def _finished(run: _Run) -> bool:
         return False
     return all((run.out / rec.get("files", {}).get("model", "")).is_file()
                for rec in summary.get("stages", {}).values() if rec.get("files", {}).get("model"))
-
-
-def _print_finished(report: SteamrollerReport, out: Path, stream: TextIO) -> None:
-    say = lambda text: print(text, file=stream, flush=True)  # noqa: E731
-    say(f"The run in {out} is finished ({report.status}); nothing to do. Pass resume=False "
-        "(--fresh) to run it again.")
-    for key in sorted(report.summary.get("stages", {}), key=int):
-        rec = report.summary["stages"][key]
-        gate = rec.get("gate", {})
-        value = gate.get("value")
-        bound = f" (bound {gate['bound']:g})" if gate.get("bound") is not None else ""
-        value = f"{value:.4f}" if isinstance(value, int | float) else "n/a"
-        say(f"   stage {key} {rec.get('name', '')}: {gate.get('metric')} = {value}{bound}: "
-            f"{rec.get('status')}")
-    if report.passed and report.test_accuracy is not None:
-        say(f"Steamroller passed: test accuracy {report.test_accuracy:.4f}. "
-            f"Report: {out / REPORT_FILE}")
-    else:
-        for step in report.next_steps:
-            say(f"  - {step}")
-        say(f"Report: {out / REPORT_FILE}")
 
 
 def _start(run: _Run) -> None:
@@ -409,11 +319,11 @@ def run_steamroller(config: SteamrollerConfig, stages: Sequence[Stage] | None = 
                                     "nothing was done.")
     try:
         if not dist.is_chief:
-            run.summary = _read_summary(run.out, run.identity, config.resume)
+            run.summary = read_summary(run.out, run.identity, config.resume)
         if _finished(run):
             report = SteamrollerReport.load(run.out, load_models=True)
             if config.verbose:
-                _print_finished(report, run.out, stream)
+                print_finished(report, run.out, stream)
             return report
         _start(run)
         results: list[StageResult] = []
