@@ -271,3 +271,23 @@ def test_modules_of_earlier_versions_still_import():
     assert practical_report.finding_dict(Finding()) == {
         "severity": "warning", "code": "overfitting", "message": "gap", "advice": "regularise",
         "evidence": {"gap": 0.2, "epochs": "[1, 2]"}}
+
+
+def test_plan_notes_say_when_the_chosen_classes_are_all_of_them():
+    from types import SimpleNamespace
+
+    from keras_recipes.workflows.steamroller.workflow import _plan_notes
+
+    ds = load_dataset("digits")
+    two = ds.y < 2  # a two-class data set: stages 1-2 already see every class
+    x, y = ds.x[two], ds.y[two]
+    run = SimpleNamespace(stages=STEAMROLLER_STAGES, plan=plan_stages(x, y, stage_classes=2),
+                          ds=SimpleNamespace(num_classes=2),
+                          config=SimpleNamespace(standardize=True))
+    assert _plan_notes(run)[0] == ("The data set has only 2 classes: stages 1-2 already use all "
+                                   "of them, so stage 2 trains on the same data as stage 3, "
+                                   "with the small network.")
+    run.ds.num_classes = 10  # digits: the chosen classes are 2 of 10, nothing to say
+    run.plan = plan_stages(ds.x, ds.y, stage_classes=2)
+    assert _plan_notes(run) == ["Inputs are standardised with the training split's statistics "
+                                "inside the model."]

@@ -39,7 +39,12 @@ from keras_recipes.workflows.steamroller.report import (
     SteamrollerReport,
     render_markdown,
 )
-from keras_recipes.workflows.steamroller.stages import STEAMROLLER_STAGES, Stage, StageData
+from keras_recipes.workflows.steamroller.stages import (
+    STEAMROLLER_STAGES,
+    DataPlan,
+    Stage,
+    StageData,
+)
 
 __all__ = ["MODEL_NAMES", "OUTPUTS", "STAGE_FILES", "run_steamroller", "steamroller"]
 
@@ -123,16 +128,28 @@ def _open(config: SteamrollerConfig, stages: tuple[Stage, ...], dist, stream: Te
     return run
 
 
+def _training_inputs(run: _Run):
+    """The whole training split's inputs: what the standardisation of every stage uses."""
+    for stage, data in zip(run.stages, run.plan, strict=True):
+        if stage.data == DataPlan("all"):
+            return data.train[0]
+    from keras_recipes.data import split
+
+    return split(run.ds.x, run.ds.y, seed=int(run.config.seed))[0][0]  # as plan_stages cuts
+
+
 def _plan_notes(run: _Run) -> list[str]:
     """What the run adapted to this data set, said in the report."""
     notes = []
-    everything = run.plan[-1].num_classes
+    everything = run.ds.num_classes
     few = [str(d.stage) for s, d in zip(run.stages, run.plan, strict=True)
            if s.data.classes == "chosen" and d.num_classes == everything]
-    if few:
+    full = [str(d.stage) for s, d in zip(run.stages, run.plan, strict=True)
+            if s.data == DataPlan("all")]
+    if few and full:
         notes.append(f"The data set has only {everything} classes: stages {'-'.join(few)} "
                      f"already use all of them, so stage {few[-1]} trains on the same data as "
-                     f"stage {run.plan[-1].stage}, with the small network.")
+                     f"stage {full[0]}, with the small network.")
     notes.append("Inputs are standardised with the training split's statistics inside the "
                  "model." if run.config.standardize else "Inputs are used raw "
                  "(standardize=False).")
@@ -170,13 +187,13 @@ def _start(run: _Run) -> None:
     summary["stage_names"] = [s.name for s in run.stages]
     summary["plan"] = {"sizes": {str(d.stage): d.sizes() for d in run.plan},
                        "stage_classes": run.identity["stage_classes"],
-                       "num_classes": run.plan[-1].num_classes, "notes": _plan_notes(run)}
+                       "num_classes": run.ds.num_classes, "notes": _plan_notes(run)}
     summary.update(status="running", failed_stage=None, next_steps=[])
     if run.config.distribute is not None:
         summary["distribute"] = {"setup": run.config.distribute,
                                  "replicas": run.dist.num_replicas}
     run.say(f"Steamroller on {run.identity['dataset']} ({len(run.ds)} examples, "
-            f"{run.plan[-1].num_classes} classes) with model {run.identity['model']} → "
+            f"{run.ds.num_classes} classes) with model {run.identity['model']} → "
             f"{run.out}")
     for note in summary["plan"]["notes"]:
         run.say(f"   note: {note}")
@@ -215,7 +232,7 @@ def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]
         partial.mkdir(parents=True)
     else:  # a worker's own copy of the stage files, thrown away
         partial = Path(tempfile.mkdtemp(prefix=f"steamroller-stage{n}-"))
-    standardize_on = run.plan[-1].train[0] if run.config.standardize else None
+    standardize_on = _training_inputs(run) if run.config.standardize else None
     with run.dist.scope():
         record, model, findings = run_stage(stage, run.config, data, partial, rel_dir,
                                             of=len(run.stages), standardize_on=standardize_on,
