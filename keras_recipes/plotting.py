@@ -66,6 +66,18 @@ def _figure(rows: int, cols: int, size: tuple[float, float]):
     return fig, axes
 
 
+#: What the two curves of a learning-curve panel measure (Keras's ``fit`` conventions).
+_MODES = ("train: mean over the epoch's batches, in training mode\n"
+          "(dropout on, BatchNorm batch statistics); val: at the epoch's end, in inference mode")
+
+
+def _integer_ticks(ax) -> None:
+    """Epoch axes get whole-number ticks (an epoch 1.5 does not exist)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _record(source: Any):
     from keras_recipes.diagnostics.run_record import as_record
 
@@ -75,7 +87,14 @@ def _record(source: Any):
 def plot_learning_curves(
     source: Any, metrics: Sequence[str] | None = None, smoothing: float = 0.6
 ):
-    """Learning curves, train against validation, raw (faint) and smoothed (bold).
+    """Learning curves, train against validation, raw (with dots) and smoothed (bold).
+
+    Every curve is labelled: ``train (raw)``, ``train (smoothed, weight 0.6)`` and the same
+    for ``val``; each raw curve's last value is written at its end, so a smoothed line that
+    lags behind a fast change does not hide where the run ended. A note under the panels
+    says what each curve measures: Keras's training metrics are the mean over the epoch's
+    batches in training mode (dropout on, BatchNorm batch statistics), the validation
+    metrics are measured at the epoch's end in inference mode. Epoch ticks are whole numbers.
 
     Use it to read a run the way seed 004 does: under- or overfitting, stopped too early,
     learning rate too high.
@@ -84,7 +103,8 @@ def plot_learning_curves(
         source: a History, a DiagnosticLogger, a DataFrame or a dict of per-epoch logs.
         metrics: names to plot (each with its ``val_`` twin when logged). Defaults to
             ``loss`` plus the accuracy when logged.
-        smoothing: weight of the :func:`smooth` moving average. Defaults to ``0.6``.
+        smoothing: weight of the :func:`smooth` moving average; ``0`` draws the raw
+            curves only. Defaults to ``0.6``.
 
     Returns:
         A ``matplotlib.figure.Figure`` with one panel per metric.
@@ -104,7 +124,7 @@ def plot_learning_curves(
     if missing:
         raise ValueError(f"Argument `metrics` must name logged values {sorted(run.curves)}. "
                          f"Received: metrics={list(metrics)}")
-    fig, axes = _figure(1, len(metrics), (5.0, 3.6))
+    fig, axes = _figure(1, len(metrics), (5.0, 3.8))
     for ax, name in zip(axes[0], metrics, strict=True):
         for key, color in ((name, "tab:blue"), (f"val_{name}", "tab:orange")):
             values = run.curve(key)
@@ -112,12 +132,22 @@ def plot_learning_curves(
                 continue
             epochs = np.arange(1, len(values) + 1)
             label = "val" if key.startswith("val_") else "train"
-            ax.plot(epochs, values, color=color, alpha=0.3, linewidth=1)
-            ax.plot(epochs, smooth(values, smoothing), color=color, linewidth=2, label=label)
+            ax.plot(epochs, values, color=color, alpha=0.5, linewidth=1, marker=".",
+                    label=f"{label} (raw)")
+            if smoothing > 0:
+                ax.plot(epochs, smooth(values, smoothing), color=color, linewidth=2,
+                        label=f"{label} (smoothed, weight {smoothing:g})")
+            last = float(values[-1])
+            if np.isfinite(last):
+                ax.annotate(f"{last:.3g}", (epochs[-1], last), textcoords="offset points",
+                            xytext=(4, 0), va="center", fontsize="small", color=color)
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.margins(x=0.12)  # room for the last values' labels
+        _integer_ticks(ax)
         ax.grid(alpha=0.3)
-        ax.legend()
+        ax.legend(fontsize="small")
+    fig.supxlabel(_MODES, fontsize="x-small")
     return fig
 
 
@@ -195,6 +225,7 @@ def plot_activation_stats(
         row[2].set_title(f"{name}: histogram (log 1+count)")
         for ax in row:
             ax.set_xlabel("epoch")
+            _integer_ticks(ax)
     return fig
 
 
@@ -238,6 +269,7 @@ def plot_update_ratios(source: Any, per_step: bool = True):
         ax.axhline(RATIO_TARGET, color="black", linestyle="--", linewidth=1, label="1e-3")
         ax.axhspan(*RATIO_BAND, color="tab:green", alpha=0.08)
     ax.set_xlabel("epoch")
+    _integer_ticks(ax)
     ax.set_ylabel("||ΔW|| / ||W||" + (" per step" if per_step else ""))
     ax.set_title("update / weight ratio per layer")
     ax.grid(alpha=0.3, which="both")

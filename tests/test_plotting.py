@@ -91,3 +91,51 @@ def test_figures_from_a_real_logger(tiny_digits, tiny_mlp, seed):
     for fig in (plot_learning_curves(logger), plot_activation_stats(logger),
                 plot_update_ratios(logger)):
         assert isinstance(fig, Figure) and fig.axes
+
+
+def _drawn_past_the_edge(fig) -> bool:
+    """Whether anything drawn on ``fig`` (titles, labels, ticks, legends, notes) is cut off."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn, page = fig.get_tightbbox(canvas.get_renderer()), fig.bbox_inches
+    eps = 0.01  # inches
+    return (drawn.x0 < page.x0 - eps or drawn.y0 < page.y0 - eps
+            or drawn.x1 > page.x1 + eps or drawn.y1 > page.y1 + eps)
+
+
+def test_learning_curves_say_raw_smoothed_and_mode_with_whole_epoch_ticks():
+    logs = {"loss": [0.7, 0.6, 0.4, 0.2, 0.1], "val_loss": [0.7, 0.65, 0.5, 0.3, 0.2],
+            "accuracy": [0.5, 0.6, 0.75, 0.9, 1.0], "val_accuracy": [0.5, 0.55, 0.7, 0.86, 1.0]}
+    fig = plot_learning_curves(logs, smoothing=0.6)
+    ax = fig.axes[1]
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["train (raw)", "train (smoothed, weight 0.6)", "val (raw)",
+                      "val (smoothed, weight 0.6)"]
+    # The raw last value is written at the curve's end: 1.0, not the lagging EMA (0.85).
+    notes = [t.get_text() for t in ax.texts]
+    assert notes == ["1", "1"]
+    # The note under the panels says which mode each curve was measured in.
+    assert "training mode" in fig.get_supxlabel()
+    assert "inference mode" in fig.get_supxlabel()
+    fig.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)
+    assert not _drawn_past_the_edge(fig)
+
+
+def test_learning_curves_without_smoothing_draw_the_raw_values_only():
+    fig = plot_learning_curves({"loss": [1.0, 0.5]}, smoothing=0.0)
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["train (raw)"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [1.0, 0.5])
+
+
+def test_activation_and_update_figures_use_whole_epoch_ticks():
+    for fig in (plot_activation_stats(_frame()), plot_update_ratios(_frame())):
+        fig.canvas.draw()
+        for ax in fig.axes:
+            low, high = ax.get_xlim()
+            ticks = [t for t in ax.get_xticks() if low <= t <= high]
+            assert all(float(t).is_integer() for t in ticks), ticks
