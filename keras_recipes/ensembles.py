@@ -1,9 +1,9 @@
-"""Ensembles of classifiers: one Keras model that averages members, and its evaluation.
+"""Ensembles of classifiers: one Keras model that averages or votes, and its evaluation.
 
-Seed 004: an ensemble of independently trained models adds about 2 % accuracy "for free",
-and one model taken at different moments of its training can serve as the members: snapshot
-ensembles (Huang et al., 2017), whose members come from
-:class:`keras_recipes.callbacks.SnapshotEnsemble`.
+Seed 004: train models independently, then let them vote or average their probabilities;
+an ensemble adds about 2 % accuracy "for free", and one model taken at different moments of
+its training can serve as the members: snapshot ensembles (Huang et al., 2017), whose members
+come from :class:`keras_recipes.callbacks.SnapshotEnsemble`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pandas as pd
 
 from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import check_number
+from keras_recipes._validation import check_number, check_one_of
 from keras_recipes.analysis._probabilities import (
     as_inputs,
     as_labels,
@@ -26,7 +26,35 @@ from keras_recipes.analysis._probabilities import (
     to_probabilities,
 )
 
-__all__ = ["MemberAverage", "average", "evaluate_ensemble"]
+__all__ = ["MajorityVote", "MemberAverage", "average", "evaluate_ensemble", "vote"]
+
+
+def _check_member_weights(member_weights):
+    if member_weights is None:
+        return None
+    member_weights = [float(check_number("member_weights", w, low=0)) for w in member_weights]
+    if not member_weights or sum(member_weights) <= 0:
+        raise ValueError("Argument `member_weights` must hold non-negative values, not "
+                         f"all zero. Received: member_weights={member_weights}")
+    return member_weights
+
+
+def _weighted_sum(inputs, member_weights, owner: str):
+    """``Σ_i w_i · inputs[i]`` with the weights normalised to sum to 1 (equal if None)."""
+    if not isinstance(inputs, list | tuple) or not inputs:
+        raise ValueError(f"{owner} expects a non-empty list of tensors.")
+    if member_weights is None:
+        w = [1.0 / len(inputs)] * len(inputs)
+    else:
+        if len(member_weights) != len(inputs):
+            raise ValueError(f"{owner} has {len(member_weights)} weights but received "
+                             f"{len(inputs)} inputs.")
+        total = sum(member_weights)
+        w = [v / total for v in member_weights]
+    out = inputs[0] * w[0]
+    for t, v in zip(inputs[1:], w[1:], strict=True):
+        out = out + t * v
+    return out
 
 
 @keras_recipes_export
@@ -51,31 +79,56 @@ class MemberAverage(keras.layers.Layer):
 
     def __init__(self, member_weights: Sequence[float] | None = None, **kwargs):
         super().__init__(**kwargs)
-        if member_weights is not None:
-            member_weights = [float(check_number("member_weights", w, low=0))
-                              for w in member_weights]
-            if not member_weights or sum(member_weights) <= 0:
-                raise ValueError("Argument `member_weights` must hold non-negative values, not "
-                                 f"all zero. Received: member_weights={member_weights}")
-        self.member_weights = member_weights
+        self.member_weights = _check_member_weights(member_weights)
+
+    def call(self, inputs):
+        return _weighted_sum(inputs, self.member_weights, type(self).__name__)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "member_weights": self.member_weights}
+
+
+@keras_recipes_export
+class MajorityVote(keras.layers.Layer):
+    """Share of the (weighted) votes each class receives: ``Σ_i w_i · onehot(argmax p_i)``.
+
+    Use it to merge classifiers by majority vote (hard voting) instead of averaging their
+    probabilities; :func:`vote` builds it for you. The output has the members' shape and
+    sums to 1 on each row; its ``argmax`` is the majority class. A tie goes to the lowest
+    class index (``argmax`` of the vote counts, as scikit-learn's hard
+    ``VotingClassifier``).
+
+    Args:
+        member_weights: one non-negative weight per input, not all zero; normalised to sum
+            to 1. Defaults to ``None`` (one vote each).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.ensembles import MajorityVote
+    >>> p = [np.array([[0.9, 0.1]]), np.array([[0.4, 0.6]]), np.array([[0.45, 0.55]])]
+    >>> (np.asarray(MajorityVote()(p)) * 3).round().tolist()  # votes: class 0 once, 1 twice
+    [[1.0, 2.0]]
+
+    References:
+        - Kuncheva, "Combining Pattern Classifiers", Wiley 2014, chapter 4 (majority vote),
+          https://doi.org/10.1002/9781118914564
+    """
+
+    def __init__(self, member_weights: Sequence[float] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.member_weights = _check_member_weights(member_weights)
 
     def call(self, inputs):
         if not isinstance(inputs, list | tuple) or not inputs:
-            raise ValueError("MemberAverage expects a non-empty list of tensors.")
-        if self.member_weights is None:
-            w = [1.0 / len(inputs)] * len(inputs)
-        else:
-            if len(self.member_weights) != len(inputs):
-                raise ValueError(
-                    f"MemberAverage has {len(self.member_weights)} weights but received "
-                    f"{len(inputs)} inputs."
-                )
-            total = sum(self.member_weights)
-            w = [v / total for v in self.member_weights]
-        out = inputs[0] * w[0]
-        for t, v in zip(inputs[1:], w[1:], strict=True):
-            out = out + t * v
-        return out
+            raise ValueError("MajorityVote expects a non-empty list of tensors.")
+        classes = inputs[0].shape[-1]
+        ballots = [keras.ops.one_hot(keras.ops.argmax(t, axis=-1), classes,
+                                     dtype=self.compute_dtype) for t in inputs]
+        return _weighted_sum(ballots, self.member_weights, type(self).__name__)
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -176,6 +229,13 @@ def average(
         - Huang et al., 2017, "Snapshot Ensembles: Train 1, get M for free",
           https://arxiv.org/abs/1704.00109
     """
+    return _combine(models, weights, name,
+                    MemberAverage(member_weights=None if weights is None else list(weights),
+                                  name="mean_logits" if logits else "mean_probabilities"))
+
+
+def _combine(models, weights, name: str, merge: keras.layers.Layer) -> keras.Model:
+    """The functional model ``merge([member_0(x), member_1(x), ...])``."""
     models = _check_models(models)
     if weights is not None and len(weights) != len(models):
         raise ValueError(f"Argument `weights` must hold one weight per model ({len(models)}). "
@@ -197,11 +257,58 @@ def average(
                              "the ensemble knows its input shape.")
         inputs = keras.Input(shape=shape)
     outputs = [m(inputs) for m in members]
-    merged = MemberAverage(
-        member_weights=None if weights is None else list(weights),
-        name="mean_logits" if logits else "mean_probabilities",
-    )(outputs)
+    merged = merge(outputs)
     return keras.Model(inputs, merged, name=name)
+
+
+def vote(
+    models: Sequence[keras.Model],
+    weights: Sequence[float] | None = None,
+    name: str = "ensemble",
+) -> keras.Model:
+    """One Keras model whose output is the share of votes of each class (majority vote).
+
+    Use it when the members' probabilities are not comparable (differently calibrated
+    models, or members that only give a class), or to follow seed 004's "faire voter": each
+    member votes for its most probable class and the ensemble predicts the class with the
+    most (weighted) votes. :func:`average` (soft voting) keeps the members' confidence and
+    is usually at least as accurate on calibrated networks; both are one Keras model.
+
+    ``v_c(x) = Σ_i w_i · [argmax_k p_i(x)_k = c]`` with ``Σ w_i = 1``; prediction
+    ``argmax_c v_c(x)``, ties to the lowest class index. The output rows sum to 1 but are
+    vote shares, not calibrated probabilities: a cross-entropy on them is infinite whenever
+    the true class gets no vote.
+
+    Args:
+        models: the members: Keras classifiers with the same input and output shapes and
+            one output each (probabilities or logits: the argmax is the same).
+        weights: one non-negative weight per member. Defaults to ``None`` (one vote each).
+        name: name of the ensemble model. Defaults to ``"ensemble"``.
+
+    Returns:
+        An uncompiled functional ``keras.Model``.
+
+    Raises:
+        ValueError: as :func:`average`.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_recipes.ensembles import vote
+    >>> members = [keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, "softmax")])
+    ...            for _ in range(3)]
+    >>> vote(members).output_shape
+    (None, 3)
+
+    References:
+        - Dietterich, 2000, "Ensemble Methods in Machine Learning",
+          https://doi.org/10.1007/3-540-45014-9_1
+        - Kuncheva, "Combining Pattern Classifiers", Wiley 2014,
+          https://doi.org/10.1002/9781118914564
+    """
+    return _combine(models, weights, name,
+                    MajorityVote(member_weights=None if weights is None else list(weights),
+                                 name="majority_vote"))
 
 
 def evaluate_ensemble(
@@ -211,13 +318,15 @@ def evaluate_ensemble(
     weights: Sequence[float] | None = None,
     logits: bool = False,
     batch_size: int = 256,
+    voting: str = "soft",
 ) -> pd.DataFrame:
-    """Accuracy and cross-entropy of each member and of their average, on ``(x, y)``.
+    """Accuracy and cross-entropy of each member and of their combination, on ``(x, y)``.
 
     Use it to see what the ensemble adds over its members (seed 004: about +2 %). Each member
-    is run once, batch by batch; the ensemble's probabilities are the weighted mean of the
-    members' probabilities (``logits=True``: softmax of the weighted mean logit, as
-    :func:`average` with ``logits=True``).
+    is run once, batch by batch; with ``voting="soft"`` the ensemble's probabilities are the
+    weighted mean of the members' probabilities (``logits=True``: softmax of the weighted
+    mean logit, as :func:`average` with ``logits=True``); with ``voting="hard"`` the
+    ensemble predicts the class with the most (weighted) votes, as :func:`vote`.
 
     Args:
         models: the members (classifiers with one output).
@@ -226,11 +335,14 @@ def evaluate_ensemble(
         weights: one non-negative weight per member. Defaults to ``None`` (equal weights).
         logits: the members output logits. Defaults to ``False``.
         batch_size: examples per prediction batch. Defaults to ``256``.
+        voting: ``"soft"`` (mean of probabilities) or ``"hard"`` (majority vote, ties to
+            the lowest class index). Defaults to ``"soft"``.
 
     Returns:
         A DataFrame indexed by ``member_0``, ..., ``ensemble``, with columns ``accuracy``
-        and ``loss`` (mean cross-entropy ``-log p[y]``). The ensemble's gain over the mean
-        member is ``df.loc["ensemble"] - df.drop("ensemble").mean()``.
+        and ``loss`` (mean cross-entropy ``-log p[y]``; NaN for the ensemble with
+        ``voting="hard"``, whose vote shares are not probabilities). The ensemble's gain
+        over the mean member is ``df.loc["ensemble"] - df.drop("ensemble").mean()``.
 
     Raises:
         ValueError: empty inputs, mismatched lengths, non-classifier outputs or targets.
@@ -246,6 +358,7 @@ def evaluate_ensemble(
     >>> list(evaluate_ensemble(members, ds.x[:50], ds.y[:50]).index)
     ['member_0', 'member_1', 'ensemble']
     """
+    check_one_of("voting", voting, ("soft", "hard"))
     models = _check_models(models)
     x = as_inputs(x)
     labels = as_labels(y, len(x))
@@ -284,13 +397,18 @@ def evaluate_ensemble(
             rows = np.arange(len(p))
             member_true[i, start:start + len(p)] = p[rows, lab]
             member_correct[i, start:start + len(p)] = p.argmax(axis=1) == lab
-        mixed = sum(wi * s for wi, s in zip(w, stack, strict=True))
-        mixed = to_probabilities(mixed, bool(logits))
+        if voting == "hard":
+            mixed = sum(wi * np.eye(s.shape[1])[s.argmax(axis=1)]
+                        for wi, s in zip(w, stack, strict=True))
+        else:
+            mixed = sum(wi * s for wi, s in zip(w, stack, strict=True))
+            mixed = to_probabilities(mixed, bool(logits))
         rows = np.arange(len(mixed))
         ens_true[start:start + len(mixed)] = mixed[rows, lab]
         ens_correct[start:start + len(mixed)] = mixed.argmax(axis=1) == lab
     index = [f"member_{i}" for i in range(len(models))] + ["ensemble"]
     accuracy = [*member_correct.mean(axis=1), ens_correct.mean()]
-    loss = [*cross_entropy(member_true).mean(axis=1), cross_entropy(ens_true).mean()]
+    ens_loss = np.nan if voting == "hard" else cross_entropy(ens_true).mean()
+    loss = [*cross_entropy(member_true).mean(axis=1), ens_loss]
     return pd.DataFrame({"accuracy": accuracy, "loss": loss}, index=pd.Index(index))
 

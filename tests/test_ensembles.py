@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_recipes.ensembles import MemberAverage, average, evaluate_ensemble
+from keras_recipes.ensembles import MajorityVote, MemberAverage, average, evaluate_ensemble, vote
 from tests.analysis._models import linear_classifier, np_softmax
 
 
@@ -121,3 +121,62 @@ def test_ensemble_of_trained_members_beats_mean_member(digits_flat, seed):
     # the log loss is convex: the mean of probabilities never does worse than the mean member
     assert table.loc["ensemble", "loss"] <= members_loss + 1e-9
     assert table.loc["ensemble", "accuracy"] >= table.drop("ensemble")["accuracy"].min()
+
+
+def _np_vote(probs, weights=None):
+    """Majority vote by hand: weighted bincount of the members' argmax, ties to the lowest."""
+    weights = np.ones(len(probs)) if weights is None else np.asarray(weights, float)
+    choices = np.stack([p.argmax(axis=1) for p in probs])  # (members, n)
+    classes = probs[0].shape[1]
+    counts = np.stack([np.bincount(choices[:, j], weights=weights, minlength=classes)
+                       for j in range(choices.shape[1])])
+    return counts / weights.sum(), counts.argmax(axis=1)
+
+
+def test_vote_matches_bincount_majority(members, model_roundtrip):
+    params, x, _ = members
+    models = _models(params, name="same")
+    probs = [np_softmax(x.astype("float64") @ w + b) for w, b in params]
+    shares, winner = _np_vote(probs)
+    ensemble = vote(models)
+    out = ensemble.predict(x, verbose=0)
+    np.testing.assert_allclose(out, shares, atol=1e-6)
+    np.testing.assert_array_equal(out.argmax(axis=1), winner)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-6)
+    weighted = vote(models, weights=[3, 1, 1])  # member 0 outvotes the two others together
+    np.testing.assert_array_equal(weighted.predict(x, verbose=0).argmax(axis=1),
+                                  probs[0].argmax(axis=1))
+    model_roundtrip(weighted, x)
+    # voting ignores confidence: a case where voting and averaging disagree
+    p = [np.array([[0.9, 0.1]]), np.array([[0.4, 0.6]]), np.array([[0.45, 0.55]])]
+    assert np.asarray(MajorityVote()(p)).argmax() == 1
+    assert np.mean(p, axis=0).argmax() == 0
+
+
+def test_vote_ties_go_to_the_lowest_class_and_config(config_roundtrip):
+    p = [np.array([[0.2, 0.8, 0.0]]), np.array([[0.7, 0.3, 0.0]])]
+    out = np.asarray(MajorityVote()(p))
+    np.testing.assert_allclose(out, [[0.5, 0.5, 0.0]])
+    assert out.argmax() == 0 == _np_vote(p)[1][0]
+    layer = MajorityVote(member_weights=[1.0, 2.0], name="mv")
+    config_roundtrip(layer)
+    with pytest.raises(ValueError, match="not all zero"):
+        MajorityVote(member_weights=[0, 0])
+    with pytest.raises(ValueError, match="one weight per model"):
+        vote([keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])], weights=[1, 2])
+
+
+def test_evaluate_ensemble_hard_voting(members):
+    params, x, y = members
+    probs = [np_softmax(x.astype("float64") @ w + b) for w, b in params]
+    _, winner = _np_vote(probs)
+    table = evaluate_ensemble(_models(params), x, y, batch_size=16, voting="hard")
+    assert table.loc["ensemble", "accuracy"] == pytest.approx(np.mean(winner == y))
+    assert np.isnan(table.loc["ensemble", "loss"])
+    soft = evaluate_ensemble(_models(params), x, y, voting="soft")
+    np.testing.assert_allclose(table.drop("ensemble"), soft.drop("ensemble"))
+    logit_table = evaluate_ensemble(_models(params, activation=None), x, y, logits=True,
+                                    voting="hard")
+    assert logit_table.loc["ensemble", "accuracy"] == table.loc["ensemble", "accuracy"]
+    with pytest.raises(ValueError, match=r"Argument `voting` must be one of"):
+        evaluate_ensemble(_models(params), x, y, voting="majority")
