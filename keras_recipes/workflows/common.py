@@ -155,13 +155,26 @@ def _temporary(path: Path, suffix: str) -> Iterator[Path]:
                                dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
     try:
+        os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp creates 0600; use the usual mode
         yield tmp_path
         os.replace(tmp_path, path)
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        # The cleanup of a failed write must not replace the error that made it fail
+        # (a folder turned read-only refuses the removal too).
+        with contextlib.suppress(OSError):
+            if os.path.lexists(tmp_path):
+                tmp_path.unlink()
+
+
+def _naming(exc: OSError, path: Path, tmp_prefix: str) -> OSError:
+    """``exc`` naming ``path`` when it named no file, or only the temporary one."""
+    named = exc.filename
+    if named is not None and not os.path.basename(os.fspath(named)).startswith(tmp_prefix):
+        return exc
+    if isinstance(exc.errno, int):
+        return OSError(exc.errno, exc.strerror or str(exc), os.fspath(path))
+    return OSError(None, str(exc) or type(exc).__name__, os.fspath(path))
 
 
 def _umask() -> int:
@@ -174,11 +187,34 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp_path)`` and move the result to ``path`` atomically.
 
     The temporary file keeps ``path``'s suffix, so writers that check it (``.keras``,
-    ``.png``) accept it.
+    ``.png``) accept it. An ``OSError`` (a full disk, a folder turned read-only) names
+    ``path`` when it named no file or only the temporary one, so the message says which
+    write failed: ``[Errno 28] No space left on device: 'run/summary.json'``.
+
+    Example:
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from keras_recipes.workflows.common import atomic_write
+    >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> atomic_write(path, lambda tmp: tmp.write_text("done")).read_text()
+    'done'
+    >>> def full(tmp):
+    ...     raise OSError(28, "No space left on device")
+    >>> atomic_write(path.with_name("b.txt"), full)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    OSError: [Errno 28] No space left on device: '.../b.txt'
     """
     path = Path(path)
-    with _temporary(path, path.suffix) as tmp:
-        write(tmp)
+    try:
+        with _temporary(path, path.suffix) as tmp:
+            write(tmp)
+    except OSError as exc:
+        named = _naming(exc, path, f".{path.stem}.")
+        if named is exc:
+            raise
+        raise named from exc
     return path
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from keras_recipes._paths import check_output_dir
+from keras_recipes._paths import (
+    LinkError,
+    check_output_dir,
+    check_relative,
+    find_link,
+    read_small,
+    resolve_inside,
+    shown,
+)
 from keras_recipes.workflows.common import atomic_write_json
 
 __all__ = ["RunFolder", "RunFolderError"]
@@ -29,6 +38,14 @@ _FORMAT = "keras_recipes.run_folder"
 _VERSION = 1
 #: An unreadable lock file older than this (seconds) is a leftover of a crash.
 _UNREADABLE_LOCK_AGE = 10.0
+#: The largest manifest (bytes) read back; a run's lists a few hundred paths.
+_MAX_MANIFEST = 16 << 20
+#: The largest lock file read back (a few hundred bytes when a run writes it).
+_MAX_LOCK = 1 << 16
+#: How every manifest keras-recipes writes begins: a truncated one begins the same way.
+_MARK = '{\n  "format": "keras_recipes.run_folder"'
+#: Names a manifest may not list: the manifest itself and the lock.
+_RESERVED = (MANIFEST_FILE, LOCK_FILE)
 
 
 class RunFolderError(ValueError):
@@ -73,11 +90,50 @@ def _legacy_owner(summary: Any) -> str | None:
     return None
 
 
+def _plain(value: Any, limit: int = 60) -> str:
+    """``value`` read from disk, as text for a one-line message (escaped, cut)."""
+    text = repr(str(value))[1:-1]
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_data(data: Any) -> str | None:
+    """Why ``data`` is not a fingerprint as :meth:`RunFolder.fingerprint` writes it, or
+    ``None`` when it is one (or ``null``)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        return f"`data` must be an object or null. Received: {shown(data)}"
+    digest = data.get("sha256")
+    if not (isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdef" for c in digest)):
+        return f"`data.sha256` must be 64 hexadecimal digits. Received: {shown(digest)}"
+    kind = data.get("kind")
+    if kind == "file":
+        if not (_is_int(data.get("size")) and data["size"] >= 0):
+            return f"`data.size` must be a whole number. Received: {shown(data.get('size'))}"
+    elif kind == "arrays":
+        for key in ("x_shape", "y_shape"):
+            shape = data.get(key)
+            if not (isinstance(shape, list) and len(shape) <= 32
+                    and all(_is_int(d) and d >= 0 for d in shape)):
+                return f"`data.{key}` must be a list of sizes. Received: {shown(shape)}"
+        if not _is_int(data.get("examples")):
+            return (f"`data.examples` must be a whole number. Received: "
+                    f"{shown(data.get('examples'))}")
+    else:
+        return f"`data.kind` must be 'file' or 'arrays'. Received: {shown(kind)}"
+    return None
+
+
 class RunFolder:
     """A workflow's output folder: what it owns, which data it holds, and an exclusive lock.
 
     Use it in a workflow that writes many files into one user-chosen folder and may be
-    rerun there. It keeps three promises:
+    rerun there. It keeps four promises:
 
     - **nothing lost**: the folder's ``manifest.json`` lists every file the run wrote
       (paths relative to the folder) and the workflow's name. Starting afresh
@@ -87,15 +143,26 @@ class RunFolder:
     - **nothing mixed**: the manifest holds a fingerprint of the data (SHA-256 of the
       arrays ``x`` and ``y`` with their shapes and dtypes, or of a file's bytes). A run
       that would resume on other data, or a folder owned by another workflow, is refused.
+      So is a resume into a manifest that lists files but no fingerprint: which data that
+      run used cannot be checked.
+    - **nothing outside**: a folder may come from someone else, so whatever is read back
+      from it is checked before use. Every path of the manifest must be a plain relative
+      path (no ``..``, nothing absolute; :func:`~keras_recipes._paths.check_relative`),
+      every field must have its type, and a symbolic link anywhere under the folder
+      refuses it (the folder's own path may be a link: it is resolved once, at
+      :meth:`open`). Before each removal, rename or write the path is resolved again and
+      must still lie inside the folder without crossing a link.
     - **one run at a time**: :meth:`open` creates ``.lock`` with ``O_CREAT | O_EXCL``
       holding the process id, host, workflow and start time; a second run is refused
       with a message naming the owner. A lock left by a dead process on this host is
       stale and taken over. :meth:`release` (or leaving the ``with`` block, including on
-      ``KeyboardInterrupt``) removes it.
+      ``KeyboardInterrupt``) removes it; when an error is already on its way up, a failure
+      of the release itself (a folder turned read-only) never replaces that error.
 
     Folders written before manifests existed are adopted: when ``summary.json`` names the
-    same workflow, ``adopt(path, summary)`` lists the files that run wrote. Every refusal
-    raises :class:`RunFolderError` (a ``ValueError``) and leaves the folder as it was.
+    same workflow, ``adopt(path, summary)`` lists the files that run wrote (each checked
+    like a manifest entry). Every refusal raises :class:`RunFolderError` (a
+    ``ValueError``) in one line and leaves the folder as it was.
 
     Args:
         path: the run folder (created by :meth:`open` when missing).
@@ -127,9 +194,16 @@ class RunFolder:
         self.data: dict[str, Any] | None = None
         self.created: str | None = None
         self.adopted = False
+        self._root: Path | None = None
         self._token: str | None = None
         self._made: list[Path] = []
         self._touched = False
+
+    @property
+    def root(self) -> Path:
+        """The folder's resolved path (links in the user's path followed once, at
+        :meth:`open`); every file operation goes through it."""
+        return self._root if self._root is not None else Path(os.path.realpath(self.path))
 
     # ------------------------------------------------------------------ fingerprints
     @staticmethod
@@ -183,8 +257,9 @@ class RunFolder:
             fingerprint: this run's data (:meth:`fingerprint`), or ``None`` to skip the
                 data check. Defaults to ``None``.
             resume: ``True`` when the run goes on from what the folder holds: a folder
-                with another data fingerprint is refused. ``False`` when the run will
-                :meth:`clear` the earlier one: any data is accepted. Defaults to ``True``.
+                with another data fingerprint, or with files but no fingerprint, is
+                refused. ``False`` when the run will :meth:`clear` the earlier one: any
+                data is accepted. Defaults to ``True``.
             outputs: relative paths (files, or folders) this run may write; any of them
                 that exists and was not written by this workflow is refused.
                 Defaults to ``()``.
@@ -194,9 +269,11 @@ class RunFolder:
                 message that refuses other data. Defaults to ``"resume=False"``.
 
         Raises:
-            RunFolderError: the path cannot be written, another run holds the lock, the
-                folder belongs to another workflow, holds other data (``resume=True``) or
-                holds user files that this run would overwrite. The folder is unchanged.
+            RunFolderError: the path cannot be written, holds a symbolic link, a damaged
+                or foreign ``manifest.json`` or one with a bad entry, another run holds
+                the lock, the folder belongs to another workflow, holds other data
+                (``resume=True``) or holds user files that this run would overwrite. The
+                folder is unchanged.
         """
         try:
             check_output_dir(self.path, "out")
@@ -204,7 +281,9 @@ class RunFolder:
             raise RunFolderError(str(exc)) from exc
         self._made = [p for p in (self.path, *self.path.parents) if not os.path.lexists(p)]
         self.path.mkdir(parents=True, exist_ok=True)
+        self._root = Path(os.path.realpath(self.path))
         try:
+            self._refuse_links()  # before the lock: a refused folder gets no byte
             self._lock()
         except BaseException:
             self._unmake()
@@ -218,32 +297,98 @@ class RunFolder:
         self.data = fingerprint if fingerprint is not None else self.data
         return self
 
-    def _load(self, adopt) -> None:
-        manifest = self.path / MANIFEST_FILE
-        if os.path.lexists(manifest):
-            try:
-                with open(manifest, encoding="utf-8") as f:
-                    record = json.load(f)
-                if not isinstance(record, dict) or record.get("format") != _FORMAT:
-                    raise ValueError("not a run-folder manifest")
-            except (OSError, ValueError) as exc:
+    def _refuse_links(self) -> None:
+        found = find_link(self.root)
+        if found is not None:
+            link, target = found
+            rel = link.relative_to(self.root).as_posix()
+            raise RunFolderError(
+                f"The folder {str(self.path)!r} holds a symbolic link, {shown(rel)} (to "
+                f"{shown(target)}); a run could delete or overwrite files outside the "
+                "folder through it, so it is refused and nothing was changed. Replace the "
+                "link by a real file or folder, or use another `out`.")
+
+    def _bad_manifest(self, why: str) -> RunFolderError:
+        return RunFolderError(
+            f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} with a bad entry: {why}. "
+            "keras-recipes never writes such an entry, so the folder is refused and nothing "
+            "was changed. Use another `out`.")
+
+    def _read_manifest(self) -> dict[str, Any]:
+        """The manifest, checked: plain relative paths, each field of its type."""
+        path = self.root / MANIFEST_FILE
+        try:
+            raw = read_small(path, _MAX_MANIFEST)
+        except (OSError, ValueError) as exc:
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise RunFolderError(
+                f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} that cannot be read "
+                f"({why}); use another `out`.") from None
+        try:
+            record = json.loads(raw)
+        except ValueError as exc:
+            if not raw.strip() or _FORMAT in raw or _MARK.startswith(raw):
+                state = "empty" if not raw.strip() else f"truncated or corrupt: {exc}"
                 raise RunFolderError(
-                    f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} that keras-recipes "
-                    f"did not write ({exc}); use another `out`.") from None
-            owner = str(record.get("workflow"))
+                    f"The folder {str(self.path)!r} holds a damaged {MANIFEST_FILE} ({state}); "
+                    "it lists the files keras-recipes runs wrote there. Delete it to have "
+                    "them listed again from summary.json (any other file then counts as "
+                    "yours and is kept), or use another `out`.") from None
+            raise self._foreign_manifest(f"not JSON: {exc}") from None
+        if not isinstance(record, dict) or record.get("format") != _FORMAT:
+            raise self._foreign_manifest("not a run-folder manifest")
+        version = record.get("version", _VERSION)
+        if not _is_int(version) or version > _VERSION:
+            raise RunFolderError(
+                f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} of version "
+                f"{shown(version)}, newer than this keras-recipes reads ({_VERSION}); "
+                "use a newer keras-recipes, or another `out`.")
+        if not isinstance(record.get("workflow"), str):
+            raise self._bad_manifest(f"`workflow` must be a string. Received: "
+                                     f"{shown(record.get('workflow'))}")
+        for key in ("files", "folders"):
+            entries = record.get(key, [])
+            if not isinstance(entries, list):
+                raise self._bad_manifest(f"`{key}` must be a list of relative paths. "
+                                         f"Received: {shown(entries)}")
+            for i, entry in enumerate(entries):
+                try:
+                    check_relative(entry, f"{key}[{i}]")
+                except ValueError as exc:
+                    raise self._bad_manifest(str(exc)) from None
+                if entry in _RESERVED:
+                    raise self._bad_manifest(f"`{key}[{i}]` names the folder's own "
+                                             f"{entry}. Received: {shown(entry)}")
+        why = _check_data(record.get("data"))
+        if why is not None:
+            raise self._bad_manifest(why)
+        for key in ("created", "updated"):
+            if not isinstance(record.get(key), str | None):
+                raise self._bad_manifest(f"`{key}` must be a date string. Received: "
+                                         f"{shown(record.get(key))}")
+        return record
+
+    def _foreign_manifest(self, why: str) -> RunFolderError:
+        return RunFolderError(
+            f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} that keras-recipes did "
+            f"not write ({why}); use another `out`.")
+
+    def _load(self, adopt) -> None:
+        if os.path.lexists(self.root / MANIFEST_FILE):
+            record = self._read_manifest()
+            owner = record["workflow"]
             if owner != self.workflow:
                 raise self._other_workflow(owner)
-            self.files = {str(f) for f in record.get("files", [])}
-            self.folders = {str(f) for f in record.get("folders", [])}
+            self.files = set(record.get("files", []))
+            self.folders = set(record.get("folders", []))
             self.data = record.get("data")
             self.created = record.get("created")
             return
-        summary_path = self.path / "summary.json"
+        summary_path = self.root / "summary.json"
         if not summary_path.is_file():
             return
         try:
-            with open(summary_path, encoding="utf-8") as f:
-                summary = json.load(f)
+            summary = json.loads(read_small(summary_path))
         except (OSError, ValueError):
             return  # not a run's summary: a user file, checked against `outputs`
         owner = _legacy_owner(summary)
@@ -252,17 +397,35 @@ class RunFolder:
         if owner != self.workflow:
             raise self._other_workflow(owner)
         if adopt is not None:
-            self.files = {self._rel(p) for p in adopt(self.path, summary)}
-            self.folders = {f for f in self.files if (self.path / f).is_dir()}
+            files = set()
+            for i, entry in enumerate(adopt(self.path, summary)):
+                try:
+                    files.add(self._rel(entry))
+                except ValueError:
+                    raise RunFolderError(
+                        f"The folder {str(self.path)!r} holds a summary.json (from before "
+                        f"manifests) whose file {i} is not a relative path inside the "
+                        f"folder. Received: {shown(os.fspath(entry))}. keras-recipes never "
+                        "writes such an entry, so the folder is refused and nothing was "
+                        "changed. Use another `out`.") from None
+            self.files = files
+            self.folders = {f for f in self.files
+                            if (self.root / f).is_dir() and not (self.root / f).is_symlink()}
             self.files -= self.folders
             self.adopted = True
 
     def _other_workflow(self, owner: str) -> RunFolderError:
         return RunFolderError(
-            f"The folder {str(self.path)!r} holds a {owner} run; a {self.workflow} run would "
-            f"overwrite or mix with it. Use another `out`.")
+            f"The folder {str(self.path)!r} holds a {_plain(owner)} run; a "
+            f"{self.workflow} run would overwrite or mix with it. Use another `out`.")
 
     def _check(self, fingerprint, resume: bool, outputs: Iterable[str], hint: str) -> None:
+        if resume and fingerprint is not None and self.data is None and (
+                self.files or self.folders) and not self.adopted:
+            raise RunFolderError(
+                f"The folder {str(self.path)!r} holds a {self.workflow} run whose "
+                f"{MANIFEST_FILE} records no data fingerprint, so resuming cannot check that "
+                f"it ran on this data. Use another `out`, or {hint} to replace that run.")
         if (resume and fingerprint is not None and self.data is not None
                 and self.data.get("sha256") != fingerprint.get("sha256")):
             raise RunFolderError(
@@ -270,19 +433,19 @@ class RunFolder:
                 f"(earlier: {_describe_data(self.data)}; now: {_describe_data(fingerprint)}). "
                 f"Use another `out`, or {hint} to replace that run.")
         foreign = sorted(rel for rel in {self._rel(p) for p in outputs}
-                         if os.path.lexists(self.path / rel) and not self.owns(rel))
+                         if os.path.lexists(self.root / rel) and not self.owns(rel))
         if foreign:
-            shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more"
-                                              if len(foreign) > 4 else "")
+            shown_ = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more"
+                                               if len(foreign) > 4 else "")
             raise RunFolderError(
-                f"The folder {str(self.path)!r} holds {shown}, which no {self.workflow} run "
+                f"The folder {str(self.path)!r} holds {shown_}, which no {self.workflow} run "
                 "wrote there; this run would overwrite them. Move them, or use another `out`.")
 
     # ------------------------------------------------------------------ the lock
     @property
     def lock_path(self) -> Path:
         """Path of the lock file."""
-        return self.path / LOCK_FILE
+        return self.root / LOCK_FILE
 
     @property
     def locked(self) -> bool:
@@ -294,7 +457,9 @@ class RunFolder:
                 "started": _now(), "token": uuid.uuid4().hex}
         for _ in range(5):
             try:
-                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                fd = os.open(self.lock_path,
+                             os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0),
+                             0o644)
             except FileExistsError:
                 raw, holder = self._read_lock()
                 if raw is not None and self._stale(holder):
@@ -306,10 +471,16 @@ class RunFolder:
             except OSError as exc:
                 raise RunFolderError(f"Cannot create the lock file {str(self.lock_path)!r}: "
                                      f"{exc.strerror or exc}.") from None
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(info, f)
-                f.flush()
-                os.fsync(f.fileno())
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(info, f)
+                    f.flush()
+                    os.fsync(f.fileno())
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    self.lock_path.unlink()
+                raise RunFolderError(f"Cannot write the lock file {str(self.lock_path)!r}: "
+                                     f"{exc.strerror or exc}.") from None
             self._token = info["token"]
             return
         raise RunFolderError(f"Cannot take the lock {str(self.lock_path)!r}: other runs keep "
@@ -317,10 +488,10 @@ class RunFolder:
 
     def _read_lock(self) -> tuple[str | None, dict[str, Any] | None]:
         try:
-            raw = self.lock_path.read_text(encoding="utf-8")
+            raw = read_small(self.lock_path, _MAX_LOCK)
         except FileNotFoundError:
             return None, None
-        except OSError:
+        except (OSError, ValueError):
             return "", None
         try:
             holder = json.loads(raw)
@@ -339,22 +510,21 @@ class RunFolder:
             return False
         if holder.get("host") != socket.gethostname():
             return False  # cannot tell whether a process on another host is alive
-        try:
-            pid = int(holder.get("pid"))
-        except (TypeError, ValueError):
+        pid = holder.get("pid")
+        if not (_is_int(pid) and 0 < pid < 1 << 31):
             return False
         return pid != os.getpid() and not _alive(pid)
 
     def _break(self, raw: str) -> None:
         """Remove a stale lock whose content is ``raw``, unless another run replaced it."""
-        aside = self.path / f"{LOCK_FILE}.stale.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        aside = self.root / f"{LOCK_FILE}.stale.{os.getpid()}.{uuid.uuid4().hex[:8]}"
         try:
             os.rename(self.lock_path, aside)
         except FileNotFoundError:
             return
         try:
-            same = aside.read_text(encoding="utf-8") == raw
-        except OSError:
+            same = read_small(aside, _MAX_LOCK) == raw
+        except (OSError, ValueError):
             same = True
         if not same:  # another run took the lock in between: give it back
             with contextlib.suppress(OSError):
@@ -366,30 +536,48 @@ class RunFolder:
         if holder is None:
             who = "another run"
         else:
-            who = (f"another {holder.get('workflow', '')} run (pid {holder.get('pid')} on "
-                   f"host {holder.get('host')}, started {holder.get('started')})")
+            field = lambda key: _plain(holder.get(key, ""))  # noqa: E731
+            who = (f"another {field('workflow')} run (pid {field('pid')} on "
+                   f"host {field('host')}, started {field('started')})")
         return (f"The folder {str(self.path)!r} is in use by {who}. Wait for it to finish or "
                 f"use another `out`; if that run is gone, delete {str(self.lock_path)!r}.")
 
     def release(self) -> RunFolder:
         """Save the manifest (when this run changed it), remove the lock; return ``self``.
 
-        Safe to call twice, and from a ``finally`` block.
+        Safe to call twice, and from a ``finally`` block. Called while an exception is on
+        its way up (from ``finally`` or ``except``), a failure of its own (a folder turned
+        read-only, a full disk) is attached to that exception as a note instead of
+        replacing it; otherwise it is raised, naming the file that could not be written.
         """
+        return self._release(sys.exc_info()[1])
+
+    def _release(self, pending: BaseException | None) -> RunFolder:
+        error: BaseException | None = None
         try:
             if self._touched:
-                self.files = {f for f in self.files if os.path.lexists(self.path / f)}
-                self.folders = {f for f in self.folders if os.path.lexists(self.path / f)}
+                self.files = {f for f in self.files if os.path.lexists(self.root / f)}
+                self.folders = {f for f in self.folders if os.path.lexists(self.root / f)}
                 self._save()
-        finally:
+        except Exception as exc:
+            error = exc
+        try:
             if self._token is not None:
                 raw, holder = self._read_lock()
                 if holder is not None and holder.get("token") == self._token:
                     with contextlib.suppress(FileNotFoundError):
                         self.lock_path.unlink()
-                self._token = None
+        except Exception as exc:
+            error = error or exc
+        finally:
+            self._token = None
             if not self._touched:
                 self._unmake()
+        if error is not None:
+            if pending is None:
+                raise error
+            with contextlib.suppress(Exception):
+                pending.add_note(f"While releasing {str(self.path)!r}: {error}")
         return self
 
     def _unmake(self) -> None:
@@ -403,22 +591,33 @@ class RunFolder:
     def __enter__(self) -> RunFolder:
         return self
 
-    def __exit__(self, *exc_info) -> None:
-        self.release()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self._release(exc)
 
     # ------------------------------------------------------------------ ownership
     def _rel(self, path: str | os.PathLike) -> str:
         p = Path(path)
         if p.is_absolute():
-            try:
-                p = p.relative_to(self.path.absolute())
-            except ValueError:
-                p = p.relative_to(self.path)
+            for base in (self.root, self.path.absolute(), self.path):
+                with contextlib.suppress(ValueError):
+                    p = p.relative_to(base)
+                    break
         rel = PurePosixPath(p.as_posix())
         if rel.is_absolute() or ".." in rel.parts or str(rel) in ("", "."):
             raise ValueError(f"{str(path)!r} is not a path inside the run folder "
                              f"{str(self.path)!r}")
-        return str(rel)
+        return check_relative(str(rel))
+
+    def _at(self, rel: str, action: str = "write") -> Path:
+        """The path of ``rel`` (relative) inside the folder, checked just before ``action``:
+        it must not cross a symbolic link nor leave the resolved folder."""
+        try:
+            return resolve_inside(self.root, rel)
+        except LinkError as exc:
+            raise RunFolderError(
+                f"Refusing to {action} {shown(rel)} in {str(self.path)!r}: {exc}. A run "
+                "folder may not hold links; nothing more was changed. Use another `out`."
+            ) from None
 
     def owns(self, path: str | os.PathLike) -> bool:
         """Whether the run wrote ``path`` (relative to the folder), or a folder above it."""
@@ -435,11 +634,14 @@ class RunFolder:
                 private work folder). Defaults to ``False``.
 
         Raises:
-            RunFolderError: one of them exists and was not written by this workflow.
+            RunFolderError: one of them exists and was not written by this workflow, or
+                lies behind a symbolic link.
         """
         rels = [self._rel(p) for p in paths]
+        for rel in rels:
+            self._at(rel)
         new = [r for r in rels if not self.owns(r)]
-        taken = [r for r in new if os.path.lexists(self.path / r)]
+        taken = [r for r in new if os.path.lexists(self.root / r)]
         if taken:
             raise RunFolderError(f"Refusing to overwrite {', '.join(taken)} in "
                                  f"{str(self.path)!r}: no {self.workflow} run wrote it.")
@@ -454,15 +656,52 @@ class RunFolder:
         folder before the call and record what is new after it.
         """
         new = {self._rel(p) for p in paths} - self.files
+        for rel in new:
+            self._at(rel)
         if new:
             self.files.update(new)
             self._save()
 
+    def _files_under(self, rel: str) -> list[str]:
+        """The files under the folder ``rel``, relative to it; a link refuses the folder."""
+        root = self._at(rel, "read")
+        names = []
+        for folder, dirs, files in os.walk(root, followlinks=False):
+            for name in dirs + files:
+                if os.path.islink(os.path.join(folder, name)):
+                    inner = Path(folder, name).relative_to(self.root).as_posix()
+                    self._at(inner, "read")  # raises, naming the link
+            names += [Path(folder, name).relative_to(root).as_posix() for name in files]
+        return sorted(names)
+
     def listing(self, folder: str | os.PathLike) -> set[str]:
         """The files now under ``folder`` (relative to the run folder), for :meth:`record`."""
-        root = self.path / self._rel(folder)
-        return {self._rel(p.relative_to(self.path)) for p in root.rglob("*")
-                if p.is_file()} if root.is_dir() else set()
+        rel = self._rel(folder)
+        if not (self.root / rel).is_dir():
+            return set()
+        return {f"{rel}/{name}" for name in self._files_under(rel)}
+
+    def scratch(self, rel: str | os.PathLike) -> Path:
+        """Claim ``rel`` as a work folder of the run, empty it, and return its path.
+
+        An earlier run's work folder of that name (an interrupted stage) is removed first.
+
+        Example:
+
+        >>> import tempfile
+        >>> from keras_recipes.workflows.run_folder import RunFolder
+        >>> with RunFolder(tempfile.mkdtemp(), "demo").open() as run:
+        ...     work = run.scratch(".partial")
+        ...     sorted(run.folders), work.is_dir()
+        (['.partial'], True)
+        """
+        rel = self._rel(rel)
+        self.claim(rel, folder=True)
+        path = self._at(rel, "remove")
+        if os.path.lexists(path):
+            self._delete(path)
+        path.mkdir(parents=True)
+        return path
 
     def move_in(self, source: str, dest: str, *, last: Iterable[str] = ()) -> list[str]:
         """Move the claimed folder ``source`` to ``dest``, replacing only the run's files.
@@ -471,14 +710,15 @@ class RunFolder:
         files move one by one: the ``last`` names (such as ``model.keras``, whose presence
         means "finished") are removed first and moved in last, files of an earlier run that
         the new one did not write are removed, and anything else in ``dest`` (the user's
-        files) stays.
+        files) stays. Every path is checked first: a link in ``source`` or ``dest`` refuses
+        the move before anything moves.
 
         Returns:
             The relative paths now in ``dest`` that belong to the run.
         """
         src_rel, dst_rel = self._rel(source), self._rel(dest)
-        src, dst = self.path / src_rel, self.path / dst_rel
-        names = sorted(p.relative_to(src).as_posix() for p in src.rglob("*") if p.is_file())
+        src, dst = self._at(src_rel, "move"), self._at(dst_rel, "move")
+        names = self._files_under(src_rel)
         moved = [f"{dst_rel}/{n}" for n in names]
         if not os.path.lexists(dst):
             self.files.update(moved)
@@ -486,20 +726,21 @@ class RunFolder:
             os.replace(src, dst)
         else:
             self.claim(*moved)  # refuses before moving anything if a user file is in the way
+            targets = {n: self._at(f"{dst_rel}/{n}", "overwrite") for n in names}
             final = set(last)
-            for rel in moved:
-                if PurePosixPath(rel).name in final:
+            for n in names:
+                if PurePosixPath(n).name in final:
                     with contextlib.suppress(FileNotFoundError):
-                        (self.path / rel).unlink()
+                        targets[n].unlink()
             ordered = sorted(names, key=lambda n: PurePosixPath(n).name in final)
             for n in ordered:
-                target = dst / n
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(src / n, target)
+                targets[n].parent.mkdir(parents=True, exist_ok=True)
+                self._at(f"{dst_rel}/{n}", "overwrite")
+                os.replace(src / n, targets[n])
             stale = [f for f in self.files
                      if f.startswith(f"{dst_rel}/") and f not in set(moved)]
             self._remove(stale)
-            shutil.rmtree(src, ignore_errors=True)
+            self._delete(self._at(src_rel, "remove"))
         self.folders.discard(src_rel)
         self._save()
         return moved
@@ -507,28 +748,44 @@ class RunFolder:
     def clear(self) -> list[str]:
         """Remove every file and folder the run wrote (and only those); return them.
 
-        Folders left empty by the removal go too, the run folder itself excepted.
+        Folders left empty by the removal go too, the run folder itself excepted. Every
+        path is checked before the first removal: one behind a link refuses them all.
         """
         removed = sorted(self.files | self.folders)
+        for rel in removed:
+            self._at(rel, "remove")
         for rel in sorted(self.folders):
-            shutil.rmtree(self.path / rel, ignore_errors=True)
+            self._delete(self._at(rel, "remove"))
         self._remove(list(self.files))
         self.folders = set()
         self._save()
         return removed
 
-    def _remove(self, rels: list[str]) -> None:
-        parents: set[Path] = set()
-        for rel in rels:
-            path = self.path / rel
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
+    @staticmethod
+    def _delete(path: Path) -> None:
+        """Remove the file or folder ``path`` (already checked); a missing one is fine."""
+        if path.is_dir() and not path.is_symlink():
+            def skip_missing(function, name, exc):
+                exc = exc[1] if isinstance(exc, tuple) else exc
+                if not isinstance(exc, FileNotFoundError):
+                    raise exc
+
+            # rmtree never follows a link inside the tree it removes.
+            if sys.version_info >= (3, 12):
+                shutil.rmtree(path, onexc=skip_missing)
             else:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                shutil.rmtree(path, onerror=skip_missing)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+    def _remove(self, rels: list[str]) -> None:
+        paths = [(rel, self._at(rel, "remove")) for rel in rels]
+        parents: set[Path] = set()
+        for rel, path in paths:
+            self._delete(path)
             self.files.discard(rel)
-            parents.update(p for p in (self.path / rel).parents
-                           if p != self.path and self.path in p.parents)
+            parents.update(p for p in path.parents if p != self.root and self.root in p.parents)
         for folder in sorted(parents, key=lambda p: len(p.parts), reverse=True):
             with contextlib.suppress(OSError):
                 folder.rmdir()  # only when empty
@@ -541,4 +798,4 @@ class RunFolder:
         if self.adopted:
             record["adopted"] = True
         self.created = record["created"]
-        atomic_write_json(self.path / MANIFEST_FILE, record)
+        atomic_write_json(self._at(MANIFEST_FILE), record)
