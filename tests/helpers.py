@@ -41,3 +41,16 @@ def assert_model_roundtrip(model, x, tmp_path, *, atol=1e-6, name="model.keras")
     after = np.asarray(loaded.predict(x, verbose=0))
     np.testing.assert_allclose(after, before, atol=atol, rtol=1e-6)
     return loaded
+
+
+def drawn_past_the_edge(fig) -> bool:
+    """Whether anything drawn on ``fig`` (titles, labels, ticks, legends, notes) is cut off
+    when the figure is saved as it is (without ``bbox_inches="tight"``)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    drawn, page = fig.get_tightbbox(canvas.get_renderer()), fig.bbox_inches
+    eps = 0.01  # inches
+    return (drawn.x0 < page.x0 - eps or drawn.y0 < page.y0 - eps
+            or drawn.x1 > page.x1 + eps or drawn.y1 > page.y1 + eps)

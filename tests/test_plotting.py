@@ -13,6 +13,7 @@ from keras_recipes.plotting import (
     plot_update_ratios,
     smooth,
 )
+from tests.helpers import drawn_past_the_edge
 
 
 def test_smooth_matches_debiased_ema_by_hand():
@@ -93,18 +94,6 @@ def test_figures_from_a_real_logger(tiny_digits, tiny_mlp, seed):
         assert isinstance(fig, Figure) and fig.axes
 
 
-def _drawn_past_the_edge(fig) -> bool:
-    """Whether anything drawn on ``fig`` (titles, labels, ticks, legends, notes) is cut off."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    drawn, page = fig.get_tightbbox(canvas.get_renderer()), fig.bbox_inches
-    eps = 0.01  # inches
-    return (drawn.x0 < page.x0 - eps or drawn.y0 < page.y0 - eps
-            or drawn.x1 > page.x1 + eps or drawn.y1 > page.y1 + eps)
-
-
 def test_learning_curves_say_raw_smoothed_and_mode_with_whole_epoch_ticks():
     logs = {"loss": [0.7, 0.6, 0.4, 0.2, 0.1], "val_loss": [0.7, 0.65, 0.5, 0.3, 0.2],
             "accuracy": [0.5, 0.6, 0.75, 0.9, 1.0], "val_accuracy": [0.5, 0.55, 0.7, 0.86, 1.0]}
@@ -122,7 +111,7 @@ def test_learning_curves_say_raw_smoothed_and_mode_with_whole_epoch_ticks():
     fig.canvas.draw()
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
     assert ticks and all(float(t).is_integer() for t in ticks)
-    assert not _drawn_past_the_edge(fig)
+    assert not drawn_past_the_edge(fig)
 
 
 def test_learning_curves_without_smoothing_draw_the_raw_values_only():

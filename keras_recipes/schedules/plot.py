@@ -73,7 +73,7 @@ def plot_schedule(
 
     items = schedule.items() if isinstance(schedule, Mapping) else [(None, schedule)]
     if ax is None:
-        fig = Figure(figsize=(6, 3.5))
+        fig = Figure(figsize=(6, 3.5), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure

@@ -8,6 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from keras_recipes.schedules import CyclicLR, OneCycle, plot_schedule, schedule_values
+from tests.helpers import drawn_past_the_edge
 
 
 def test_plot_single_and_many():
@@ -33,3 +34,8 @@ def test_errors():
         plot_schedule(0.1, 0)
     with pytest.raises(ValueError, match="Argument `schedule` must be"):
         plot_schedule("cosine", 10)
+
+
+def test_nothing_is_cut_off_when_saved_as_it_is():
+    assert not drawn_past_the_edge(plot_schedule(OneCycle(0.1, 40), 40))
+    assert not drawn_past_the_edge(plot_schedule({"a": 0.1, "b": 0.2}, 20, logy=True))
