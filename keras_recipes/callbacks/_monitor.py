@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from keras_recipes import _state
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_non_negative, check_one_of, fail
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -241,7 +242,7 @@ class MonitorCallback(keras.callbacks.Callback):
         )
         self.model.stop_training = True
         if self.verbose > 0:
-            print(f"{type(self).__name__}: {self.stop_message}.")
+            print_msg(f"{type(self).__name__}: {self.stop_message}.")
 
     # ------------------------------------------------------------------ config
     def get_config(self) -> dict:
@@ -261,12 +262,16 @@ class MonitorCallback(keras.callbacks.Callback):
 
 
 class BestWeightsMixin:
-    """In-memory copy of the best epoch's weights, restored on demand."""
+    """In-memory copy of the best epoch's weights, restored on demand.
+
+    ``best_epoch`` (0-based) and ``best_value`` stay ``None`` until an epoch is measured:
+    a monitored quantity that never appears in the logs leaves both ``None``.
+    """
 
     def _reset_best_weights(self) -> None:
         self.best_weights = None
-        self.best_epoch = 0
-        self.best_value = None
+        self.best_epoch: int | None = None
+        self.best_value: float | None = None
 
     def _remember(self, epoch: int, value: float | None, keep_weights: bool) -> None:
         self.best_epoch = epoch
@@ -279,7 +284,7 @@ class BestWeightsMixin:
         if self.best_weights is None or self.model is None:
             return False
         if getattr(self, "verbose", 0) > 0:
-            print(
+            print_msg(
                 f"{type(self).__name__}: restoring model weights from the end of the best "
                 f"epoch: {self.best_epoch + 1}."
             )

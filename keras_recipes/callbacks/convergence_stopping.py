@@ -114,10 +114,10 @@ class ConvergenceStopping(MonitorCallback):
         self.spread = None
 
     def on_epoch_end(self, epoch, logs=None):
-        direction = self.resolve_direction()
         current = self.get_monitor_value(logs)
         if current is None:
             return
+        direction = self.resolve_direction()
         if not math.isfinite(current):
             self.stop(epoch, StopReason.NON_FINITE, f"{self.monitor}={current}")
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_bool, check_non_negative, check_number
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
@@ -30,7 +31,11 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
     - ``divergence_threshold``: stop as soon as the value is worse than a bound;
     - ``min_delta_mode="relative"``: ``min_delta`` as a fraction of the best value;
     - a structured outcome after ``fit``: ``stop_reason`` (a :class:`StopReason`),
-      ``stop_message``, ``best_epoch`` (0-based), ``best_value`` and ``stopped_epoch``.
+      ``stop_message``, ``best_epoch`` (0-based), ``best_value`` and ``stopped_epoch``
+      (``best_epoch`` and ``best_value`` are ``None`` when no epoch was measured).
+
+    A ``monitor`` missing from the logs warns once per run, listing the logged names, and
+    the epoch is skipped, in every ``mode`` (Keras warns too); training is not stopped.
 
     ``restore_best_weights`` defaults to ``True`` (Keras: ``False``): the course notes'
     advice is to keep the best model, and a run stopped by patience otherwise ends with the
@@ -152,11 +157,13 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             self._initial_weights = self.model.get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.resolve_direction()
+        # A monitor missing from the logs warns (listing what is there) in every mode; its
+        # direction is only needed, and only resolved, once a value exists.
         current = self.get_monitor_value(logs)
         self._last_epoch = epoch
         if current is None or epoch < self.start_from_epoch:
             return
+        self.resolve_direction()
         if self.check_finite and not math.isfinite(current):
             self.stop(epoch, StopReason.NON_FINITE, f"{self.monitor}={current}")
             return
@@ -226,7 +233,8 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             self.restore_best_weights_now()
         elif self._initial_weights is not None and self.stop_reason is StopReason.NON_FINITE:
             if self.verbose > 0:
-                print("EarlyStopping: no finite epoch; restoring the weights from before fit.")
+                print_msg("EarlyStopping: no finite epoch; restoring the weights from before "
+                          "fit.")
             self.model.set_weights(self._initial_weights)
         self._initial_weights = None
 

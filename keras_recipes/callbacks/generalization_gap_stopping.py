@@ -101,11 +101,11 @@ class GeneralizationGapStopping(BestWeightsMixin, MonitorCallback):
         self._reset_best_weights()
 
     def on_epoch_end(self, epoch, logs=None):
-        direction = self.resolve_direction()
         train = self.get_monitor_value(logs, self.metric)
         val = self.get_monitor_value(logs)
         if train is None or val is None:
             return
+        direction = self.resolve_direction()
         gap = generalization_gap(train, val, direction, self.relative)
         self.gaps.append(gap)
         if math.isfinite(val) and self.is_improvement(val, self.best_value):

@@ -9,6 +9,7 @@ import threading
 
 from keras_recipes import _state
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_bool
 from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
 from keras_recipes.callbacks.stop_reason import StopReason
@@ -102,10 +103,10 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         self._epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        self.resolve_direction()
         current = self.get_monitor_value(logs)
         if current is None or not math.isfinite(current):
             return
+        self.resolve_direction()
         if self.is_improvement(current, self.best_value):
             self._remember(epoch, current, keep_weights=True)
 
@@ -168,7 +169,7 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         self.stopped_epoch = self._epoch
         self.stop_message = f"Epoch {self._epoch + 1}: {StopReason.INTERRUPTED.message}"
         if self.verbose > 0:
-            print("KeepBest: interrupted; stopping at the end of this batch.")
+            print_msg("KeepBest: interrupted; stopping at the end of this batch.")
         model = _state.callback_model(self)  # no JAX state sync inside a signal handler
         if model is not None:
             model.stop_training = True

@@ -7,6 +7,7 @@ import math
 import keras
 
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_bool, check_non_negative, fail
 from keras_recipes.callbacks._monitor import to_float, warn_missing_metric
 from keras_recipes.callbacks.stop_reason import StopReason
@@ -150,7 +151,7 @@ class NaNGuard(keras.callbacks.Callback):
         )
         model.stop_training = True
         if self.verbose > 0:
-            print(f"NaNGuard: {self.stop_message}.")
+            print_msg(f"NaNGuard: {self.stop_message}.")
 
     def get_config(self) -> dict:
         """The constructor arguments."""

@@ -9,7 +9,9 @@ import numpy as np
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._print import print_msg
 from keras_recipes._validation import (
+    check_learning_rate,
     check_non_negative,
     check_number,
     check_one_of,
@@ -46,8 +48,7 @@ class _FlooredMultiStepDecay(MultiStepDecay):
 
     def __init__(self, boundaries, min_lr: float = 0.0, **kwargs):
         super().__init__(boundaries, **kwargs)
-        check_non_negative("min_lr", min_lr)
-        self.min_lr = min_lr
+        self.min_lr = float(check_learning_rate("min_lr", min_lr, allow_zero=True))
 
     def __call__(self, step):
         value = super().__call__(step)
@@ -133,22 +134,15 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
                              f"Received: {kwargs}")
         if not isinstance(monitor, str) or not monitor:
             fail("monitor", "a non-empty metric name", monitor)
-        check_number("factor", factor, low=0, low_inclusive=False, high=1,
-                     high_inclusive=False)
-        check_non_negative("patience", patience, integer=True)
-        check_non_negative("cooldown", cooldown, integer=True)
-        check_non_negative("min_delta", min_delta)
-        check_non_negative("min_lr", min_lr)
-        check_non_negative("verbose", verbose, integer=True)
-        check_one_of("mode", mode, ("auto", "min", "max"))
+        self.factor = float(check_number("factor", factor, low=0, low_inclusive=False, high=1,
+                                         high_inclusive=False))
+        self.patience = int(check_non_negative("patience", patience, integer=True))
+        self.cooldown = int(check_non_negative("cooldown", cooldown, integer=True))
+        self.min_delta = float(check_non_negative("min_delta", min_delta))
+        self.min_lr = float(check_learning_rate("min_lr", min_lr, allow_zero=True))
+        self.verbose = int(check_non_negative("verbose", verbose, integer=True))
+        self.mode = check_one_of("mode", mode, ("auto", "min", "max"))
         self.monitor = monitor
-        self.factor = factor
-        self.patience = patience
-        self.verbose = int(verbose)
-        self.mode = mode
-        self.min_delta = min_delta
-        self.cooldown = cooldown
-        self.min_lr = min_lr
         self._reset()
 
     def _reset(self) -> None:
@@ -209,7 +203,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         self.cooldown_counter = self.cooldown
         self.wait = 0
         if self.verbose > 0:
-            print(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
+            print_msg(f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new_lr}.")
 
     def _apply(self, optimizer, lr: float, new_lr: float, step: int) -> None:
         if self._base is None:

@@ -8,6 +8,7 @@ import keras
 
 from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_non_negative, check_positive
 from keras_recipes.callbacks.stop_reason import StopReason
 
@@ -92,7 +93,7 @@ class TimeBudget(keras.callbacks.Callback):
             )
             self.model.stop_training = True
             if self.verbose > 0:
-                print(f"TimeBudget: {self.stop_message}.")
+                print_msg(f"TimeBudget: {self.stop_message}.")
 
     def get_config(self) -> dict:
         """The constructor arguments."""

@@ -68,9 +68,17 @@ def test_keras_scenario_mode_inference_in_fit():
         assert stopper.direction == expected, (mode, monitor)
         assert stopper.monitor_op is (np.greater if expected == "max" else np.less)
 
-    with pytest.raises(ValueError, match="cannot determine whether that metric"):
+    # Keras raises here; this EarlyStopping warns about the missing metric (as its docs
+    # say) and trains on (test_missing_monitor_warns_in_every_mode).
+    with pytest.warns(UserWarning, match="`unknown` which is not available"):
         model.fit(x, y, batch_size=5, validation_data=(x, y), epochs=1, verbose=0,
                   callbacks=[EarlyStopping(patience=0, monitor="unknown")])
+
+
+def test_undecidable_metric_that_is_logged_raises_in_auto_mode():
+    stopper = EarlyStopping(monitor="wobble", patience=0)
+    with pytest.raises(ValueError, match="cannot determine whether that metric"):
+        drive(stopper, [1.0, 2.0], monitor="wobble")
 
 
 @pytest.mark.parametrize("patience", [0, 1, 2, 3])
@@ -119,7 +127,7 @@ def test_keras_scenario_state_reset_across_fit_calls():
     assert stopper.best is None
     assert stopper.wait == 0
     assert stopper.stopped_epoch == 0
-    assert stopper.best_epoch == 0
+    assert stopper.best_epoch is None  # Keras: 0; None says that no epoch was measured
     assert stopper.best_weights is None
     assert stopper.best_value is None
     assert stopper.stop_reason is StopReason.NOT_STOPPED
@@ -283,6 +291,49 @@ def test_mode_auto_from_names(monitor, expected):
     stopper.set_model(FakeModel())
     stopper.on_train_begin()
     assert stopper.resolve_direction() == expected
+
+
+@pytest.mark.parametrize("mode", ["auto", "min", "max"])
+@pytest.mark.parametrize("restore", [True, False])
+def test_missing_monitor_warns_in_every_mode(mode, restore):
+    stopper = EarlyStopping(monitor="val_lossx", mode=mode, patience=0,
+                            restore_best_weights=restore)
+    undecidable_name = EarlyStopping(monitor="nothing_like_it", mode=mode)
+    for callback in (stopper, undecidable_name):
+        model = FakeModel()
+        with pytest.warns(UserWarning, match=r"not available\. Available metrics are: "
+                                             r"other, val_loss") as caught:
+            epochs = drive(callback, [3.0, 2.0, 1.0], monitor="val_loss", model=model)
+        assert len(caught) == 1  # once per run, not once per epoch
+        assert epochs == 3  # a missing metric never stops training
+        assert callback.stop_reason is StopReason.NOT_STOPPED
+        assert callback.best_epoch is None and callback.best_value is None
+        assert model.weights == 2  # nothing restored: the last epoch's weights stay
+
+
+def test_best_epoch_none_until_measured_then_set():
+    stopper = EarlyStopping(monitor="val_loss", start_from_epoch=5)
+    drive(stopper, [3.0, 2.0, 1.0])  # all three epochs are warm-up: nothing measured
+    assert stopper.best_epoch is None and stopper.best_value is None
+    drive(stopper, [3.0, 2.0, 1.0, 4.0, 5.0, 0.5, 0.7])  # epochs 5 and 6 are measured
+    assert stopper.best_epoch == 5 and stopper.best_value == 0.5
+
+
+def test_verbose_messages_follow_keras_logging_switch(capsys, caplog):
+    import logging
+
+    stopper = EarlyStopping(patience=1, verbose=1)
+    keras.utils.disable_interactive_logging()
+    try:
+        with caplog.at_level(logging.INFO):
+            drive(stopper, [1.0, 2.0, 3.0])
+    finally:
+        keras.utils.enable_interactive_logging()
+    assert capsys.readouterr().out == ""
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("EarlyStopping: Epoch 2:" in m for m in logged), logged
+    assert any("restoring model weights from the end of the best epoch: 1." in m
+               for m in logged), logged
 
 
 def test_reason_is_printed_when_verbose(capsys):
