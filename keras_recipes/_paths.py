@@ -191,6 +191,11 @@ absolute). Received: 'stage1/../../victim.txt'
             or any(ord(c) < 32 or ord(c) == 127 for c in value)):
         raise ValueError(f"`{name}` must be a relative path inside the folder (no '..', not "
                          f"absolute). Received: {shown(value)}")
+    try:
+        os.fsencode(value)
+    except UnicodeError:
+        raise ValueError(f"`{name}` must be a file name this system can encode. Received: "
+                         f"{shown(value)}") from None
     return value
 
 

@@ -767,7 +767,7 @@ class RunFolder:
         if path.is_dir() and not path.is_symlink():
             def skip_missing(function, name, exc):
                 exc = exc[1] if isinstance(exc, tuple) else exc
-                if not isinstance(exc, FileNotFoundError):
+                if not isinstance(exc, FileNotFoundError | NotADirectoryError):
                     raise exc
 
             # rmtree never follows a link inside the tree it removes.
@@ -776,7 +776,7 @@ class RunFolder:
             else:
                 shutil.rmtree(path, onerror=skip_missing)
         else:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
                 path.unlink()
 
     def _remove(self, rels: list[str]) -> None:

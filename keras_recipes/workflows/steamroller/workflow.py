@@ -10,6 +10,7 @@ first failed gate. :func:`steamroller` builds the
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -19,8 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from keras_recipes._paths import LinkError, read_small, resolve_inside, shown
 from keras_recipes.workflows.common import MODEL_NAMES, atomic_write_json
-from keras_recipes.workflows.run_folder import RunFolder
+from keras_recipes.workflows.run_folder import RunFolder, RunFolderError
 from keras_recipes.workflows.steamroller.config import SteamrollerConfig, SteamrollerInputError
 from keras_recipes.workflows.steamroller.folder import (
     OUTPUTS,
@@ -168,8 +170,62 @@ def _finished(run: _Run) -> bool:
     earlier = summary.get("stage_names", [s.name for s in STEAMROLLER_STAGES])
     if before != same or earlier != names:
         return False
-    return all((run.out / rec.get("files", {}).get("model", "")).is_file()
-               for rec in summary.get("stages", {}).values() if rec.get("files", {}).get("model"))
+    return all((run.out / rec["files"]["model"]).is_file()
+               for rec in summary.get("stages", {}).values()
+               if rec.get("files", {}).get("model"))
+
+
+def _finished_report(run: _Run) -> SteamrollerReport | None:
+    """The report of a finished run with its models loaded back, or ``None`` when a stage's
+    files are damaged (that stage is then trained again)."""
+    results = []
+    for key in sorted(run.summary.get("stages", {}), key=int):
+        record = run.summary["stages"][key]
+        model = None
+        if record.get("files", {}).get("model"):
+            model = _stage_model(run, int(key), record)
+            if model is None:
+                return None
+        results.append(StageResult(int(key), record, model, resumed=True))
+    return SteamrollerReport(run.out, run.summary, results)
+
+
+def _stage_model(run: _Run, n: int, record: dict[str, Any]):
+    """Stage ``n``'s model loaded back (``safe_mode``), or ``None`` when the stage's files
+    are missing or damaged: a ``.keras`` file that does not load, a ``stage.json`` that
+    does not parse. The stage is then unfinished and trained again; the reason is said.
+
+    Raises:
+        RunFolderError: the model's path crosses a symbolic link.
+    """
+    import keras
+
+    rel = record["files"]["model"]
+    try:
+        path = resolve_inside(run.out, rel)
+        marker = resolve_inside(run.out, f"stage{n}/stage.json")
+    except LinkError as exc:
+        raise RunFolderError(f"Refusing to load {shown(rel)} from {str(run.out)!r}: {exc}. A "
+                             "run folder may not hold links; use another `out`.") from None
+    if not path.is_file():
+        return None
+    damaged = None
+    if os.path.lexists(marker):  # written with the model (runs from before it have none)
+        try:
+            if not isinstance(json.loads(read_small(marker)), dict):
+                raise ValueError("not a stage record")
+        except (OSError, ValueError) as exc:
+            damaged = (f"stage{n}/stage.json", getattr(exc, "strerror", None) or exc)
+    if damaged is None:
+        try:
+            with run.dist.scope():
+                return keras.saving.load_model(path, safe_mode=True)
+        except Exception as exc:  # a truncated zip, an emptied file, a refused layer...
+            damaged = (rel, exc)
+    reason = " ".join(str(damaged[1]).split())
+    reason = reason if len(reason) <= 160 else f"{reason[:157]}..."
+    run.say(f"== stage {n}: {damaged[0]} is damaged ({reason}); the stage is trained again.")
+    return None
 
 
 def _start(run: _Run) -> None:
@@ -201,18 +257,19 @@ def _start(run: _Run) -> None:
 
 def _resumed(run: _Run, stage: Stage, data: StageData) -> StageResult | None:
     """The stage as an earlier run completed it (model loaded back), or ``None``."""
-    import keras
-
     record = run.summary["stages"].get(str(data.stage))
     model_file = (record or {}).get("files", {}).get("model")
     if not (record and record.get("status") in ("passed", "done") and model_file
-            and record.get("name", stage.name) == stage.name
-            and (run.out / model_file).is_file()):
+            and record.get("name", stage.name) == stage.name):
         return None
-    with run.dist.scope():
-        loaded = keras.saving.load_model(run.out / model_file, safe_mode=True)
+    loaded = _stage_model(run, data.stage, record)
+    if loaded is None:
+        return None
+    gate = record.get("gate", {})
+    value = gate.get("value")
     run.say(f"== stage {data.stage}/{len(run.stages)} {data.name}: completed by an earlier "
-            f"run, skipped ({record['gate']['metric']} = {record['gate']['value']:.4f})")
+            f"run, skipped ({gate.get('metric')} = "
+            f"{'n/a' if value is None else f'{value:.4f}'})")
     return StageResult(data.stage, record, loaded, resumed=True)
 
 
@@ -224,19 +281,21 @@ def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]
     for later in range(n, len(run.stages) + 1):  # records of this and later stages are stale
         run.summary["stages"].pop(str(later), None)
     rel_dir = f"stage{n}"
-    if run.dist.is_chief:
-        partial = run.out / f".stage{n}.partial"
-        run.folder.claim(partial.name, folder=True)
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir(parents=True)
+    if run.dist.is_chief:  # an interrupted run's scratch folder is emptied first
+        partial = run.folder.scratch(f".stage{n}.partial")
     else:  # a worker's own copy of the stage files, thrown away
         partial = Path(tempfile.mkdtemp(prefix=f"steamroller-stage{n}-"))
     standardize_on = _training_inputs(run) if run.config.standardize else None
-    with run.dist.scope():
-        record, model, findings = run_stage(stage, run.config, data, partial, rel_dir,
-                                            of=len(run.stages), standardize_on=standardize_on,
-                                            stream=run.stream)
+    try:
+        with run.dist.scope():
+            record, model, findings = run_stage(stage, run.config, data, partial, rel_dir,
+                                                of=len(run.stages),
+                                                standardize_on=standardize_on,
+                                                stream=run.stream)
+    except OSError as exc:  # a full disk, a folder turned read-only: say where
+        if exc.filename is not None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(partial)) from exc
     if run.dist.is_chief:
         # stage<n>/ may hold the user's own files: only the run's are replaced.
         run.folder.move_in(partial.name, rel_dir, last=("model.keras", "stage.json"))
@@ -337,8 +396,8 @@ def run_steamroller(config: SteamrollerConfig, stages: Sequence[Stage] | None = 
     try:
         if not dist.is_chief:
             run.summary = read_summary(run.out, run.identity, config.resume)
-        if _finished(run):
-            report = SteamrollerReport.load(run.out, load_models=True)
+        report = _finished_report(run) if _finished(run) else None
+        if report is not None:
             if config.verbose:
                 print_finished(report, run.out, stream)
             return report
@@ -424,7 +483,12 @@ def steamroller(
     ``out`` is a :class:`~keras_recipes.workflows.run_folder.RunFolder`: ``manifest.json``
     lists every file the run wrote and a fingerprint of its data, and ``.lock`` keeps a
     second run out while one works there. Files of the user's in ``out`` are never removed
-    or overwritten.
+    or overwritten. What the run reads back from ``out`` is checked first, since a folder
+    may come from someone else: a symbolic link inside it, a manifest or summary with a
+    path that is not a plain relative path inside the folder, or with a field of the wrong
+    type, refuses the folder before any work. A stage whose ``model.keras`` no longer loads
+    (or whose ``stage.json`` does not parse) counts as unfinished: a rerun says so and
+    trains it again, with the stages after it.
 
     Args:
         dataset: a data set name (``"digits"``, ...), a ``.npz``/``.csv`` path, or a
@@ -513,8 +577,11 @@ def steamroller(
             ``stage1_per_class < 1``, an ``out`` that is a file, a CSV without the target
             column, other bad settings, an ``out`` that cannot be written, or an ``out``
             holding a run with other settings or other data (``resume=True``), another
-            workflow's run, files of the user's that the run would overwrite, or a run in
-            progress. The folder is left untouched. The settings are checked by
+            workflow's run, files of the user's that the run would overwrite, a run in
+            progress, a symbolic link, or a damaged or foreign ``manifest.json`` or
+            ``summary.json``. The folder is left untouched.
+        OSError: a write failed during the run (a full disk, a folder turned read-only);
+            the message names the file or stage folder. The settings are checked by
             :class:`~keras_recipes.workflows.SteamrollerConfig`.
 
     Example:
