@@ -1,9 +1,16 @@
-"""Optimizer trajectories on 2-D test functions: the course notes' ravine pictures.
+"""Optimizer trajectories on 2-D test functions: the course notes' pictures, measured.
 
-Three functions with analytic gradients (a quadratic ravine, Rosenbrock's banana, a saddle)
-and :func:`trajectories`, which runs Keras optimizers on them and returns a DataFrame;
+Four test functions (a quadratic ravine, Rosenbrock's banana, a saddle, a tilted double
+well) and :func:`trajectories`, which runs Keras optimizers on them and returns a DataFrame;
 :func:`plot_trajectories` draws them over the contour lines. It shows momentum crossing a
-ravine faster than SGD, and Adagrad's steps shrinking as its accumulator grows.
+ravine faster than SGD, overshooting a minimum and flying over a local one, and Adagrad's
+steps shrinking as its accumulator grows.
+
+Three measurements back other claims of the notes: :func:`noisy_descent` (a noisy gradient
+lets SGD leave a local minimum), :func:`effective_learning_rates` (Adam's step per unit of
+gradient jumps when its second moment is much larger than the current ``g²``; Yogi's does
+not) and :func:`minibatch_gradient_noise` (the minibatch gradient is an unbiased, noisy
+estimate of the full gradient whose standard error falls as ``1/√m``).
 """
 
 from __future__ import annotations
@@ -19,6 +26,10 @@ from keras_recipes._validation import check_number
 
 __all__ = [
     "TestFunction",
+    "double_well",
+    "effective_learning_rates",
+    "minibatch_gradient_noise",
+    "noisy_descent",
     "plot_trajectories",
     "quadratic_ravine",
     "rosenbrock",
@@ -135,6 +146,41 @@ def saddle() -> TestFunction:
         start=(1.5, 1e-3),
         minimum=None,
         bounds=((-2.0, 2.0), (-2.0, 2.0)),
+    )
+
+
+def double_well(tilt: float = 0.25) -> TestFunction:
+    """A tilted double well, `f(x, y) = (x**2 - 1)**2 + tilt * x + y**2 / 2`.
+
+    Use it to show local minima: for `0 < tilt < 1.5` it has a shallow local minimum near
+    `x = +1` and the global one near `x = -1`, with a barrier at `x ≈ 0`. Plain gradient
+    descent started in the right-hand well stays there; gradient noise
+    (:func:`noisy_descent`) or momentum (:func:`trajectories`) can carry it over the barrier.
+    The start point is the bottom of the local well, at `y = 0.5`.
+
+    Args:
+        tilt: slope that makes the left well deeper, in `(0, 1.5)`. Defaults to 0.25.
+
+    Example:
+
+    >>> from keras_recipes.playground import double_well
+    >>> f = double_well()
+    >>> round(f.minimum[0], 3), round(f.start[0], 3)
+    (-1.03, 0.967)
+
+    References:
+        - Goodfellow, Bengio, Courville, "Deep Learning", section 8.2.2 (local minima),
+          https://www.deeplearningbook.org/contents/optimization.html
+    """
+    check_number("tilt", tilt, low=0, high=1.5, low_inclusive=False, high_inclusive=False)
+    # f'(x) = 4x**3 - 4x + tilt: three real roots, the outer two are the minima
+    roots = np.sort(np.roots([4.0, 0.0, -4.0, tilt]).real)
+    return TestFunction(
+        name=f"double well (tilt={tilt:g})",
+        value=lambda x, y: (x * x - 1.0) ** 2 + tilt * x + 0.5 * y * y,
+        start=(float(roots[2]), 0.5),
+        minimum=(float(roots[0]), 0.0),
+        bounds=((-2.0, 2.0), (-1.5, 1.5)),
     )
 
 
@@ -312,3 +358,308 @@ def plot_trajectories(df: pd.DataFrame, fn: TestFunction, *, levels: int = 30, a
     ax.set_ylabel("y")
     ax.legend(loc="best", fontsize="small")
     return fig
+
+
+class _Cloud(keras.layers.Layer):
+    """`runs` independent points, each descending `f` with its own gradient noise.
+
+    The output is `Σ_r f(p_r) + Σ_r <ε_r, p_r>` with `ε_r ~ N(0, noise²)` drawn at each
+    training step and held constant for differentiation, so run `r` sees the gradient
+    `∇f(p_r) + ε_r`: seed 002's "∇L ≃ ∇L_tot + ε".
+    """
+
+    def __init__(self, fn: TestFunction, start, runs: int, noise: float, seed):
+        super().__init__()
+        self._value = fn.value
+        self._start = start
+        self._runs = runs
+        self._noise = noise
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        start = np.tile(np.asarray(self._start, dtype="float32"), (self._runs, 1))
+        self.points = self.add_weight(shape=(self._runs, 2),
+                                      initializer=keras.initializers.Constant(start),
+                                      name="points")
+
+    def call(self, inputs, training=False):
+        value = keras.ops.sum(self._value(self.points[:, 0], self.points[:, 1]))
+        if training and self._noise > 0:
+            eps = keras.random.normal((self._runs, 2), stddev=self._noise,
+                                      seed=self.seed_generator, dtype=self.points.dtype)
+            value = value + keras.ops.sum(keras.ops.stop_gradient(eps) * self.points)
+        return keras.ops.zeros_like(inputs) + value
+
+
+def noisy_descent(
+    optimizer: keras.optimizers.Optimizer,
+    fn: TestFunction,
+    noise: float = 1.0,
+    runs: int = 100,
+    steps: int = 300,
+    start: tuple[float, float] | None = None,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """Where `runs` independent descents end when each gradient carries Gaussian noise.
+
+    Use it to see seed 000's first advantage of SGD ("le bruit aide à sortir des minima
+    locaux") and its drawback (the iterate keeps fluctuating): started in the local well
+    of :func:`double_well`, noiseless descent never leaves it, while noisy descent crosses
+    the barrier and mostly settles in the deeper well. The noise stands for the minibatch
+    error `ĝ − ∇J` (seed 002: `∇L ≃ ∇L_tot + ε`); its std falls as `1/√m` with the batch
+    size m (:func:`minibatch_gradient_noise`).
+
+    Each run's update uses `ĝ_t = ∇f(p_t) + ε_t`, `ε_t ~ N(0, noise² I)`, fresh at each step
+    and independent across runs; all runs advance together in one `fit` call.
+
+    Args:
+        optimizer: a Keras optimizer (copied through its config; not built or stepped).
+        fn: a :class:`TestFunction`.
+        noise: std of each gradient coordinate's noise, >= 0. Defaults to 1.0.
+        runs: independent runs, integer >= 1. Defaults to 100.
+        steps: updates per run, integer >= 1. Defaults to 300.
+        start: common start point. Defaults to `fn.start`.
+        seed: seed of the noise. Defaults to 0.
+
+    Returns:
+        A DataFrame with one row per run: `run`, `x`, `y`, `loss` (the noiseless `f` at
+        the end point).
+
+    Example:
+
+    >>> import keras
+    >>> from keras_recipes.playground import double_well, noisy_descent
+    >>> ends = noisy_descent(keras.optimizers.SGD(0.05), double_well(), noise=0.0, runs=4,
+    ...                      steps=50)
+    >>> bool((ends["x"] > 0).all())  # no noise: every run stays in the local well
+    True
+
+    References:
+        - Goodfellow, Bengio, Courville, "Deep Learning", section 8.3.1,
+          https://www.deeplearningbook.org/contents/optimization.html
+        - Zhu et al., "The Anisotropic Noise in Stochastic Gradient Descent: Its Behavior of
+          Escaping from Sharp Minima", ICML 2019, https://arxiv.org/abs/1803.00195
+    """
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise ValueError(f"Argument `optimizer` must be a Keras optimizer. "
+                         f"Received: optimizer={optimizer!r}")
+    if not isinstance(fn, TestFunction):
+        raise ValueError(f"Argument `fn` must be a TestFunction. Received: fn={fn!r}")
+    check_number("noise", noise, low=0)
+    check_number("runs", runs, low=1, integer=True)
+    check_number("steps", steps, low=1, integer=True)
+    start = fn.start if start is None else tuple(float(s) for s in start)
+    opt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
+    layer = _Cloud(fn, start, int(runs), float(noise), seed)
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, layer(inputs))
+    model.compile(optimizer=opt, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
+                  steps_per_execution=int(steps))
+    zeros = np.zeros((int(steps), 1), dtype="float32")
+    model.fit(zeros, zeros, batch_size=1, epochs=1, shuffle=False, verbose=0)
+    points = keras.ops.convert_to_numpy(layer.points).astype("float64")
+    return pd.DataFrame({"run": np.arange(int(runs)), "x": points[:, 0], "y": points[:, 1],
+                         "loss": fn.value(points[:, 0], points[:, 1])})
+
+
+class _Scalar(keras.layers.Layer):
+    """One scalar weight θ; outputs `x · θ` (so `∇θ` is the input) and records θ each step."""
+
+    def __init__(self, steps: int, initial: float):
+        super().__init__()
+        self._steps = steps
+        self._initial = initial
+
+    def build(self, input_shape):
+        self.theta = self.add_weight(shape=(1,), name="theta",
+                                     initializer=keras.initializers.Constant(self._initial))
+        self.history = self.add_weight(shape=(self._steps,), initializer="zeros",
+                                       trainable=False, name="history")
+        self.counter = self.add_weight(shape=(), initializer="zeros", dtype="int32",
+                                       trainable=False, name="counter")
+
+    def call(self, inputs, training=False):
+        if training:
+            hot = keras.ops.one_hot(self.counter, self._steps, dtype=self.theta.dtype)
+            seen = keras.ops.stop_gradient(self.theta[0])
+            self.history.assign(self.history * (1.0 - hot) + hot * seen)
+            self.counter.assign(self.counter + 1)
+        return inputs * self.theta
+
+
+def effective_learning_rates(
+    optimizers: Mapping[str, keras.optimizers.Optimizer] | keras.optimizers.Optimizer,
+    gradients,
+) -> pd.DataFrame:
+    """Feed a chosen gradient sequence to optimizers and measure each update per unit gradient.
+
+    Use it to see seed 000's drawback of Adam, the motivation of Yogi: after large
+    gradients, Adam's second moment `r` is much larger than the new `g²` and shrinks
+    multiplicatively (`r ← β₂ r + (1 − β₂) g²`), so its effective rate `ε / (√r̂ + δ)` grows
+    quickly; Yogi's additive update `r ← r − (1 − β₂) sign(r − g²) g²` only lowers `r` by
+    `(1 − β₂) g²` per step, and its effective rate stays put.
+
+    The only weight is a scalar θ and the loss at step t is `g_t · θ`, so the optimizer
+    receives exactly `g_t`. `update_t = θ_{t-1} − θ_t`; `ratio = update / gradient` is the
+    effective learning rate once the first moment has caught up with a constant gradient
+    (for SGD it is the learning rate itself).
+
+    Args:
+        optimizers: `{label: optimizer}`, or one optimizer (labelled by its name); each is
+            copied through its config.
+        gradients: 1-D sequence of the gradients `g_1, g_2, ...` (no zeros if you read
+            `ratio`).
+
+    Returns:
+        A DataFrame with columns `optimizer`, `step` (1-based), `gradient`, `update`,
+        `ratio`.
+
+    Example:
+
+    >>> import keras
+    >>> from keras_recipes.playground import effective_learning_rates
+    >>> df = effective_learning_rates(keras.optimizers.SGD(0.1), [1.0, 2.0])
+    >>> [round(float(r), 6) for r in df["ratio"]]
+    [0.1, 0.1]
+
+    References:
+        - Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018
+          (Yogi), https://papers.nips.cc/paper/8186-adaptive-methods-for-nonconvex-optimization
+        - Kingma & Ba, "Adam", ICLR 2015, https://arxiv.org/abs/1412.6980
+    """
+    if isinstance(optimizers, keras.optimizers.Optimizer):
+        optimizers = {optimizers.name: optimizers}
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise ValueError(
+            "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
+            f"Received: optimizers={optimizers!r}"
+        )
+    g = np.asarray(gradients, dtype="float64").reshape(-1)
+    if g.size == 0 or not np.all(np.isfinite(g)):
+        raise ValueError("Argument `gradients` must be a non-empty sequence of finite numbers. "
+                         f"Received: gradients={gradients!r}")
+    steps = int(g.size)
+    frames = []
+    for label, optimizer in optimizers.items():
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise ValueError(
+                f"Argument `optimizers` must map labels to optimizers. Received: {label}="
+                f"{optimizer!r}"
+            )
+        opt = keras.saving.deserialize_keras_object(
+            keras.saving.serialize_keras_object(optimizer))
+        layer = _Scalar(steps, 0.0)
+        inputs = keras.Input((1,))
+        model = keras.Model(inputs, layer(inputs))
+        model.compile(optimizer=opt, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
+                      steps_per_execution=steps)
+        x = g.astype("float32")[:, None]
+        model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0)
+        history = keras.ops.convert_to_numpy(layer.history).astype("float64")
+        last = float(keras.ops.convert_to_numpy(layer.theta)[0])
+        theta = np.concatenate([history, [last]])
+        update = theta[:-1] - theta[1:]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = update / g
+        frames.append(pd.DataFrame({"optimizer": label, "step": np.arange(1, steps + 1),
+                                    "gradient": g, "update": update, "ratio": ratio}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def minibatch_gradient_noise(
+    model: keras.Model,
+    x,
+    y,
+    loss,
+    batch_sizes=(1, 4, 16, 64),
+    draws: int = 50,
+    seed: int | None = 0,
+) -> pd.DataFrame:
+    """How far the minibatch gradient `ĝ` lies from the full gradient `∇J`, per batch size.
+
+    Use it to check seed 000's SGD claims on your own model and data: `ĝ` is a noisy but
+    unbiased estimate of `∇J` (seed 002: `∇L ≃ ∇L_tot + ε`), and a batch of `m` examples
+    shrinks its error by `√m` (the notes' "O(√m)": the standard error falls as `1/√m`).
+    It also says how much noise a batch size buys, before choosing it.
+
+    For each size m, `draws` batches are drawn without replacement from `(x, y)`; each
+    gradient is read as the change of the weights after one `SGD(learning_rate=1)` step
+    on a copy of the model, so the model itself is not changed. With N examples and
+    per-example gradient variance `σ²` (summed over the weights),
+    `E‖ĝ_m − ∇J‖² = σ²/m · (N − m)/(N − 1)`.
+
+    Args:
+        model: a built Keras model; only a copy is stepped.
+        x: inputs (NumPy array).
+        y: targets.
+        loss: the loss, as given to `compile` (mean reduction over the batch).
+        batch_sizes: the sizes m to measure, integers in `[1, len(x)]`. Defaults to
+            `(1, 4, 16, 64)`.
+        draws: batches drawn per size, integer >= 2. Defaults to 50.
+        seed: seed of the batch sampling. Defaults to 0.
+
+    Returns:
+        A DataFrame indexed by `batch_size` with columns `std_error` (root mean squared
+        distance `‖ĝ − ∇J‖`), `relative_error` (`std_error / ‖∇J‖`), `bias` (`‖mean ĝ −
+        ∇J‖`, which falls with `draws`) and `draws`.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes.playground import minibatch_gradient_noise
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(256, 3)).astype("float32")
+    >>> y = x @ np.array([1.0, -2.0, 0.5], dtype="float32") + rng.normal(size=256)
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> table = minibatch_gradient_noise(model, x, y, "mse", batch_sizes=(4, 64), draws=20)
+    >>> bool(table.loc[64, "std_error"] < table.loc[4, "std_error"] / 2)
+    True
+
+    References:
+        - Goodfellow, Bengio, Courville, "Deep Learning", section 8.1.3 (the standard error
+          of the mean, `σ/√m`), https://www.deeplearningbook.org/contents/optimization.html
+        - Smith et al., "On the Origin of Implicit Regularization in Stochastic Gradient
+          Descent", ICLR 2021, https://arxiv.org/abs/2101.12176
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"Argument `model` must be a keras.Model. Received: model={model!r}")
+    x = np.asarray(x)
+    y = np.asarray(y)
+    n = len(x)
+    if n < 2 or len(y) != n:
+        raise ValueError(f"Arguments `x` and `y` must hold the same number (>= 2) of examples. "
+                         f"Received: len(x)={n}, len(y)={len(y)}")
+    sizes = [int(check_number("batch_sizes", m, low=1, high=n, integer=True))
+             for m in batch_sizes]
+    if not sizes:
+        raise ValueError(f"Argument `batch_sizes` must not be empty. "
+                         f"Received: batch_sizes={batch_sizes!r}")
+    check_number("draws", draws, low=2, integer=True)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
+    start = [np.array(v) for v in copy.get_weights()]
+    trainable = [i for i, v in enumerate(copy.weights)
+                 if any(v is t for t in copy.trainable_weights)]
+
+    def gradient(xb, yb) -> np.ndarray:
+        copy.set_weights(start)
+        copy.train_on_batch(xb, yb)
+        after = copy.get_weights()
+        return np.concatenate([(start[i] - after[i]).astype("float64").ravel()
+                               for i in trainable])
+
+    full = gradient(x, y)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for m in sizes:
+        g = np.stack([gradient(x[idx], y[idx])
+                      for idx in (rng.choice(n, size=m, replace=False)
+                                  for _ in range(int(draws)))])
+        err = np.sqrt(np.mean(np.sum((g - full) ** 2, axis=1)))
+        rows.append({"batch_size": m, "std_error": err,
+                     "relative_error": err / max(np.linalg.norm(full), 1e-300),
+                     "bias": float(np.linalg.norm(g.mean(axis=0) - full)),
+                     "draws": int(draws)})
+    copy.set_weights(start)
+    return pd.DataFrame(rows).set_index("batch_size")
