@@ -154,6 +154,13 @@ class BatchStream:
         self._position += 1
         return batch
 
+    def sample(self) -> tuple[Any, Any]:
+        """``(x, y)`` to check before training: all the arrays for array input, the first
+        batch for a dataset or a generator."""
+        if self._kind == "arrays":
+            return self._x, self._y
+        return self._first[0], self._first[1]
+
     def __iter__(self) -> BatchStream:
         return self
 
@@ -165,3 +172,95 @@ class BatchStream:
         if batch is None:
             self._empty()
         return batch
+
+
+# ---------------------------------------------------------------- checks before training
+#: Names under which Keras accepts the sparse categorical cross-entropy in ``compile``.
+_SPARSE_CE_NAMES = ("sparse_categorical_crossentropy", "SparseCategoricalCrossentropy")
+
+
+def _numeric_leaves(value: Any) -> list[np.ndarray]:
+    leaves = [np.asarray(v) for v in keras.tree.flatten(value) if v is not None]
+    return [a for a in leaves if a.dtype.kind in "iufb"]
+
+
+def check_finite_values(name: str, value: Any) -> None:
+    """Raise ``ValueError`` when ``value`` (arrays or a structure of them) holds NaN or Inf.
+
+    A single non-finite input makes every loss of the range test NaN, so the test would
+    only record NaN (or stop at once); the data are refused before any training step.
+    """
+    for array in _numeric_leaves(value):
+        if array.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(
+                f"Argument `{name}` must hold finite values: with NaN or Inf in the data "
+                "every loss of the range test is NaN. Received: "
+                f"{int(bad.sum())} non-finite of {array.size} values (the first at index "
+                f"{first}: {array[first]})"
+            )
+
+
+def _sparse_ce(model: Any) -> tuple[bool, int | None]:
+    """Whether ``model`` is compiled with one sparse categorical cross-entropy, and its
+    ``ignore_class``."""
+    loss = getattr(model, "loss", None)
+    if isinstance(loss, str):
+        return loss in _SPARSE_CE_NAMES, None
+    if isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+        return True, loss.get_config().get("ignore_class")
+    return loss is keras.losses.sparse_categorical_crossentropy, None
+
+
+def _output_units(model: Any) -> int | None:
+    outputs = getattr(model, "outputs", None)
+    if not isinstance(outputs, list | tuple) or len(outputs) != 1:
+        return None
+    shape = getattr(outputs[0], "shape", None)
+    units = shape[-1] if shape else None
+    return int(units) if isinstance(units, int) else None
+
+
+def check_sparse_labels(model: Any, y: Any, name: str = "y") -> None:
+    """Raise ``ValueError`` for class labels a sparse categorical loss cannot take.
+
+    With ``loss="sparse_categorical_crossentropy"`` each label must be an integer from 0
+    to ``units - 1``, where ``units`` is the size of the model's (single) output; a label
+    out of that range fails inside the compiled step with a backend error (TensorFlow) or
+    gives a wrong loss silently (JAX). Other losses, models with several outputs and models
+    whose output size is not known are not checked.
+    """
+    sparse, ignore_class = _sparse_ce(model)
+    units = _output_units(model) if sparse else None
+    if units is None or y is None:
+        return
+    for labels in _numeric_leaves(y):
+        labels = labels.reshape(-1)
+        if ignore_class is not None:
+            labels = labels[labels != ignore_class]
+        if labels.size == 0:
+            continue
+        low, high = labels.min(), labels.max()
+        if low < 0 or high >= units:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"Argument `{name}` must hold class labels from 0 to {units - 1}: the model's "
+                f"output has {units} units and its loss is the sparse categorical "
+                f"cross-entropy. Received: a label {bad:g} (labels range from {low:g} to "
+                f"{high:g})"
+            )
+
+
+def check_data(model: Any, stream: BatchStream, validation_data: Any = None) -> None:
+    """Raise ``ValueError`` before training for data a probe cannot use: NaN or Inf in the
+    inputs or targets, or class labels outside the model's output for a sparse categorical
+    loss. Array input is checked whole; a dataset or a generator on its first batch."""
+    x, y = stream.sample()
+    check_finite_values("x", x)
+    check_finite_values("y", y)
+    check_sparse_labels(model, y)
+    if isinstance(validation_data, tuple | list) and len(validation_data) >= 2:
+        check_sparse_labels(model, validation_data[1], "validation_data")

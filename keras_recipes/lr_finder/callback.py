@@ -8,7 +8,8 @@ from typing import Any
 import keras
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._validation import fail
+from keras_recipes._print import print_msg
+from keras_recipes._validation import _is_number, fail
 from keras_recipes.lr_finder.find_lr import (
     check_range_test_args,
     check_validation_data,
@@ -96,7 +97,9 @@ class LRFinder(keras.callbacks.Callback):
             seed=seed,
         )
         check_validation_data(validation_data)
-        if not isinstance(verbose, bool | int) or verbose < 0:
+        if not isinstance(verbose, bool) and not (
+            _is_number(verbose) and float(verbose).is_integer() and verbose >= 0
+        ):
             fail("verbose", "a bool or an integer >= 0", verbose)
         self.x, self.y, self.validation_data = x, y, validation_data
         self.min_lr, self.max_lr, self.num_steps, self.mode = min_lr, max_lr, num_steps, mode
@@ -136,7 +139,7 @@ class LRFinder(keras.callbacks.Callback):
             return
         self.applied_lr = lr
         if self.verbose:
-            print(f"LRFinder: learning rate set to {lr:.3g} ({self.suggest} rule)")
+            print_msg(f"LRFinder: learning rate set to {lr:.3g} ({self.suggest} rule)")
 
     def get_config(self) -> dict:
         """The settings (the data are not part of the config)."""

@@ -11,6 +11,7 @@ import pandas as pd
 
 from keras_recipes._validation import (
     check_bool,
+    check_learning_rate,
     check_less,
     check_non_negative,
     check_number,
@@ -18,7 +19,7 @@ from keras_recipes._validation import (
     check_positive,
     check_probability,
 )
-from keras_recipes.lr_finder._data import BatchStream
+from keras_recipes.lr_finder._data import BatchStream, check_data, check_finite_values
 from keras_recipes.lr_finder._probe import ProbeSession, check_compiled
 from keras_recipes.lr_finder.result import LRFinderResult
 from keras_recipes.lr_finder.suggestions import check_rule
@@ -58,8 +59,8 @@ def check_range_test_args(
     seed: int = 0,
 ) -> None:
     """Raise ``ValueError`` for any bad range-test argument (no model or data needed)."""
-    check_positive("min_lr", min_lr)
-    check_positive("max_lr", max_lr)
+    check_learning_rate("min_lr", min_lr)
+    check_learning_rate("max_lr", max_lr)
     check_less("min_lr", min_lr, "max_lr", max_lr)
     check_number("num_steps", num_steps, low=10, integer=True)
     check_one_of("mode", mode, MODES)
@@ -87,6 +88,7 @@ def check_validation_data(validation_data: Any) -> None:
                 "Argument `validation_data` must hold at least one example. Received: "
                 "empty arrays"
             )
+        check_finite_values("validation_data", validation_data[:2])
 
 
 def find_lr(
@@ -180,8 +182,11 @@ def find_lr(
         An :class:`~keras_recipes.lr_finder.LRFinderResult`.
 
     Raises:
-        ValueError: before any training, for ``min_lr >= max_lr``, ``num_steps < 10``, an
-            uncompiled model, an unknown mode or rule, or empty data.
+        ValueError: before any training, for ``min_lr >= max_lr``, a rate that float32
+            cannot hold (``min_lr=1e-320`` is 0 in float32), ``num_steps < 10``, an
+            uncompiled model, an unknown mode or rule, empty data, NaN or Inf in the data,
+            or (with a sparse categorical loss) a label outside ``0 … units - 1`` of the
+            model's output. A dataset or generator is checked on its first batch.
 
     Example:
 
@@ -212,6 +217,7 @@ def find_lr(
     check_compiled(model)
     check_validation_data(validation_data)
     stream = BatchStream(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    check_data(model, stream, validation_data)
     lrs = lr_sweep(float(min_lr), float(max_lr), int(num_steps), mode)
     beta, threshold = float(smoothing), float(divergence_threshold)
 

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from keras_recipes._validation import check_number, check_positive
-from keras_recipes.lr_finder._data import BatchStream
+from keras_recipes._validation import check_learning_rate, check_number
+from keras_recipes.lr_finder._data import BatchStream, check_data
 from keras_recipes.lr_finder._probe import ProbeSession, check_compiled
 
 #: What a candidate did, in the ``status`` column of the table.
@@ -120,23 +120,25 @@ def find_max_stable_lr(
         architectures", 2012, §3.1.1 (the initial learning rate).
         https://arxiv.org/abs/1206.5533
     """
-    try:
-        values = sorted((float(c) for c in candidates), reverse=True)
-    except (TypeError, ValueError):
-        values = []
-    if not values:
+    if isinstance(candidates, str | bytes) or not hasattr(candidates, "__iter__"):
+        candidates_list = []
+    else:
+        candidates_list = list(candidates)
+    if not candidates_list:
         raise ValueError(
             "Argument `candidates` must be a non-empty sequence of learning rates. "
             f"Received: candidates={candidates!r}"
         )
-    for value in values:
-        check_positive("candidates", value)
+    for value in candidates_list:
+        check_learning_rate("candidates", value)
+    values = sorted((float(c) for c in candidates_list), reverse=True)
     check_number("steps", steps, low=2, integer=True)
     check_number("divergence_threshold", divergence_threshold, low=1, low_inclusive=False)
     check_compiled(model)
     # Fetch the batches once (this also rejects empty data before any training): every
     # trial then sees the same batches in the same order, generators included.
     stream = BatchStream(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    check_data(model, stream)
     batches = [next(stream) for _ in range(int(steps))]
 
     rows = []

@@ -92,3 +92,22 @@ def test_config_round_trip_and_deepcopy(config_roundtrip, tiny_digits):
     assert "x" not in finder.get_config()
     clone = copy.deepcopy(finder)  # KerasTuner deep-copies callbacks
     assert clone.get_config() == finder.get_config() and clone.result is None
+
+
+def test_verbose_message_follows_keras_logging_switch(tiny_digits, capsys, caplog):
+    import logging
+
+    x, y = tiny_digits
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(10, activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy")
+    finder = LRFinder(x, y, num_steps=20, min_lr=1e-4, max_lr=10.0, verbose=True)
+    keras.utils.disable_interactive_logging()
+    try:
+        with caplog.at_level(logging.INFO):
+            model.fit(x, y, epochs=1, batch_size=100, verbose=0, callbacks=[finder])
+    finally:
+        keras.utils.enable_interactive_logging()
+    assert finder.applied_lr is not None
+    assert "LRFinder" not in capsys.readouterr().out
+    assert any(r.getMessage().startswith("LRFinder: learning rate set to")
+               for r in caplog.records)

@@ -216,3 +216,98 @@ def test_bad_input_fails_before_any_training(tiny_digits, kwargs, match):
     assert model.train_function is None  # no step was compiled, let alone run
     for before, w in zip(weights, model.weights, strict=True):
         np.testing.assert_array_equal(before, w.numpy())
+
+
+def _labels(y, how):
+    y = np.array(y, copy=True)
+    if how == "too_big":
+        y[7] = 10  # the model has 10 output units: labels are 0..9
+    elif how == "negative":
+        y[3] = -1
+    return y
+
+
+@pytest.mark.parametrize(
+    ("case", "match"),
+    [
+        ("min_lr_underflows", r"^Argument `min_lr` must be a learning rate float32 can hold.*"
+                              r"Received: min_lr=1e-320$"),
+        ("max_lr_overflows", r"^Argument `max_lr` must be a learning rate float32 can hold.*"
+                             r"Received: max_lr=1e\+39$"),
+        ("min_lr_text", r"^Argument `min_lr` must be a finite number\. Received: min_lr='1e-7'$"),
+        ("batch_size_huge", r"^Argument `batch_size` must be an integer that fits in int64"),
+        ("label_too_big", r"^Argument `y` must hold class labels from 0 to 9: the model's "
+                          r"output has 10 units .*Received: a label 10 \(labels range from 0 "
+                          r"to 10\)$"),
+        ("label_negative", r"^Argument `y` must hold class labels from 0 to 9.*Received: a "
+                           r"label -1 \(labels range from -1 to 9\)$"),
+        ("label_too_big_loss_object", r"^Argument `y` must hold class labels from 0 to 9"),
+        ("label_too_big_generator", r"^Argument `y` must hold class labels from 0 to 9"),
+        ("validation_label_too_big", r"^Argument `validation_data` must hold class labels "
+                                     r"from 0 to 9"),
+        ("all_nan", r"^Argument `x` must hold finite values: with NaN or Inf in the data every "
+                    r"loss of the range test is NaN\. Received: 12800 non-finite of 12800 "
+                    r"values \(the first at index \(0, 0\): nan\)$"),
+        ("one_inf", r"^Argument `x` must hold finite values.*Received: 1 non-finite of 12800 "
+                    r"values \(the first at index \(5, 2\): inf\)$"),
+        ("nan_in_validation", r"^Argument `validation_data` must hold finite values"),
+    ],
+)
+def test_unusable_data_is_refused_before_training(tiny_digits, case, match):
+    # Each case is refused with a Keras-style ValueError before any step is compiled; a
+    # label of 10 would otherwise reach TensorFlow's kernel (InvalidArgumentError) and an
+    # all-NaN input a range test of NaN losses.
+    x, y = tiny_digits
+    model = _mlp()
+    kwargs = {"num_steps": 10}
+    if case == "min_lr_underflows":
+        kwargs["min_lr"] = 1e-320
+    elif case == "max_lr_overflows":
+        kwargs["max_lr"] = 1e39
+    elif case == "min_lr_text":
+        kwargs["min_lr"] = "1e-7"
+    elif case == "batch_size_huge":
+        kwargs["batch_size"] = 99999999999999999999
+    elif case == "label_too_big":
+        y = _labels(y, "too_big")
+    elif case == "label_negative":
+        y = _labels(y, "negative")
+    elif case == "label_too_big_loss_object":
+        model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy())
+        y = _labels(y, "too_big")
+    elif case == "label_too_big_generator":
+        inputs, bad = x, _labels(y, "too_big")  # label 10 is in the first batch
+        x, y = ((inputs[i:i + 20], bad[i:i + 20]) for i in range(0, 200, 20)), None
+    elif case == "validation_label_too_big":
+        kwargs["validation_data"] = (x[:50], _labels(y[:50], "too_big"))
+    elif case == "all_nan":
+        x = np.full_like(x, np.nan)
+    elif case == "one_inf":
+        x = np.array(x, copy=True)
+        x[5, 2] = np.inf
+    elif case == "nan_in_validation":
+        x_val = np.array(x[:50], copy=True)
+        x_val[0, 0] = np.nan
+        kwargs["validation_data"] = (x_val, y[:50])
+    with pytest.raises(ValueError, match=match):
+        find_lr(model, x, y, **kwargs)
+    assert model.train_function is None  # no step was compiled, let alone run
+
+
+def test_labels_equal_to_ignore_class_are_allowed(tiny_digits):
+    x, y = tiny_digits
+    model = _mlp()
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(ignore_class=-1))
+    y = _labels(y, "negative")  # -1 is the ignored class, not an out-of-range label
+    result = find_lr(model, x, y, num_steps=10, **TINY)
+    assert len(result.history) == 10
+
+
+def test_other_losses_are_not_label_checked(tiny_regression):
+    # Regression targets may take any value: only a sparse categorical loss is checked.
+    x, y = tiny_regression
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    result = find_lr(model, x, 100.0 * y, num_steps=10, **TINY)
+    assert len(result.history) == 10

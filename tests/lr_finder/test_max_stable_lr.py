@@ -86,3 +86,20 @@ def test_uncompiled_and_empty(tiny_regression):
         find_max_stable_lr(keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)]), x, y)
     with pytest.raises(ValueError, match="at least one"):
         find_max_stable_lr(_linear(x), x[:0], y[:0])
+
+
+def test_candidates_that_float32_cannot_hold_or_text_are_refused(tiny_regression):
+    x, y = tiny_regression
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"^Argument `candidates` must be a learning rate "
+                                         r"float32 can hold.*Received: candidates=1e-320$"):
+        find_max_stable_lr(model, x, y, candidates=(0.1, 1e-320))
+    with pytest.raises(ValueError, match=r"^Argument `candidates` must be a finite number\. "
+                                         r"Received: candidates='0\.1'$"):
+        find_max_stable_lr(model, x, y, candidates=("0.1",))
+    x_nan = np.array(x, copy=True)
+    x_nan[:] = np.nan
+    with pytest.raises(ValueError, match=r"^Argument `x` must hold finite values"):
+        find_max_stable_lr(model, x_nan, y)
+    assert model.train_function is None
