@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import socket
 from pathlib import Path
 
 import numpy as np
 
-from keras_recipes._validation import check_number
+from keras_recipes._validation import FLOAT32_MAX, check_number
 
 #: Names that work with no network: bundled in scikit-learn or generated.
 OFFLINE_DATASETS = ("digits", "moons", "spirals", "blobs", "regression")
@@ -58,6 +59,13 @@ class Dataset:
     def task(self) -> str:
         """``"classification"`` or ``"regression"``."""
         return "regression" if self.class_names is None else "classification"
+
+    def __post_init__(self) -> None:
+        if np.iscomplexobj(self.x) or np.iscomplexobj(self.y):
+            raise ValueError(
+                f"Dataset {self.name!r} holds complex numbers: Keras trains on real numbers, "
+                "and casting would drop the imaginary part. Received: x of dtype "
+                f"{np.asarray(self.x).dtype}, y of dtype {np.asarray(self.y).dtype}")
 
     def __len__(self) -> int:
         return len(self.x)
@@ -159,6 +167,19 @@ def _keras_dataset(name: str, flatten: bool) -> Dataset:
     return _finish(x, y, names, name, flatten)
 
 
+def _too_large(value: float) -> str:
+    """How a value that float32 cannot hold is named in a message."""
+    if np.isnan(value):
+        return "NaN"
+    return "an infinite value" if np.isinf(value) else f"{value:g}"
+
+
+def _why(value: float) -> str:
+    if np.isfinite(value):
+        return f": too large for float32 (largest {FLOAT32_MAX:.4g})"
+    return ""
+
+
 def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndarray]:
     """Read a CSV table: the ``target`` column, the numeric features, clear errors."""
     import pandas as pd
@@ -186,6 +207,12 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
                          f"{str(exc).strip()}") from exc
     columns = [str(c) for c in frame.columns]
     frame.columns = columns
+    if len(columns) == 1:
+        for sep, word in ((";", "';'"), ("\t", "tab")):
+            if sep in columns[0]:
+                raise ValueError(
+                    f"The file {where!r} looks {word}-separated (its header is "
+                    f"{columns[0]!r}, one column): save it with commas as separators.")
     if target is None:
         raise ValueError(
             f"Argument `target` must name the target column of {where!r}. "
@@ -231,12 +258,20 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
         raise ValueError(f"The target column {target!r} of {where!r} has a missing value at "
                          f"row {row + 1} (line {row + 2} of the file), {int(missing.sum())} "
                          "in all.")
-    x = features.to_numpy(dtype="float32")
-    if not np.all(np.isfinite(x)):
-        row, col = (int(i[0]) for i in np.nonzero(~np.isfinite(x)))
-        raise ValueError(f"Column {features.columns[col]!r} of {where!r} holds an infinite "
-                         f"value at row {row + 1} (line {row + 2} of the file).")
+    wide = features.to_numpy(dtype="float64")
+    bad = ~(np.abs(wide) <= FLOAT32_MAX)
+    if bad.any():
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        raise ValueError(f"Column {features.columns[col]!r} of {where!r} holds "
+                         f"{_too_large(wide[row, col])} at row {row + 1} (line {row + 2} of "
+                         f"the file){_why(wide[row, col])}.")
+    x = wide.astype("float32")
     y = labels.to_numpy()
+    if y.dtype.kind == "f" and not np.all(np.abs(y) <= FLOAT32_MAX):
+        row = int(np.argmax(~(np.abs(y) <= FLOAT32_MAX)))
+        raise ValueError(f"The target column {target!r} of {where!r} holds "
+                         f"{_too_large(y[row])} at row {row + 1} (line {row + 2} of the "
+                         f"file){_why(y[row])}.")
     if y.dtype.kind == "O":
         y = y.astype(str)
     return x, y
@@ -270,24 +305,111 @@ def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _check_npz_arrays(x: np.ndarray, y: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Refuse arrays of a ``.npz`` file that cannot be training data; the message names
+    the file. Returns ``x`` with one feature axis at least (``(n,)`` becomes ``(n, 1)``)."""
+    for key, array in (("x", x), ("y", y)):
+        if array.ndim == 0:
+            raise ValueError(
+                f"The .npz file {where!r} holds a single value (a 0-d array) as {key!r}: "
+                f"{key!r} must be an array with one entry per example, shape (n, ...).")
+        if array.dtype.kind == "c":
+            raise ValueError(
+                f"The .npz file {where!r} holds complex numbers in {key!r} ({array.dtype}): "
+                "Keras trains on real numbers, and casting would drop the imaginary part. "
+                "Save real numbers instead (e.g. the real and imaginary parts as separate "
+                "features).")
+        if key == "x" and array.dtype.kind not in "iufb":
+            raise ValueError(
+                f"The .npz file {where!r} holds {array.dtype} values in 'x': it must be a "
+                "numeric array (encode text or categories as numbers first).")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)  # one feature per example
+    if x.dtype.kind == "f":
+        bad = ~(np.abs(x) <= FLOAT32_MAX)
+        if bad.any():
+            index = tuple(int(i[0]) for i in np.nonzero(bad))
+            raise ValueError(f"The .npz file {where!r} holds {_too_large(x[index])} in 'x' "
+                             f"at index {index} (example {index[0] + 1}){_why(x[index])}; "
+                             f"{int(bad.sum())} such value(s) in all.")
+    if y.ndim > 1 and int(np.prod(y.shape[1:])) == 1:
+        y = y.reshape(len(y))
+    if y.ndim > 1 and y.dtype.kind not in "fiub":
+        raise ValueError(f"The .npz file {where!r} holds {y.dtype} values in 'y' with shape "
+                         f"{y.shape}: class labels must be one per example, shape (n,).")
+    if y.dtype.kind == "f" and not np.all(np.abs(y) <= FLOAT32_MAX):
+        raise ValueError(f"The .npz file {where!r} holds NaN, infinite values or values too "
+                         "large for float32 in 'y'.")
+    return x, y
+
+
+def _canonical_label(value) -> str:
+    """The class name of one label: numbers by value (``'1'``, ``'1.0'`` and ``1.0`` are
+    all ``'1'``; ``'0.5'`` is ``'0.5'``), text as written without surrounding spaces."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number):
+        return text
+    return str(int(number)) if number.is_integer() else repr(number)
+
+
+def _label_order(name: str) -> tuple:
+    try:
+        return (0, float(name), "")
+    except ValueError:
+        return (1, 0.0, name)
+
+
+def _encode_labels(y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """``(codes, class_names)``: classes in order (numbers by value, then text), and the
+    same class for every spelling of one number, whether or not other labels are text."""
+    if y.dtype.kind in "iub":
+        values, codes = np.unique(y, return_inverse=True)
+        return codes.reshape(-1), [str(v) for v in values]
+    names = np.array([_canonical_label(v) for v in y.reshape(-1)], dtype=object)
+    classes = sorted(set(names.tolist()), key=_label_order)
+    index = {name: i for i, name in enumerate(classes)}
+    return np.array([index[n] for n in names], dtype="int64"), classes
+
+
+def _one_hot_classes(y: np.ndarray) -> np.ndarray | None:
+    """Class indices of a one-hot ``y`` of shape ``(n, C)``, else ``None``."""
+    if y.ndim != 2 or y.shape[1] < 2 or y.dtype.kind not in "fiub":
+        return None
+    if not (np.isin(y, (0, 1)).all() and np.all(y.sum(axis=1) == 1)):
+        return None
+    return np.argmax(y, axis=1)
+
+
 def _from_file(path: Path, target: str | None, flatten: bool, drop=None) -> Dataset:
+    where = str(path)
     if path.suffix == ".npz":
         x, y = _read_npz(path)
+        x, y = _check_npz_arrays(x, y, where)
     else:
         x, y = _read_csv(path, target, drop)
     if len(x) != len(y):
-        raise ValueError(f"x and y have different lengths. Received: len(x)={len(x)}, "
-                         f"len(y)={len(y)}")
+        raise ValueError(f"x and y of {where!r} have different lengths. Received: "
+                         f"len(x)={len(x)}, len(y)={len(y)}")
     if len(x) == 0:
-        raise ValueError(f"The file {str(path)!r} holds no examples.")
+        raise ValueError(f"The file {where!r} holds no examples.")
     y = np.asarray(y)
-    is_classes = y.dtype.kind in "iub" or y.dtype.kind in "OU" or (
+    one_hot = _one_hot_classes(y)
+    if one_hot is not None:
+        return _finish(x, one_hot, [str(i) for i in range(y.shape[1])], path.name, flatten)
+    if y.ndim > 1 and y.dtype.kind in "iub":
+        raise ValueError(f"The file {where!r} holds integer 'y' of shape {y.shape}: class "
+                         "labels must be one per example, shape (n,), or one-hot rows.")
+    is_classes = y.dtype.kind in "iub" or y.dtype.kind in "OUS" or (
         y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0) and len(np.unique(y)) <= 100
     )
-    if not is_classes:
+    if not is_classes or y.ndim > 1:
         return _finish(x, y.reshape(len(y), -1), None, path.name, flatten)
-    values, codes = np.unique(y, return_inverse=True)
-    return _finish(x, codes, [str(v) for v in values], path.name, flatten)
+    codes, names = _encode_labels(y)
+    return _finish(x, codes, names, path.name, flatten)
 
 
 def load_dataset(

@@ -1,4 +1,6 @@
+import re
 import socket
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -125,3 +127,104 @@ def test_all_names_listed():
 def test_bad_seed():
     with pytest.raises(ValueError, match="Argument `seed` must be an integer"):
         load_dataset("moons", seed=0.5)
+
+
+# ------------------------------------------------------------------ unusable files
+def _npz(tmp_path, **arrays):
+    path = tmp_path / "d.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "match"),
+    [
+        ({"x": np.float32(3.0), "y": np.arange(3)},
+         r"holds a single value \(a 0-d array\) as 'x'"),
+        ({"x": np.ones((4, 2)), "y": np.int64(1)}, r"holds a single value \(a 0-d array\) as 'y'"),
+        ({"x": np.ones((4, 2)) + 1j, "y": np.arange(4) % 2},
+         r"holds complex numbers in 'x' \(complex128\).*drop the imaginary part"),
+        ({"x": np.ones((4, 2)), "y": np.arange(4) + 0.5j}, r"holds complex numbers in 'y'"),
+        ({"x": np.array([["a", "b"]] * 4), "y": np.arange(4) % 2},
+         r"holds <U1 values in 'x': it must be a numeric array"),
+        ({"x": np.full((4, 2), np.nan), "y": np.arange(4) % 2},
+         r"holds NaN in 'x' at index \(0, 0\) \(example 1\); 8 such value\(s\) in all"),
+        ({"x": np.array([[1.0, 2.0], [3.0, 1e39]]), "y": np.arange(2)},
+         r"holds 1e\+39 in 'x' at index \(1, 1\) \(example 2\): too large for float32"),
+        ({"x": np.ones((4, 2)), "y": np.arange(8).reshape(4, 2)},
+         r"holds integer 'y' of shape \(4, 2\): class labels must be one per example"),
+        ({"x": np.ones((4, 2)), "y": np.arange(3)},
+         r"x and y of '.*d\.npz' have different lengths"),
+    ],
+    ids=["scalar x", "scalar y", "complex x", "complex y", "text x", "nan x", "1e39 x",
+         "2-d integer y", "lengths"],
+)
+def test_unusable_npz_is_refused_naming_the_file(tmp_path, arrays, match):
+    path = _npz(tmp_path, **arrays)
+    with pytest.raises(ValueError, match=match) as e:
+        load_dataset(path)
+    assert str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_npz_vector_x_is_one_feature_and_one_hot_y_is_classes(tmp_path):
+    x = np.array([0.5, 1.5, 2.5, 3.5])
+    y = np.array([[1, 0, 0], [0, 0, 1], [0, 1, 0], [0, 0, 1]])  # classes 0, 2, 1, 2
+    ds = load_dataset(_npz(tmp_path, x=x, y=y))
+    assert ds.x.shape == (4, 1) and ds.input_shape == (1,)
+    assert ds.class_names == ["0", "1", "2"]
+    np.testing.assert_array_equal(ds.y, [0, 2, 1, 2])
+
+
+def test_dataset_refuses_complex_values():
+    with pytest.raises(ValueError, match=r"Dataset 'c' holds complex numbers"):
+        Dataset(x=np.ones((2, 2), "complex64"), y=np.zeros(2), class_names=["0"],
+                input_shape=(2,), name="c")
+
+
+def test_csv_value_too_large_for_float32_is_one_clear_line(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("a,b,label\n1,2,0\n3,4,1\n5,1e39,0\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "overflow encountered in cast" on the way
+        with pytest.raises(ValueError) as e:
+            load_dataset(path, target="label")
+    assert str(e.value) == (f"Column 'b' of {str(path)!r} holds 1e+39 at row 3 (line 4 of the "
+                            "file): too large for float32 (largest 3.403e+38).")
+    path.write_text("a,b,label\n1,2,0\n3,inf,1\n")
+    with pytest.raises(ValueError, match=r"Column 'b' .* holds an infinite value at row 2 "
+                                         r"\(line 3 of the file\)\.$"):
+        load_dataset(path, target="label")
+    path.write_text("a,t\n1,0.5\n2,-1e39\n3,0.25\n")
+    with pytest.raises(ValueError, match=r"The target column 't' .* holds -1e\+39 at row 2 "
+                                         r"\(line 3 of the file\): too large for float32"):
+        load_dataset(path, target="t")
+
+
+@pytest.mark.parametrize(("sep", "word"), [(";", "';'"), ("\t", "tab")])
+def test_csv_with_another_separator_gets_a_hint(tmp_path, sep, word):
+    path = tmp_path / "d.csv"
+    path.write_text(sep.join(["a", "b", "label"]) + "\n" + sep.join(["1", "2", "0"]) + "\n")
+    header = sep.join(["a", "b", "label"])
+    with pytest.raises(ValueError, match=rf"looks {word}-separated \(its header is "
+                                         rf"{re.escape(repr(header))}, one column\): save it "
+                                         "with commas as separators"):
+        load_dataset(path, target="label")
+
+
+@pytest.mark.parametrize(
+    ("labels", "names", "codes"),
+    [
+        # One text label makes pandas read the column as text: '1' and '1.0' are still the
+        # same class, numbers come first (by value), then text.
+        (["1", "1.0", "cat", "2", " 1 ", "10"], ["1", "2", "10", "cat"], [0, 0, 3, 1, 0, 2]),
+        # All numeric: pandas reads floats; the class names are the same as above.
+        (["1", "1.0", "2", "2.0"], ["1", "2"], [0, 0, 1, 1]),
+        (["0.5", "cat", "0.50"], ["0.5", "cat"], [0, 1, 0]),
+    ],
+)
+def test_numeric_labels_merge_whether_or_not_text_is_present(tmp_path, labels, names, codes):
+    path = tmp_path / "d.csv"
+    path.write_text("a,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    ds = load_dataset(path, target="label")
+    assert ds.class_names == names
+    np.testing.assert_array_equal(ds.y, codes)
