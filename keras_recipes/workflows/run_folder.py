@@ -553,14 +553,14 @@ class RunFolder:
         return self._release(sys.exc_info()[1])
 
     def _release(self, pending: BaseException | None) -> RunFolder:
-        error: BaseException | None = None
+        errors: list[BaseException] = []
         try:
             if self._touched:
                 self.files = {f for f in self.files if os.path.lexists(self.root / f)}
                 self.folders = {f for f in self.folders if os.path.lexists(self.root / f)}
                 self._save()
         except Exception as exc:
-            error = exc
+            errors.append(exc)
         try:
             if self._token is not None:
                 raw, holder = self._read_lock()
@@ -568,14 +568,14 @@ class RunFolder:
                     with contextlib.suppress(FileNotFoundError):
                         self.lock_path.unlink()
         except Exception as exc:
-            error = error or exc
+            errors.append(exc)
         finally:
             self._token = None
             if not self._touched:
                 self._unmake()
-        if error is not None:
-            if pending is None:
-                raise error
+        if errors and pending is None:
+            raise errors[0]  # the manifest first: it says what the run wrote
+        for error in errors:
             with contextlib.suppress(Exception):
                 pending.add_note(f"While releasing {str(self.path)!r}: {error}")
         return self
