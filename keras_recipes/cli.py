@@ -6,9 +6,9 @@ stderr and exit code 2, never a traceback.
 
 The scripts in ``recipes/`` call the library themselves and share the command's checks
 from here: :class:`ArgumentParser` (a bad flag is one line), the flag types
-(:func:`positive_int`...), :func:`add_data_model_args` and :func:`load_for_cli`,
-:func:`usage_errors` (a library ``ValueError`` becomes a one-line message naming flags)
-and :func:`run_guarded` (messages and exit codes).
+(:func:`positive_int`, :func:`learning_rate_arg`...), :func:`add_data_model_args` and
+:func:`load_for_cli`, :func:`usage_errors` (a library ``ValueError`` becomes a one-line
+message naming flags) and :func:`run_guarded` (messages and exit codes).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from keras_recipes._paths import check_output_dir, check_output_file
+from keras_recipes._validation import FLOAT32_MAX, FLOAT32_TINY, INT64_MAX
 from keras_recipes.data.dataset import DATASET_NAMES, OFFLINE_DATASETS
 from keras_recipes.workflows import common
 
@@ -109,13 +110,17 @@ def dataset_arg(value: str) -> str:
 
 
 def positive_int(value: str) -> int:
-    """Flag type: an integer >= 1."""
+    """Flag type: an integer >= 1 that fits in int64 (larger ones overflow in NumPy and
+    TensorFlow)."""
     try:
         n = int(value)
     except ValueError:
         n = 0
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
+    if n > INT64_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer of at most 2**63 - 1 (int64), got {value!r}")
     return n
 
 
@@ -127,6 +132,17 @@ def positive_float(value: str) -> float:
         v = -1.0
     if not (v > 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value!r}")
+    return v
+
+
+def learning_rate_arg(value: str) -> float:
+    """Flag type: a learning rate that float32 holds as a normal number (1.18e-38 to
+    3.4e38); Keras trains in float32, where a smaller rate is subnormal or 0."""
+    v = positive_float(value)
+    if not FLOAT32_TINY <= v <= FLOAT32_MAX:
+        raise argparse.ArgumentTypeError(
+            f"expected a learning rate from {FLOAT32_TINY:.3g} to {FLOAT32_MAX:.3g} (outside "
+            f"that range it is 0, subnormal or infinite in float32), got {value!r}")
     return v
 
 
@@ -191,8 +207,8 @@ def add_lr_find_args(p: argparse.ArgumentParser) -> None:
     """The range test's ``--optimizer``, ``--min-lr``, ``--max-lr``, ``--num-steps``,
     ``--batch-size`` and ``--rule`` options (check them with :func:`check_lr_range`)."""
     p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--min-lr", type=positive_float, default=1e-7)
-    p.add_argument("--max-lr", type=positive_float, default=10.0)
+    p.add_argument("--min-lr", type=learning_rate_arg, default=1e-7)
+    p.add_argument("--max-lr", type=learning_rate_arg, default=10.0)
     p.add_argument("--num-steps", type=positive_int, default=100)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
@@ -321,7 +337,7 @@ def _cmd_diagnose(args) -> int:
     print(f"{ds.name} {args.model}: {s.get('trainable_params')} trainable parameters, "
           f"{s.get('train_size')} train / {s.get('val_size')} val examples, "
           f"{args.epochs} epochs at lr={args.lr:g}")
-    print_report(diagnose(logger))
+    print_report(diagnose(logger), file=sys.stdout)
     if args.log_dir:
         path = os.path.join(args.log_dir, "diagnostics.csv")
         failed = [str(w.message) for w in caught if "writing" in str(w.message)]
@@ -405,7 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a baseline model and print its test accuracy")
     add_data_model_args(p, epochs=30)
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=learning_rate_arg, default=1e-3, help="Adam learning rate")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--save", default=None, help="write the trained model to this .keras path")
     p.add_argument("--verbose", action="store_true", help="print one line per epoch")
@@ -420,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("diagnose", help="train with the diagnostic logger and print the "
                        "training doctor's report")
     add_data_model_args(p, epochs=15)
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--lr", type=learning_rate_arg, default=1e-3, help="Adam learning rate")
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--log-dir", default=None,
                    help="directory for diagnostics.csv and summary.json")

@@ -95,6 +95,11 @@ def inputs(tmp_path_factory):
     np.savez(root / "no_y.npz", x=rng.normal(size=(10, 2)))
     (root / "a_file").write_text("a regular file")
     (root / "a_folder.keras").mkdir()
+    np.savez(root / "scalar.npz", x=np.float32(3.0), y=np.int64(1))
+    np.savez(root / "complex.npz", x=rng.normal(size=(10, 2)) + 1j, y=np.arange(10) % 2)
+    (root / "big.csv").write_text("a,b,label\n" + "".join(
+        f"{i},{'1e39' if i == 3 else i},{i % 2}\n" for i in rows))
+    (root / "semi.csv").write_text("a;b;label\n" + "".join(f"{i};{i};{i % 2}\n" for i in rows))
     return root
 
 
@@ -155,3 +160,85 @@ def test_messages_name_the_options_and_the_file(inputs):
 def test_datasets_with_a_stray_argument(inputs):
     result = run_cli(inputs, "datasets", "extra")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------- in-process: keras_recipes.cli.main(argv)
+HUGE = "99999999999999999999"  # > 2**63 - 1: overflows int64 in NumPy and TensorFlow
+LR_RANGE = "expected a learning rate from 1.18e-38 to 3.4e+38 (outside that range it is 0, "
+#: argv -> the whole message after "keras-recipes: error: ".
+REFUSALS = {
+    ("train", "--dataset", "scalar.npz"):
+        "The .npz file 'scalar.npz' holds a single value (a 0-d array) as 'x': 'x' must be an "
+        "array with one entry per example, shape (n, ...).",
+    ("train", "--dataset", "complex.npz"):
+        "The .npz file 'complex.npz' holds complex numbers in 'x' (complex128): Keras trains on "
+        "real numbers, and casting would drop the imaginary part. Save real numbers instead "
+        "(e.g. the real and imaginary parts as separate features).",
+    ("train", "--dataset", "big.csv", "--target", "label"):
+        "Column 'b' of 'big.csv' holds 1e+39 at row 4 (line 5 of the file): too large for "
+        "float32 (largest 3.403e+38).",
+    ("train", "--dataset", "semi.csv", "--target", "label"):
+        "The file 'semi.csv' looks ';'-separated (its header is 'a;b;label', one column): "
+        "save it with commas as separators.",
+    ("train", "--batch-size", HUGE):
+        f"argument --batch-size: expected a positive integer of at most 2**63 - 1 (int64), "
+        f"got '{HUGE}'",
+    ("train", "--epochs", HUGE):
+        f"argument --epochs: expected a positive integer of at most 2**63 - 1 (int64), "
+        f"got '{HUGE}'",
+    ("train", "--lr", "1e-320"):
+        f"argument --lr: {LR_RANGE}subnormal or infinite in float32), got '1e-320'",
+    ("diagnose", "--lr", "1e-39"):
+        f"argument --lr: {LR_RANGE}subnormal or infinite in float32), got '1e-39'",
+    ("lr-find", "--out", "out", "--min-lr", "1e-40"):
+        f"argument --min-lr: {LR_RANGE}subnormal or infinite in float32), got '1e-40'",
+    ("lr-find", "--out", "out", "--max-lr", "1e39"):
+        f"argument --max-lr: {LR_RANGE}subnormal or infinite in float32), got '1e39'",
+    ("steamroller", "--out", "run", "--batch-size", HUGE):
+        f"argument --batch-size: expected a positive integer of at most 2**63 - 1 (int64), "
+        f"got '{HUGE}'",
+    ("practical", "--out", "run", "--dataset", "complex.npz"):
+        "The .npz file 'complex.npz' holds complex numbers in 'x' (complex128): Keras trains on "
+        "real numbers, and casting would drop the imaginary part. Save real numbers instead "
+        "(e.g. the real and imaginary parts as separate features).",
+}
+
+
+@pytest.mark.parametrize("argv", list(REFUSALS), ids=[" ".join(a) for a in REFUSALS])
+def test_bad_numbers_and_data_are_one_line_exit_2(argv, inputs, monkeypatch, capsys):
+    from keras_recipes.cli import main
+
+    monkeypatch.chdir(inputs)
+    before = snapshot(inputs)
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err == f"keras-recipes: error: {REFUSALS[argv]}\n"  # exactly one line
+    assert out == ""
+    assert snapshot(inputs) == before
+
+
+def test_console_command_refuses_before_importing_tensorflow(inputs):
+    """The installed ``keras-recipes`` command, in a fresh process: one line, exit 2, and
+    TensorFlow is never imported (Python's import-time report lists every module)."""
+    command = os.path.join(os.path.dirname(sys.executable), "keras-recipes")
+    cases = [("train", "--lr", "1e-320"), ("train", "--dataset", "scalar.npz"),
+             ("lr-find", "--out", "out", "--dataset", "big.csv", "--target", "label")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPROFILEIMPORTTIME": "1"}
+
+    def run(argv):
+        return subprocess.run([command, *argv], cwd=inputs, capture_output=True, text=True,
+                              timeout=120, env=env)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(run, cases))
+    for argv, result in zip(cases, results, strict=True):
+        lines = result.stderr.splitlines()
+        imported = {line.rsplit("|", 1)[-1].strip() for line in lines
+                    if line.startswith("import time:")}
+        messages = [line for line in lines if not line.startswith("import time:")]
+        assert result.returncode == 2, (argv, result.stderr[-2000:])
+        assert len(messages) == 1 and messages[0].startswith("keras-recipes: error: "), messages
+        assert "numpy" in imported  # the report is there ...
+        assert not {"tensorflow", "keras", "jax"} & imported, argv  # ... and holds no backend
+

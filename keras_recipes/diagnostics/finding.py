@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from collections.abc import Iterable
 from typing import Any, TextIO
 
@@ -78,7 +77,10 @@ def print_report(findings: Iterable[Finding], file: TextIO | None = None) -> Non
 
     Args:
         findings: the list returned by :func:`~keras_recipes.diagnostics.diagnose`.
-        file: where to print. Defaults to ``sys.stdout``.
+        file: where to print. Defaults to ``None``: standard output through Keras's
+            logging switch, as ``model.summary()`` prints (after
+            ``keras.utils.disable_interactive_logging()`` the report goes to
+            ``absl.logging``).
 
     Example:
 
@@ -87,12 +89,19 @@ def print_report(findings: Iterable[Finding], file: TextIO | None = None) -> Non
     Training doctor: 0 error(s), 0 warning(s), 1 note(s).
     [INFO] still_improving: val loss still falls
     """
-    out = file if file is not None else sys.stdout
+    if file is None:
+        from keras_recipes._print import print_msg  # imports Keras: only when printing
+
+        write = print_msg  # stdout, or absl logging after disable_interactive_logging()
+    else:
+        def write(line: str) -> None:
+            print(line, file=file)
+
     findings = sort_findings(findings)
     counts = {s: sum(f.severity == s for f in findings) for s in SEVERITIES}
-    print(f"Training doctor: {counts['error']} error(s), {counts['warning']} warning(s), "
-          f"{counts['info']} note(s).", file=out)
+    write(f"Training doctor: {counts['error']} error(s), {counts['warning']} warning(s), "
+          f"{counts['info']} note(s).")
     if not findings:
-        print("Nothing looks wrong.", file=out)
+        write("Nothing looks wrong.")
     for f in findings:
-        print(str(f), file=out)
+        write(str(f))
