@@ -85,8 +85,8 @@ _SUMMARY_FIELDS = {"config": "dict", "settings": "dict", "stage_names": "list",
 #: Fields of a stage's record that the run and the report read, and their JSON kind.
 _STAGE_FIELDS = {"name": "str", "status": "str", "goal": "str", "gate": "dict",
                  "files": "dict", "lr": "dict", "sizes": "dict", "classes": "list",
-                 "class_names": "list", "findings": "list", "growth": "list",
-                 "most_confused": "list", "preprocessing": "dict?", "regularisation": "dict",
+                 "class_names": "list", "findings": "list?", "growth": "list?",
+                 "most_confused": "list?", "preprocessing": "dict?", "regularisation": "dict",
                  "epochs_run": "int", "seconds": "number", "model_desc": "str"}
 _GATE_FIELDS = {"metric": "str", "value": "number", "bound": "number",
                 "higher_is_better": "bool"}
@@ -139,7 +139,7 @@ def check_summary(summary: Any, path: str | os.PathLike) -> dict[str, Any]:
             if key in gate and not _kind(gate[key], kind):
                 raise bad(f"{where}.gate.{key}", f"of type {kind}", gate[key])
         for key in ("findings", "growth", "most_confused"):
-            if not all(isinstance(row, dict) for row in record.get(key, [])):
+            if not all(isinstance(row, dict) for row in record.get(key) or []):
                 raise bad(f"{where}.{key}", "a list of objects", record.get(key))
         for key, value in record.get("files", {}).items():
             inner = value.items() if isinstance(value, dict) else [(None, value)]
