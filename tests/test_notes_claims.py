@@ -144,15 +144,16 @@ def _standardised_digits(digits_flat, n=512):
 def test_30_relu_layers_keep_their_signal_with_he_and_lose_it_with_glorot():
     # seed 002 (He et al. 2015, figure 3): the forward signal of a 30-layer ReLU network.
     # Theory: Var(h_l) = Var(h_{l−1}) · n · Var(w) / 2: ×1 for He, ×1/2 for Glorot (square).
-    x = np.random.default_rng(0).normal(size=(512, 64)).astype("float32")
+    x = np.random.default_rng(0).normal(size=(512, 256)).astype("float32")
     stats = {}
     for name, init in [("he", HeNormal), ("glorot", GlorotNormal)]:
-        model = keras.Sequential([keras.Input((64,))] + [
-            keras.layers.Dense(64, activation="relu", kernel_initializer=init(seed=i))
+        model = keras.Sequential([keras.Input((256,))] + [
+            keras.layers.Dense(256, activation="relu", kernel_initializer=init(seed=i))
             for i in range(30)])
         stats[name] = _forward_stats(model, x)[-1][1]
-    # second moment of ReLU outputs after 30 layers: ≈ 1 (He), ≈ 2^-30 (Glorot)
-    assert 0.2 < stats["he"] < 5
+    # variance of ReLU outputs after 30 layers: order 1 (He), order 2^-30 (Glorot); the
+    # product of 30 random layer gains spreads the He value by a factor of a few
+    assert 0.05 < stats["he"] < 20
     assert stats["glorot"] < 1e-6
 
 
