@@ -18,17 +18,35 @@ from keras_recipes.diagnostics.run_record import RunRecord
 #: its minimum.
 SPIKE_FACTOR = 10.0
 REBOUND_FACTOR = 1.5
-#: Initial loss outside [1/f, f] × ln C is suspicious.
+#: Initial loss outside [1/f, f] × ln C is worth a note (INFO).
 INITIAL_LOSS_FACTOR = 1.5
-#: "Flat": relative change of the loss below this over the first FLAT_STEPS steps.
+#: ... and a warning when it exceeds ln C by more than INITIAL_LOSS_EXCESS × max(ln C, 1)
+#: nats. A Glorot- or He-initialised head on unit-scale features gives logits of standard
+#: deviation about 1 to 2 and an untrained loss up to about 1 nat above ln C (1.0 nat at
+#: most on the healthy runs of benchmarks/doctor_panel.py). Twice that margin means logits
+#: several times too large: the untrained network is confidently wrong.
+INITIAL_LOSS_EXCESS = 2.0
+#: "Flat": relative change of the loss below this over the first FLAT_STEPS steps...
 FLAT_TOLERANCE = 0.05
 FLAT_STEPS = 100
-#: Overfitting: val loss ends this fraction above its minimum while train loss still falls.
+#: ... unless epoch 1's loss is already this fraction below the start (ln C, else the
+#: initial probe loss): the model learned during epoch 1 and then settled.
+FLAT_LEARNED = 0.10
+#: Overfitting: val loss ends this fraction above its minimum while train loss still falls,
+#: by at least OVERFIT_ABS × the reference loss (ln C) in absolute terms, and the median of
+#: the last OVERFIT_LAST epochs is up too (one noisy epoch is no trend).
 OVERFIT_RISE = 0.10
+OVERFIT_ABS = 0.05
+OVERFIT_LAST = 3
 #: Underfitting: final train loss above this fraction of the reference loss...
 UNDERFIT_FRACTION = 0.10
-#: ... and still falling by at least this fraction over the last epoch.
+#: ... still falling by more than this fraction of itself per epoch over the last
+#: UNDERFIT_WINDOW of the run (at least 2 epochs; the initial loss counts as epoch 0)...
 STILL_FALLING = 0.01
+UNDERFIT_WINDOW = 0.25
+#: ... at a rate that is at least this fraction of the run's average rate (the curve has not
+#: bent towards a floor), with the validation loss falling too.
+UNDERFIT_BEND = 0.3
 #: Train - val accuracy gap above this (or a loss gap above GAP_LOSS × reference).
 GAP_ACCURACY = 0.10
 GAP_LOSS = 0.5
@@ -86,28 +104,68 @@ def nonfinite_or_exploding(run: RunRecord) -> list[Finding]:
     return []
 
 
+def initial_loss_band(expected: float) -> tuple[float, float, float]:
+    """``(low, high, warn)``: the INFO band [ln C / f, f · ln C] and the warning threshold.
+
+    The warning threshold is ``ln C + INITIAL_LOSS_EXCESS × max(ln C, 1)`` nats.
+    """
+    return (expected / INITIAL_LOSS_FACTOR, expected * INITIAL_LOSS_FACTOR,
+            expected + INITIAL_LOSS_EXCESS * max(expected, 1.0))
+
+
 def initial_loss(run: RunRecord) -> list[Finding]:
-    """Initial loss far from ln C → broken initialisation, labels or output layer."""
+    """Initial loss far from ln C → broken initialisation, labels or output layer.
+
+    Above the warning threshold (see :func:`initial_loss_band`) the untrained network is
+    confidently wrong: a warning. Between ``f · ln C`` and that threshold the head's initial
+    weights are somewhat large, and below ``ln C / f`` the untrained network already beats
+    a uniform guess: both are notes, since neither is evidence that the run goes wrong.
+    """
     init = run.summary.get("initial_loss")
     expected = run.summary.get("expected_initial_loss")
     if init is None or expected is None or not expected > 0:
         return []
-    evidence = {"initial_loss": float(init), "expected": float(expected)}
-    if not math.isfinite(init) or not (expected / INITIAL_LOSS_FACTOR <= init
-                                       <= expected * INITIAL_LOSS_FACTOR):
+    low, high, warn = initial_loss_band(expected)
+    evidence = {"initial_loss": float(init), "expected": float(expected),
+                "note_band": [low, high], "warning_above": warn}
+    if not math.isfinite(init) or init > warn:
         return [Finding(
             "warning", "initial_loss",
-            f"The initial loss {init:.3g} is far from {expected:.3g} = ln C, the loss of a "
-            "uniform guess: the untrained network is confidently wrong.",
+            f"The initial loss {init:.3g} is far above {expected:.3g} = ln C, the loss of a "
+            "uniform guess: the untrained network is confidently wrong (its outputs are "
+            "far too large).",
             evidence,
-            "Check the output layer (softmax with from_logits=False, one unit per class), "
-            "that labels match the loss (sparse integers vs one-hot), the input scale, and "
-            "the initialisation (small last-layer weights give ln C).")]
+            "Check the input scale (standardise, or put keras.layers.Normalization first), "
+            "the initialisation (He/Glorot, not larger; small last-layer weights give ln "
+            "C), and the output layer (softmax with from_logits=False, one unit per "
+            "class).")]
+    if init > high:
+        return [Finding(
+            "info", "initial_loss",
+            f"The initial loss {init:.3g} is above {expected:.3g} = ln C (but below "
+            f"{warn:.3g}): the untrained outputs are somewhat confident; the first steps "
+            "shrink them.",
+            evidence,
+            "A smaller last-layer initialisation (e.g. its kernel scaled by 0.1) starts "
+            "at ln C.")]
+    if init < low:
+        return [Finding(
+            "info", "initial_loss",
+            f"The initial loss {init:.3g} is below {expected:.3g} = ln C: the untrained "
+            "network already does better than a uniform guess on the probe batch.",
+            evidence,
+            "Usually luck on an easy task. Otherwise check for inputs that contain the "
+            "label (leakage) and that the loss matches the labels and the output layer.")]
     return []
 
 
 def flat_loss(run: RunRecord) -> list[Finding]:
-    """Loss flat over the first ~100 steps → LR too low or bad initialisation."""
+    """Loss flat over the first ~100 steps → LR too low, frozen or bad initialisation.
+
+    A loss that barely moves after epoch 1 is flat only if epoch 1 did not already bring it
+    well below where it started (ln C, else the initial probe loss): a model that learns
+    its task within the first epoch and then settles at the task's floor is healthy.
+    """
     loss = run.curve("loss")
     if loss is None or not _finite(loss):
         return []
@@ -124,68 +182,134 @@ def flat_loss(run: RunRecord) -> list[Finding]:
             return []
         after = float(loss[0])
     change = (start - after) / max(abs(start), 1e-12)
-    if abs(change) < FLAT_TOLERANCE:
-        return [Finding(
-            "warning", "flat_loss",
-            f"The loss moved by only {100 * change:.2g}% over {k} epoch(s) "
-            f"({k * steps if steps else '?'} steps): nothing is being learned.",
-            {"start_loss": float(start), "loss_after": after, "epochs": k},
-            f"Raise the learning rate (try 1e-3 for Adam, or run {_LR_FINDER}); check the "
-            "initialisation (constant or zero weights never break symmetry) and that "
-            "gradients reach the weights (frozen layers, detached graph).")]
-    return []
+    if abs(change) >= FLAT_TOLERANCE:
+        return []
+    origin = run.reference_loss
+    evidence = {"start_loss": float(start), "loss_after": after, "epochs": k,
+                "reference_loss": origin}
+    if len(loss) >= 2 and origin is not None and loss[0] < (1 - FLAT_LEARNED) * origin:
+        return []
+    return [Finding(
+        "warning", "flat_loss",
+        f"The loss moved by only {100 * change:.2g}% over {k} epoch(s) "
+        f"({k * steps if steps else '?'} steps), and not below where it started: nothing "
+        "is being learned.",
+        evidence,
+        f"Raise the learning rate (try 1e-3 for Adam, or run {_LR_FINDER}); check the "
+        "initialisation (constant or zero weights never break symmetry) and that "
+        "gradients reach the weights (frozen layers, detached graph).")]
 
 
 def overfitting(run: RunRecord) -> list[Finding]:
-    """Train loss falling while val loss rises → overfitting."""
+    """Train loss falling while val loss rises → overfitting.
+
+    The rise must be real: more than ``OVERFIT_RISE`` of the minimum, more than
+    ``OVERFIT_ABS`` × the reference loss (ln C) in absolute terms (a validation loss of 0.06
+    that ends at 0.07 is sampling noise on a few hundred examples), and held: the median of
+    the last ``OVERFIT_LAST`` epochs is above the minimum by more than ``OVERFIT_RISE`` too.
+    """
     loss, val = run.curve("loss"), run.curve("val_loss")
     if val is None or len(val) < 4 or not (_finite(val) and _finite(loss)):
         return []
     best = int(np.argmin(val))
     if best >= len(val) - 1:
         return []
-    rise = (val[-1] - val[best]) / max(val[best], 1e-12)
+    floor = max(val[best], 1e-12)
+    rise = (val[-1] - val[best]) / floor
+    held = (float(np.median(val[-OVERFIT_LAST:])) - val[best]) / floor
+    ref = run.reference_loss
+    large = ref is None or val[-1] - val[best] > OVERFIT_ABS * ref
     train_falls = loss[-1] < loss[best]
-    if rise > OVERFIT_RISE and train_falls:
+    if rise > OVERFIT_RISE and held > OVERFIT_RISE and large and train_falls:
         return [Finding(
             "warning", "overfitting",
             f"The validation loss was lowest at epoch {best + 1} ({val[best]:.3g}) and rose "
             f"{100 * rise:.0f}% since, while the train loss kept falling: the model overfits.",
             {"best_epoch": best + 1, "best_val_loss": float(val[best]),
-             "final_val_loss": float(val[-1]), "final_loss": float(loss[-1])},
+             "final_val_loss": float(val[-1]), "final_loss": float(loss[-1]),
+             "reference_loss": ref},
             f"Stop at the best epoch ({_EARLY_STOPPING} with restore_best_weights), add "
             "regularisation (weight decay, keras.layers.Dropout), get more data or augment "
             "it, or use a smaller model.")]
     return []
 
 
+def _timeline(run: RunRecord, loss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Times (in epochs) and values of the train loss: each epoch mean sits mid-epoch, and
+    the initial probe loss, when known, at 0."""
+    times = np.arange(len(loss), dtype=float) + 0.5
+    init = run.summary.get("initial_loss")
+    if init is not None and math.isfinite(init):
+        return np.concatenate([[0.0], times]), np.concatenate([[float(init)], loss])
+    return times, loss
+
+
 def underfitting(run: RunRecord) -> list[Finding]:
-    """Both losses high and still falling at the end → underfitting or stopped too early."""
+    """Loss high and still falling fast at the end → stopped too early / too slow.
+
+    Tells a model that is still learning from one that has reached its task's noise floor.
+    It fires (warning) when all hold:
+
+    - the final train loss is above ``UNDERFIT_FRACTION`` × the reference (ln C);
+    - over the last ``UNDERFIT_WINDOW`` of the run (at least 2 epochs) the train loss
+      fell by more than ``STILL_FALLING`` of itself per epoch;
+    - that recent rate is at least ``UNDERFIT_BEND`` × the run's average rate: the curve
+      has not bent towards a floor (a run at its floor made most of its progress early);
+    - the validation loss, when logged, fell over the same epochs too: more training
+      would help on new data, not only on the training set.
+
+    A loss that stays high but has levelled off, with validation close to it, is the
+    task's floor or a model that is too small; the curves cannot tell them apart, so it is
+    a note (``loss_plateau``).
+    """
     loss = run.curve("loss")
     ref = run.reference_loss
     if ref is None or not _finite(loss):
         return []
+    times, values = _timeline(run, loss)
+    if len(values) < 2 or loss[-1] <= UNDERFIT_FRACTION * ref:
+        return []
+    n = len(values) - 1
+    window = min(n, max(2, math.ceil(UNDERFIT_WINDOW * len(loss))))
+    recent = (values[-1 - window] - values[-1]) / (times[-1] - times[-1 - window])
+    overall = (values[0] - values[-1]) / (times[-1] - times[0])
+    relative = recent / max(abs(values[-1]), 1e-12)
+    bend = recent / overall if overall > 0 else math.inf if recent > 0 else 0.0
     val = run.curve("val_loss")
-    high = loss[-1] > UNDERFIT_FRACTION * ref and (
-        val is None or not _finite(val) or val[-1] > UNDERFIT_FRACTION * ref)
-    if len(loss) >= 2:
-        previous = loss[-2]
-    else:
-        previous = run.summary.get("initial_loss")
-        if previous is None or not math.isfinite(previous):
-            return []
-    falling = (previous - loss[-1]) / max(abs(previous), 1e-12) > STILL_FALLING
-    if high and falling:
+    val_window = None if val is None else min(len(val) - 1, window)
+    val_falls = (val is None or not _finite(val) or val_window < 1
+                 or val[-1] < val[-1 - val_window] * (1 - STILL_FALLING))
+    evidence = {"final_loss": float(loss[-1]), "reference_loss": ref,
+                "final_val_loss": None if val is None else float(val[-1]),
+                "window_epochs": int(window), "recent_drop_per_epoch": float(recent),
+                "recent_drop_fraction": float(relative),
+                "recent_over_average_rate": float(bend)}
+    if relative > STILL_FALLING and bend >= UNDERFIT_BEND and val_falls:
         return [Finding(
             "warning", "underfitting",
-            f"The train loss ({loss[-1]:.3g}) is still high, above {UNDERFIT_FRACTION:g}× "
-            f"the reference {ref:.3g}, and still falling at the last epoch: the model "
-            "underfits or training stopped too early.",
-            {"final_loss": float(loss[-1]), "reference_loss": ref,
-             "final_val_loss": None if val is None else float(val[-1]),
-             "last_epoch_drop": float(previous - loss[-1])},
+            f"The train loss ({loss[-1]:.3g}) is still high and still falling fast: "
+            f"{100 * relative:.2g}% of itself per epoch over the last {window} epoch(s), "
+            f"{bend:.2g}× the run's average rate"
+            + (", with the validation loss falling too" if val is not None else "")
+            + ": training stopped too early or moves too slowly.",
+            evidence,
             "Train longer (more epochs; EarlyStopping with patience will stop it when it "
-            "is done), use a bigger model, or a higher learning rate (seed 004).")]
+            "is done) or raise the learning rate (seed 004); run "
+            f"{_LR_FINDER} to pick it.")]
+    gap = None if val is None or not _finite(val) else float(val[-1] - loss[-1])
+    if relative <= STILL_FALLING and (gap is None or abs(gap) <= GAP_LOSS * ref):
+        evidence["val_minus_train_loss"] = gap
+        return [Finding(
+            "info", "loss_plateau",
+            f"The train loss levelled off at {loss[-1]:.3g} ({loss[-1] / ref:.2g}× the "
+            f"reference {ref:.3g})"
+            + (f" and the validation loss is close ({val[-1]:.3g})" if gap is not None
+               else "")
+            + ": the task's noise floor, or a model too small for it.",
+            evidence,
+            "If the task should allow better, try a wider or deeper model: if it does no "
+            "better on the training set, the floor is the data's (label noise, overlapping "
+            "classes).")]
     return []
 
 

@@ -19,6 +19,26 @@ IMBALANCE_RATIO = 3.0
 INPUT_ABS_MAX = 10.0
 INPUT_STD_RANGE = (0.05, 5.0)
 INPUT_ABS_MEAN = 3.0
+#: Rows hashed per split to find examples shared between splits (the first ones).
+HASHED_ROWS = 200_000
+
+
+def row_hashes(x: Any) -> np.ndarray | None:
+    """One 64-bit hash per example (all inputs of the row together), first HASHED_ROWS.
+
+    Two examples with the same hash have, but for a hash collision (odds about n²/2⁶⁴),
+    identical input bytes (splits of one array share its dtype). The hashes are only
+    compared within one process. ``None`` when ``x`` has no numeric array.
+    """
+    arrays = [np.asarray(a) for a in leaves(x)]
+    if not arrays or any(a.dtype.kind not in "biuf" or a.ndim < 1 for a in arrays):
+        return None
+    n = min(len(arrays[0]), HASHED_ROWS)
+    flat = [np.ascontiguousarray(a[:n].reshape(n, -1)) for a in arrays]
+    if len(flat) == 1:
+        return np.fromiter((hash(r.tobytes()) for r in flat[0]), dtype="int64", count=n)
+    return np.fromiter((hash(b"".join(a[i].tobytes() for a in flat)) for i in range(n)),
+                       dtype="int64", count=n)
 
 
 def class_counts(y: np.ndarray) -> dict[int, int] | None:
@@ -61,7 +81,7 @@ def input_stats(x: np.ndarray) -> dict[str, Any]:
 
 
 def data_facts(x: Any, y: Any) -> dict[str, Any]:
-    """Size, input statistics (with the "not normalised" flag) and class counts.
+    """Size, input statistics (with the "not normalised" flag), class counts, row hashes.
 
     ``x`` may be one array, a list/tuple or a dict of arrays (a multi-input model). Then
     ``input_stats`` covers every numeric input together, ``input_stats_per_input`` holds
@@ -73,7 +93,8 @@ def data_facts(x: Any, y: Any) -> dict[str, Any]:
     if not numeric:
         numeric = [np.zeros(0)]
     stats = input_stats(np.concatenate([a.reshape(-1) for a in numeric]))
-    facts: dict[str, Any] = {"size": num_rows("x", x), "input_stats": stats}
+    facts: dict[str, Any] = {"size": num_rows("x", x), "input_stats": stats,
+                             "row_hashes": row_hashes(x)}
     if isinstance(x, (list, tuple, dict)):
         keys = sorted(x) if isinstance(x, dict) else range(len(x))
         per_input = {str(k): input_stats(x[k]) for k in keys
@@ -89,13 +110,22 @@ def data_facts(x: Any, y: Any) -> dict[str, Any]:
     return facts
 
 
+def shared_fraction(rows: np.ndarray | None, reference: np.ndarray | None) -> float | None:
+    """Fraction of ``rows`` (hashes) found in ``reference``; ``None`` without both."""
+    if rows is None or reference is None or len(rows) == 0:
+        return None
+    return float(np.isin(rows, reference).mean())
+
+
 def summarise_data(facts: dict[str, Any], probe_x, probe_y, class_stats: bool | None,
                    classification: bool, note) -> dict[str, Any]:
     """The logger's data part of ``summary``: split sizes, class counts, input statistics.
 
     ``facts`` maps ``"train"``, ``"val"`` and ``"test"`` to :func:`data_facts` (or ``None``);
     ``note(message)`` reports class statistics that were asked for and cannot be given.
-    Without train facts, input statistics come from the probe batch.
+    Without train facts, input statistics come from the probe batch. ``val_in_train_fraction``
+    (``test_in_train_fraction``) is the fraction of validation (test) examples whose inputs
+    also appear in the training split.
     """
     out: dict[str, Any] = {}
     for key, split in facts.items():
@@ -119,6 +149,14 @@ def summarise_data(facts: dict[str, Any], probe_x, probe_y, class_stats: bool | 
         if key == "train":
             out["imbalance_ratio"] = split["imbalance_ratio"]
             out["imbalanced"] = split["imbalanced"]
+    train = facts.get("train")
+    for key in ("val", "test"):
+        split = facts.get(key)
+        if train is None or split is None:
+            continue
+        shared = shared_fraction(split.get("row_hashes"), train.get("row_hashes"))
+        if shared is not None:
+            out[f"{key}_in_train_fraction"] = shared
     if facts.get("train") is None and probe_x is not None:
         probe = data_facts(probe_x, probe_y)
         out["input_stats"] = probe["input_stats"]

@@ -20,12 +20,15 @@ RULES: dict[str, Callable[[RunRecord], list[Finding]]] = {
     "oscillating_loss": curve_rules.oscillating_loss,
     "chance_level": curve_rules.chance_level,
     "dead_units": probe_rules.dead_units,
+    "saturated_units": probe_rules.saturated_units,
     "symmetric_units": probe_rules.symmetry,
     "update_ratio": probe_rules.update_ratio,
     "inputs_not_normalised": probe_rules.inputs_not_normalised,
     "class_imbalance": probe_rules.class_imbalance,
     "gradient_depth": probe_rules.gradient_depth,
     "train_inference_mismatch": probe_rules.train_inference_mismatch,
+    "output_loss_mismatch": probe_rules.output_loss_mismatch,
+    "split_overlap": probe_rules.split_overlap,
     "still_improving": curve_rules.still_improving,
 }
 
@@ -38,33 +41,57 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     (every rule). It implements the readings of seed 004 (learning curves) and seed 000
     (information à enregistrer):
 
-    ============================  ==========================================================
-    code                          fires when
-    ============================  ==========================================================
-    ``nonfinite_loss`` (error)    loss or val loss NaN/Inf
-    ``exploding_loss`` (error)    an epoch's loss > 10 × max(initial, ln C); or the final
-                                  loss above both epoch 1's and ln C; or > 1.5 × its minimum
-    ``initial_loss``              initial probe loss outside [ln C / 1.5, 1.5 ln C]
-    ``flat_loss``                 loss moved < 5 % from epoch 1 over the next ~100 steps
-    ``overfitting``               val loss ≥ 10 % above its minimum while train loss falls
-    ``underfitting``              final loss > 0.1 × ln C and still falling > 1 %/epoch
-    ``generalization_gap``        train − val accuracy > 0.10 (or loss gap > 0.5 ln C)
-    ``oscillating_loss``          train loss rose > 2 % in ≥ 2 and ≥ 25 % of the epochs
-    ``chance_level``              final (val) accuracy < 1.5 / C
-    ``dead_units``                > 50 % of a hidden layer's units zero on every example
-    ``symmetric_units``           every unit of a layer outputs the same value
-    ``update_ratio_high/_low``    per-step ||ΔW||/||W|| > 1e-1 in any record of a layer, or
-                                  < 1e-4 in every layer over the first 3 records (median)
-                                  of a run that never overshot; the rule of thumb is ~1e-3
-    ``inputs_not_normalised``     |x| > 10, std outside [0.05, 5] or |mean| > 3
-    ``class_imbalance``           largest / smallest class count > 3
-    ``vanishing_gradients``       grad rms first / last weighted layer < 1e-2 (> 1e2:
-                                  ``exploding_gradients``)
-    ``train_inference_mismatch``  probe loss in inference mode > 2 × and > 0.1 ln C above
-                                  the training-mode loss on the same examples (BatchNorm
-                                  moving statistics, dropout)
-    ``still_improving`` (info)    val loss fell > 1 % in each of the last two epochs
-    ============================  ==========================================================
+    ==============================  ========================================================
+    code                            fires when
+    ==============================  ========================================================
+    ``nonfinite_loss`` (error)      loss or val loss NaN/Inf
+    ``exploding_loss`` (error)      an epoch's loss > 10 × max(initial, ln C); or the final
+                                    loss above both epoch 1's and ln C; or > 1.5 × its
+                                    minimum
+    ``initial_loss``                initial probe loss > ln C + max(ln C, 1 nat): logits
+                                    about 3 × too large (warning); outside
+                                    [ln C / 1.5, 1.5 ln C] otherwise (info, with separate
+                                    messages above and below ln C)
+    ``flat_loss``                   loss moved < 5 % from epoch 1 over the next ~100 steps,
+                                    and epoch 1 is not already 10 % below ln C (else the
+                                    initial loss): a run that learned in epoch 1 and settled
+                                    is not flat
+    ``overfitting``                 val loss ≥ 10 % above its minimum while train loss falls
+    ``underfitting``                final loss > 0.1 × ln C, still falling > 1 % of itself
+                                    per epoch over the last quarter of the run (≥ 2 epochs),
+                                    at ≥ 0.3 × the run's average rate (the curve has not
+                                    bent to a floor), with the val loss falling too
+    ``loss_plateau`` (info)         final loss > 0.1 × ln C, falling < 1 %/epoch, val loss
+                                    within 0.5 ln C of it: noise floor or a small model
+    ``generalization_gap``          train − val accuracy > 0.10 (or loss gap > 0.5 ln C)
+    ``oscillating_loss``            train loss rose > 2 % in ≥ 2 and ≥ 25 % of the epochs
+    ``chance_level``                final (val) accuracy < 1.5 / C
+    ``dead_units``                  > 50 % of a hidden layer's units zero on every example
+    ``saturated_units``             a tanh/sigmoid layer's mean derivative < 10 % of its peak
+                                    (tanh: 1 − rms²; sigmoid: (mean − rms²) / ¼)
+    ``symmetric_units``             every unit of a layer outputs the same value
+    ``update_ratio_high/_low``      per-step ||ΔW||/||W|| > 1e-1 in any record of a layer, or
+                                    < 1e-4 in every layer over the first 3 records (median)
+                                    of a run that never overshot; the rule of thumb is ~1e-3
+    ``inputs_not_normalised``       |x| > 10, std outside [0.05, 5] or |mean| > 3, and no
+                                    normalising layer before the first weighted layer;
+                                    warning with evidence of harm (NaN/Inf inputs, initial
+                                    loss warning, NaN loss, first hidden layer rms > 10,
+                                    dead or saturated), else info
+    ``class_imbalance``             largest / smallest class count > 3
+    ``vanishing_gradients``         grad rms first / last weighted layer < 1e-2 (> 1e2:
+                                    ``exploding_gradients``)
+    ``train_inference_mismatch``    probe loss in inference mode > 2 × and > 0.1 ln C above
+                                    the training-mode loss on the same examples (BatchNorm
+                                    moving statistics, dropout)
+    ``output_loss_mismatch``        softmax/sigmoid output with from_logits=True, no
+                                    probability output with from_logits=False, sigmoid
+                                    outputs with a categorical loss, or a one-unit softmax
+                                    (error)
+    ``split_overlap``               > 5 % of the validation (test) inputs also in the
+                                    training inputs (> 1 %: info)
+    ``still_improving`` (info)      val loss fell > 1 % in each of the last two epochs
+    ==============================  ========================================================
 
     Args:
         history_or_logger: a ``keras.callbacks.History``, a ``DiagnosticLogger``, a tidy

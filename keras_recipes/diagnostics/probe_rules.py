@@ -28,6 +28,19 @@ MISMATCH_RATIO = 2.0
 MISMATCH_GAP = 0.1
 #: Gradient rms of the first weighted layer / the last: vanishing / exploding beyond these.
 GRADIENT_DEPTH_RATIO = (1e-2, 1e2)
+#: A tanh or sigmoid layer is saturated when its mean derivative, relative to the peak
+#: derivative (1 for tanh, 1/4 for sigmoid), is below SATURATION_DERIVATIVE at the last
+#: record, or below SATURATION_AT_INIT at the first (before training, Glorot or LeCun
+#: weights give about 0.6: pre-activations of standard deviation about 1).
+SATURATION_DERIVATIVE = 0.1
+SATURATION_AT_INIT = 0.25
+#: Unnormalised inputs hurt the run when the first hidden layer's activation rms is above
+#: this at the last record (its units see values far from a unit scale).
+INPUT_HARM_RMS = 10.0
+#: Validation (test) examples whose inputs are also training inputs: a warning above this
+#: fraction, a note above OVERLAP_NOTE.
+OVERLAP_WARN = 0.05
+OVERLAP_NOTE = 0.01
 
 _NORMALISATION_LAYERS = ("BatchNormalization", "LayerNormalization", "GroupNormalization",
                          "UnitNormalization", "RMSNormalization")
@@ -38,6 +51,14 @@ def _last_records(table):
     if table.empty:
         return None, None
     epoch = int(table.index.max())
+    return epoch, table.loc[epoch].dropna()
+
+
+def _first_records(table):
+    """Rows of the first record (all layers), dropping layers with no value."""
+    if table.empty:
+        return None, None
+    epoch = int(table.index.min())
     return epoch, table.loc[epoch].dropna()
 
 
@@ -135,22 +156,222 @@ def update_ratio(run: RunRecord) -> list[Finding]:
     return []
 
 
-def inputs_not_normalised(run: RunRecord) -> list[Finding]:
-    """Inputs far from a unit scale (the seeds' classic error).
+def _first_hidden(run: RunRecord, stat: str) -> tuple[str, float] | None:
+    """The first hidden layer's value of ``stat`` at the last record."""
+    hidden = run.summary.get("hidden_layers") or []
+    epoch, last = _last_records(run.layer_stat(stat))
+    if last is None:
+        return None
+    for name in hidden or list(last.index):
+        if name in last.index:
+            return name, float(last[name])
+    return None
 
-    Silent when the model's first layer normalises its inputs itself (``Normalization``,
-    ``Rescaling``, ``MinMaxNormalization``): raw inputs are then what it expects.
+
+def _input_harm(run: RunRecord) -> dict:
+    """Evidence that the input scale hurts this run (empty when none)."""
+    from keras_recipes.diagnostics.curve_rules import initial_loss_band
+
+    harm: dict = {}
+    init = run.summary.get("initial_loss")
+    expected = run.summary.get("expected_initial_loss")
+    if init is not None and expected and (not math.isfinite(init)
+                                          or init > initial_loss_band(expected)[2]):
+        harm["initial_loss"] = float(init)
+        harm["expected_initial_loss"] = float(expected)
+    loss = run.curve("loss")
+    if loss is not None and not np.all(np.isfinite(loss)):
+        harm["non_finite_loss"] = True
+    first = _first_hidden(run, "act_rms")
+    if first is not None and first[1] > INPUT_HARM_RMS:
+        harm["first_hidden_layer"] = first[0]
+        harm["first_hidden_rms"] = first[1]
+    dead = _first_hidden(run, "act_dead_fraction")
+    if dead is not None and dead[1] > DEAD_FRACTION:
+        harm["first_hidden_dead_fraction"] = dead[1]
+    saturated = _saturation(run).get((first or dead or ("", 0))[0])
+    if saturated is not None and saturated < SATURATION_DERIVATIVE:
+        harm["first_hidden_mean_derivative"] = saturated
+    return harm
+
+
+def inputs_not_normalised(run: RunRecord) -> list[Finding]:
+    """Inputs far from a unit scale (the seeds' classic error), judged on what they do.
+
+    Silent when the model normalises its inputs before its first weighted layer
+    (``Normalization``, ``Rescaling``, ``MinMaxNormalization``, ``BatchNormalization`` or
+    ``LayerNormalization`` first): raw inputs are then what it expects. Otherwise
+    non-finite inputs, or a scale with evidence of harm (initial loss far above ln C, a
+    diverged loss, a first hidden layer whose activations are far from a unit scale, dead
+    or saturated), give a warning; a scale without such evidence is a note.
     """
     if run.summary.get("inputs_normalised", True) or run.summary.get("normalisation_layer"):
         return []
     stats = {k: v for k, v in (run.summary.get("input_stats") or {}).items()
              if k in ("min", "max", "mean", "std", "non_finite")}
+    advice = ("Standardise with statistics of the train set ((x − mean) / std, e.g. "
+              "keras.layers.Normalization adapted on it as the model's first layer), or "
+              "scale to [0, 1] (images: / 255).")
+    if stats.get("non_finite"):
+        return [Finding(
+            "warning", "inputs_not_normalised",
+            f"{stats['non_finite']} input value(s) are NaN or infinite.", stats,
+            "Impute or drop the missing values before training; " + advice)]
+    harm = _input_harm(run)
+    if harm:
+        return [Finding(
+            "warning", "inputs_not_normalised",
+            "The inputs are not normalised (values far outside a unit scale) and it shows: "
+            + ", ".join(_HARM_TEXT[k] for k in harm if k in _HARM_TEXT) + ".",
+            {**stats, **harm}, advice)]
     return [Finding(
-        "warning", "inputs_not_normalised",
-        "The inputs are not normalised (values far outside a unit scale, or non-finite).",
-        stats,
-        "Standardise with statistics of the train set ((x − mean) / std, e.g. "
-        "keras.layers.Normalization adapted on it), or scale to [0, 1] (images: / 255).")]
+        "info", "inputs_not_normalised",
+        "The inputs are not on a unit scale; this run shows no harm from it (initial loss, "
+        "first hidden layer and loss curve look fine).", stats, advice)]
+
+
+_HARM_TEXT = {
+    "initial_loss": "the initial loss is far above ln C",
+    "non_finite_loss": "the loss became NaN or infinite",
+    "first_hidden_rms": "the first hidden layer's activations are far from a unit scale",
+    "first_hidden_dead_fraction": "most units of the first hidden layer are dead",
+    "first_hidden_mean_derivative": "the first hidden layer is saturated",
+}
+
+_BOUNDED = {"tanh": (1.0,), "sigmoid": (0.25,)}
+
+
+def _saturation(run: RunRecord, first: bool = False) -> dict[str, float]:
+    """Mean derivative / peak derivative of each tanh or sigmoid layer, at the last record
+    (or the first).
+
+    From the probe's activation moments: tanh' = 1 − a², so its mean is 1 − rms²;
+    sigmoid' = a (1 − a), so its mean is mean − rms², out of a peak of 1/4.
+    """
+    activations = {d.get("name"): d.get("activation")
+                   for d in run.summary.get("layers", []) if isinstance(d, dict)}
+    pick = _first_records if first else _last_records
+    _, rms = pick(run.layer_stat("act_rms"))
+    _, mean = pick(run.layer_stat("act_mean"))
+    if rms is None:
+        return {}
+    out = {}
+    for layer, r in rms.items():
+        kind = activations.get(layer)
+        if kind == "tanh":
+            out[layer] = float(max(0.0, 1.0 - r * r))
+        elif kind == "sigmoid" and mean is not None and layer in mean.index:
+            out[layer] = float(max(0.0, mean[layer] - r * r) / 0.25)
+    return out
+
+
+def saturated_units(run: RunRecord) -> list[Finding]:
+    """tanh or sigmoid hidden layers stuck in their flat tails → gradients die there.
+
+    The mean derivative of the layer's activation over the probe batch, relative to its
+    peak, is below ``SATURATION_DERIVATIVE`` at the last record, or below
+    ``SATURATION_AT_INIT`` at the first (the initialisation or the input scale put the
+    units there before any learning): most pre-activations are so large that the
+    activation is flat, and the gradient through the layer shrinks by that factor. A
+    trained layer may legitimately be confident, hence the stricter bound at the end.
+    """
+    last = {k: v for k, v in _saturation(run).items() if v < SATURATION_DERIVATIVE}
+    start = {k: v for k, v in _saturation(run, first=True).items()
+             if v < SATURATION_AT_INIT}
+    bad = {**start, **last}
+    if not bad:
+        return []
+    when = ("at the end of training" if not start else "at initialisation" if not last
+            else "at initialisation and at the end")
+    return [Finding(
+        "warning", "saturated_units",
+        f"{', '.join(bad)}: the mean derivative of the activation is only "
+        f"{min(bad.values()):.2g} of its peak on the probe batch {when}: the units sit in "
+        "the flat tails of tanh/sigmoid and pass little gradient.",
+        {"mean_derivative_over_peak_first": start, "mean_derivative_over_peak_last": last},
+        "Scale the initialisation down (Glorot for tanh/sigmoid), normalise the inputs, add "
+        "BatchNormalization before the activation, or use ReLU-family activations.")]
+
+
+_CE_LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy",
+              "categorical_focal_crossentropy", "binary_crossentropy",
+              "binary_focal_crossentropy")
+_PROBABILITIES = ("softmax", "sigmoid")
+
+
+def output_loss_mismatch(run: RunRecord) -> list[Finding]:
+    """The output layer and the loss disagree on what the outputs are.
+
+    Reads the output activation and the loss's ``from_logits`` flag from the logger's
+    summary: probabilities given to a loss that expects logits (softmax or sigmoid with
+    ``from_logits=True``), scores given to a loss that expects probabilities (no activation
+    with ``from_logits=False``: Keras clips them into (0, 1)), sigmoid outputs given to a
+    categorical cross-entropy (they do not sum to 1), or a softmax over a single unit
+    (always 1).
+    """
+    s = run.summary
+    loss, act, logits = s.get("loss_name"), s.get("output_activation"), s.get(
+        "loss_from_logits")
+    units = s.get("num_outputs")
+    evidence = {"loss": loss, "from_logits": logits, "output_activation": act,
+                "output_units": units}
+    if act == "softmax" and units == 1:
+        return [Finding(
+            "error", "output_loss_mismatch",
+            "The output is a softmax over a single unit: it is 1 for every example, so "
+            "nothing can be learned.", evidence,
+            "For two classes use Dense(1, activation='sigmoid') with binary_crossentropy, "
+            "or Dense(2, activation='softmax') with sparse_categorical_crossentropy.")]
+    if loss not in _CE_LOSSES or act is None:
+        return []
+    if logits is True and act in _PROBABILITIES:
+        return [Finding(
+            "warning", "output_loss_mismatch",
+            f"The output layer applies {act} but the loss has from_logits=True: the loss "
+            f"applies {act} a second time to values in [0, 1], so its predictions stay close "
+            "to uniform and its gradients are small.", evidence,
+            f"Either drop the output {act} (Dense without activation) and keep "
+            "from_logits=True, or keep it and use from_logits=False.")]
+    if logits is False and act not in _PROBABILITIES:
+        return [Finding(
+            "warning", "output_loss_mismatch",
+            f"The output layer's activation is {act!r}, but the loss has "
+            "from_logits=False and reads the outputs as probabilities: Keras clips them "
+            "into (0, 1), and negative scores all count as 0.", evidence,
+            "Pass from_logits=True to the loss (e.g. keras.losses."
+            "SparseCategoricalCrossentropy(from_logits=True)), or end with a softmax "
+            "(sigmoid for binary_crossentropy).")]
+    if act == "sigmoid" and loss.startswith(("sparse_categorical", "categorical")) \
+            and units and units > 1:
+        return [Finding(
+            "warning", "output_loss_mismatch",
+            f"{units} sigmoid outputs feed a categorical cross-entropy: they do not form a "
+            "distribution over the classes (they need not sum to 1).", evidence,
+            "Use a softmax output for one label per example; keep sigmoid outputs with "
+            "binary_crossentropy for several labels per example.")]
+    return []
+
+
+def split_overlap(run: RunRecord) -> list[Finding]:
+    """Validation or test examples whose inputs are also training inputs.
+
+    The logger hashes every example's inputs (``val_in_train_fraction``,
+    ``test_in_train_fraction``). Shared examples make the held-out scores optimistic.
+    """
+    shared = {k: float(run.summary[f"{k}_in_train_fraction"]) for k in ("val", "test")
+              if run.summary.get(f"{k}_in_train_fraction") is not None}
+    worst = max(shared.values(), default=0.0)
+    if worst <= OVERLAP_NOTE:
+        return []
+    names = " and ".join(f"{100 * v:.3g}% of the {'validation' if k == 'val' else 'test'} "
+                         "examples" for k, v in shared.items() if v > OVERLAP_NOTE)
+    severity = "warning" if worst > OVERLAP_WARN else "info"
+    return [Finding(
+        severity, "split_overlap",
+        f"{names} also appear (identical inputs) in the training data: held-out scores "
+        "are optimistic.", {f"{k}_in_train_fraction": v for k, v in shared.items()},
+        "Split before any augmentation or duplication, drop duplicates across splits "
+        "(keras_recipes.data.split), and keep the test set apart until the end.")]
 
 
 def class_imbalance(run: RunRecord) -> list[Finding]:
@@ -167,8 +388,27 @@ def class_imbalance(run: RunRecord) -> list[Finding]:
         "recall or a balanced metric rather than accuracy.")]
 
 
+def _initial_depth_ratio(table, layers) -> float | None:
+    """Gradient rms of the first weighted layer / the last hidden one, at the first record
+    (the initialisation, epoch 0); ``None`` with fewer than two hidden weighted layers."""
+    if len(layers) < 3 or int(table.index.min()) != 0:
+        return None
+    first, last = table[layers[0]].iloc[0], table[layers[-2]].iloc[0]
+    if not (np.isfinite(first) and np.isfinite(last) and last > 0):
+        return None
+    return float(first / last)
+
+
 def gradient_depth(run: RunRecord) -> list[Finding]:
-    """Gradient rms of the first weighted layer versus the last: vanishing or exploding."""
+    """Gradient rms of the first weighted layer versus the last: vanishing or exploding.
+
+    The median ratio over the records compares the first weighted layer with the last
+    (the head). At initialisation (epoch 0) the first weighted layer is also compared with
+    the last *hidden* one: the head's initial scale is a choice (a small head starts at
+    ln C) and scales every hidden gradient alike, so the depth signal is measured across
+    the hidden stack. Adam rescales each weight's step, so a network whose gradients vanish
+    at initialisation may still train, slowly: that case is reported too.
+    """
     table = run.layer_stat("grad_rms")
     if table.empty:
         return []
@@ -184,11 +424,19 @@ def gradient_depth(run: RunRecord) -> list[Finding]:
     low, high = GRADIENT_DEPTH_RATIO
     evidence = {"first_layer": layers[0], "last_layer": layers[-1],
                 "median_grad_rms_ratio": ratio}
-    if ratio < low:
+    start = _initial_depth_ratio(table, layers)
+    if ratio < low or (start is not None and 0 < start < low):
+        if ratio < low:
+            where, shown = f"the one at {layers[-1]}", ratio
+        else:
+            where, shown = (f"the one at {layers[-2]} at initialisation (Adam's per-weight "
+                            "scaling can hide it later, at the cost of a slow start)"), start
+            evidence["initial_grad_rms_ratio_hidden"] = start
+            evidence["last_hidden_layer"] = layers[-2]
         return [Finding(
             "warning", "vanishing_gradients",
-            f"The gradient reaching {layers[0]} is {ratio:.2g}× the one at {layers[-1]}: "
-            "gradients vanish across depth.", evidence,
+            f"The gradient reaching {layers[0]} is {shown:.2g}× {where}: gradients vanish "
+            "across depth.", evidence,
             "Use ReLU-family activations with He initialisation, BatchNormalization, "
             "residual connections, or a shallower model.")]
     if ratio > high:
