@@ -12,7 +12,7 @@ from keras_recipes._validation import check_number, check_one_of, check_probabil
 from keras_recipes.workflows.common import check_model, model_label
 
 #: Stage-3 schedules.
-SCHEDULES = ("onecycle", "cosine")
+SCHEDULES = ("onecycle", "cosine", "staircase")
 #: Settings that define what a run is: a rerun in the same folder must repeat them.
 IDENTITY_KEYS = ("dataset", "target", "drop", "model", "stage_classes", "stage1_per_class",
                  "seed")
@@ -21,6 +21,10 @@ RECORDED_KEYS = ("stage1_epochs", "stage2_epochs", "stage3_epochs", "batch_size"
                  "stage1_min_train_accuracy", "stage2_min_val_accuracy", "patience",
                  "lr_finder_steps", "schedule", "dropout", "weight_decay", "augment",
                  "stage3_augment", "grow", "standardize", "resume")
+#: Settings added later: recorded only when they differ from their default, so a run folder
+#: written before them still matches a run with the default settings.
+OPTIONAL_RECORDED_KEYS = ("minibatch_steps", "minibatch_max_loss", "plateau_factor",
+                          "plateau_patience")
 
 
 class SteamrollerInputError(ValueError):
@@ -41,6 +45,18 @@ class SteamrollerConfig:
     names, ``stage_classes`` an int or a tuple of labels. Whether ``out`` can be written
     depends on the machine, so it is checked when the run starts (on every worker of a
     multi-worker run, before they agree to go on), not here.
+
+    Stage 1's minibatch check and stage 3's staircase schedule read four more settings:
+
+    - ``minibatch_steps``: most steps of stage 1's "overfit one minibatch" check (seed
+      003), ``0`` to skip it. Defaults to ``100``.
+    - ``minibatch_max_loss``: the training loss of that minibatch counted as near zero;
+      the stage-1 gate fails when the check does not reach it. Defaults to ``0.01``.
+    - ``plateau_factor``: with ``schedule="staircase"``, stage 3 multiplies the learning
+      rate by this β in ``(0, 1)`` at each plateau of the validation loss (seed 000's
+      strategy #1; the notes suggest β ∈ {0.1, 0.2, 0.5}). Defaults to ``0.2``.
+    - ``plateau_patience``: epochs without improvement that make a plateau. Defaults to
+      ``3``.
 
     Raises:
         SteamrollerInputError: (a ``ValueError``) naming the first bad setting, e.g. a
@@ -88,6 +104,10 @@ class SteamrollerConfig:
     resume: bool = True
     verbose: int = 1
     distribute: str | None = None
+    minibatch_steps: int = 100
+    minibatch_max_loss: float = 0.01
+    plateau_factor: float = 0.2
+    plateau_patience: int = 3
 
     def __post_init__(self) -> None:
         try:
@@ -114,6 +134,12 @@ class SteamrollerConfig:
         if self.stage3_augment is not None:
             check_number("stage3_augment", self.stage3_augment, low=0)
         check_one_of("schedule", self.schedule, SCHEDULES)
+        check_number("minibatch_steps", self.minibatch_steps, low=0, integer=True)
+        check_number("minibatch_max_loss", self.minibatch_max_loss, low=0,
+                     low_inclusive=False)
+        check_number("plateau_factor", self.plateau_factor, low=0, high=1,
+                     low_inclusive=False, high_inclusive=False)
+        check_number("plateau_patience", self.plateau_patience, low=0, integer=True)
         check_number("verbose", self.verbose, low=0, integer=True)
         if self.distribute is not None:
             from keras_recipes._distribute import check_setup
@@ -148,8 +174,12 @@ class SteamrollerConfig:
         return model_label(self.model)
 
     def recorded(self) -> dict[str, Any]:
-        """The settings written to ``summary.json`` (``"settings"``)."""
-        return {k: getattr(self, k) for k in RECORDED_KEYS}
+        """The settings written to ``summary.json`` (``"settings"``): :data:`RECORDED_KEYS`,
+        then those of :data:`OPTIONAL_RECORDED_KEYS` that differ from their default."""
+        fields = {f.name: f.default for f in dataclasses.fields(self)}
+        return {**{k: getattr(self, k) for k in RECORDED_KEYS},
+                **{k: getattr(self, k) for k in OPTIONAL_RECORDED_KEYS
+                   if getattr(self, k) != fields[k]}}
 
     def identity(self, dataset_name: str, stage_classes: list[int]) -> dict[str, Any]:
         """What a rerun in the same folder must repeat (``"config"`` of ``summary.json``)."""

@@ -166,7 +166,38 @@ def _format_gate(gate: dict[str, Any]) -> str:
     text = f"{gate.get('metric', '?')} = {value:.4f}" if value is not None else "not measured"
     if bound is not None:
         text += f" (bound {'≥' if gate.get('higher_is_better', True) else '≤'} {bound:g})"
+    if "minibatch" in gate:
+        text += f"; one minibatch overfitted: {'yes' if gate['minibatch'] else 'no'}"
     return text
+
+
+def _minibatch_lines(check: dict[str, Any] | None) -> list[str]:
+    """The "overfit one minibatch" check, in one line (none when the stage has none)."""
+    if not isinstance(check, dict):
+        return []
+    verdict = "reached" if check.get("passed") else "**not reached**"
+    return [f"Overfit one minibatch ({check.get('examples')} training examples, training-mode "
+            f"loss of that batch, learning rate {_num(check.get('learning_rate'))}): "
+            f"{_num(check.get('first_loss'))} → {_num(check.get('last_loss'))} in "
+            f"{check.get('steps_run')} of {check.get('steps_max')} steps; near zero "
+            f"(≤ {_num(check.get('max_loss'))}) {verdict}"]
+
+
+def _staircase_lines(staircase: dict[str, Any] | None) -> list[str]:
+    """The plateaus found by stage 3's staircase schedule (none for other schedules)."""
+    if not isinstance(staircase, dict):
+        return []
+    rows = staircase.get("reductions")
+    rows = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    found = ", ".join(f"epoch {r.get('epoch')} (step {r.get('step')}) → "
+                      f"{_num(r.get('learning_rate'))}" for r in rows)
+    return [f"Staircase (×{staircase.get('factor')} at each plateau of val_loss, patience "
+            f"{staircase.get('patience')}): "
+            + (found or "no plateau, the rate stayed constant")]
+
+
+def _num(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, int | float) else "nan"
 
 
 def _preprocessing_lines(pre: dict[str, Any] | None) -> list[str]:
@@ -226,6 +257,8 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
             f"Regularisation: {r.get('regularisation', {})}",
             f"Learning rate: {r.get('lr', {})}",
             f"Early stopping: {r.get('stopping', '')}",
+            *_minibatch_lines(r.get("minibatch")),
+            *_staircase_lines(r.get("lr", {}).get("staircase")),
             f"Check: {_format_gate(r.get('gate', {}))} → **{r.get('status')}**",
         ])
         if r.get("growth"):

@@ -167,10 +167,29 @@ def run_stage(
     say(f"   LR finder: suggestion {suggestion if suggestion is None else f'{suggestion:.3g}'}"
         f" ({finder.rule}); training at {lr:.3g}")
 
+    # 1b. seed 003's "overfit one minibatch": on the fresh network, at the rate the stage
+    # trains at; the network is restored, so the stage trains as it would without it.
+    minibatch = None
+    if stage.overfit_minibatch and int(getattr(config, "minibatch_steps", 0)) > 0:
+        from keras_recipes.workflows.steamroller.minibatch import overfit_minibatch
+
+        minibatch = overfit_minibatch(model, x_tr, y_tr, learning_rate=lr,
+                                      batch_size=batch_size, steps=config.minibatch_steps,
+                                      max_loss=config.minibatch_max_loss, seed=config.seed)
+        clock.lap("minibatch")
+        say(f"   one minibatch ({minibatch['examples']} examples): training loss "
+            f"{_fmt(minibatch['first_loss'])} -> {_fmt(minibatch['last_loss'])} in "
+            f"{minibatch['steps_run']} steps at learning rate "
+            f"{minibatch['learning_rate']:.3g} (near zero, <= {config.minibatch_max_loss:g}: "
+            f"{'reached' if minibatch['passed'] else 'NOT reached'})")
+
     # 2. training with the diagnostic logger, a CSV log and the stage's stopper.
     optimizer, opt_desc = stage.optimizer(lr, epochs * steps_per_epoch, config)
     _compile(model, optimizer)
     stopper, stop_desc = stage.stopper(config)
+    extra = list(stopper) if isinstance(stopper, list | tuple) else []
+    if extra:
+        stopper = extra.pop(0)
     validation = data.train if stage.validation == "train" else data.val
     logger = DiagnosticLogger(probe=(x_tr[:PROBE_SIZE], y_tr[:PROBE_SIZE]), log_dir=stage_dir,
                               every_n_epochs=max(1, epochs // 25), data=(x_tr, y_tr),
@@ -193,7 +212,7 @@ def run_stage(
     precise_bn = PreciseBatchNorm(calibration, batch_size=batch_size,
                                   every_n_epochs=1 if stage.recalibrate_every_epoch else 0)
     callbacks = [keras.callbacks.CSVLogger(str(stage_dir / "history.csv")), logger, stopper,
-                 precise_bn]
+                 *extra, precise_bn]
     if verbose:
         callbacks.append(StageProgress(number, of, data.name, stream=stream))
     history = model.fit(train_data, validation_data=validation, epochs=epochs,
@@ -215,6 +234,15 @@ def run_stage(
     value = scores[part][kind]
     bound = None if stage.gate.bound is None else float(stage.gate.bound(config))
     passed = stage.gate.check(value, bound)
+    reason = None
+    if bound is not None and not passed:
+        below = "<" if stage.gate.higher_is_better else ">"
+        reason = (f"{stage.gate.metric} = {_fmt(value)} {below} {bound:g}")
+    if minibatch is not None and not minibatch["passed"]:
+        from keras_recipes.workflows.steamroller.minibatch import failure_reason
+
+        passed = False
+        reason = "; ".join(r for r in (reason, failure_reason(minibatch)) if r)
     weight_decay = getattr(optimizer, "weight_decay", None) or 0.0
     record: dict[str, Any] = {
         "stage": number, "name": data.name, "goal": data.goal,
@@ -233,13 +261,26 @@ def run_stage(
         "epochs_run": len(history.history.get("loss", [])), "epochs_max": epochs,
         **scores,
         "gate": {"metric": stage.gate.metric, "value": value, "bound": bound,
-                 "higher_is_better": stage.gate.higher_is_better},
-        "status": "done" if bound is None else "passed" if passed else "failed",
+                 "higher_is_better": stage.gate.higher_is_better,
+                 **({} if minibatch is None else {"minibatch": minibatch["passed"]}),
+                 **({} if reason is None else {"reason": reason})},
+        "status": ("done" if bound is None and minibatch is None
+                   else "passed" if passed else "failed"),
     }
+    if minibatch is not None:
+        record["minibatch"] = minibatch
+    plateau = next((c for c in extra if hasattr(c, "reductions")), None)
+    if plateau is not None:
+        record["lr"]["staircase"] = {
+            "factor": plateau.factor, "patience": plateau.patience,
+            "reductions": [{"epoch": e, "step": st, "learning_rate": r}
+                           for e, st, r in plateau.reductions]}
     clock.lap("evaluate")
 
     # 4. the doctor, the plots and the error analysis.
     findings = diagnose(logger)
+    if minibatch is not None and not minibatch["passed"]:
+        findings = [_minibatch_finding(minibatch), *findings]
     record["findings"] = findings_as_dicts(findings)
     clock.lap("doctor")
     _plots(history, logger, stage_dir, rel_dir, files)
@@ -260,6 +301,25 @@ def run_stage(
     say(f"   {stage.gate.metric} = {value if value is not None else float('nan'):.4f}{shown}: "
         f"{verdict} [{record['epochs_run']} epochs, {record['seconds']:.1f}s]")
     return record, model, findings
+
+
+def _fmt(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4g}"
+
+
+def _minibatch_finding(check: dict[str, Any]):
+    """The failed minibatch check as a doctor's finding (an error: the network is broken)."""
+    from keras_recipes.diagnostics import Finding
+    from keras_recipes.workflows.steamroller.minibatch import failure_reason
+
+    return Finding(
+        "error", "minibatch_not_overfitted",
+        f"The network cannot overfit one minibatch: {failure_reason(check)}.",
+        {k: check[k] for k in ("examples", "steps_run", "first_loss", "last_loss",
+                               "learning_rate", "max_loss")},
+        "A working network drives the loss of a single batch to near zero in a few dozen "
+        "steps: check the labels against the inputs, the output layer and the loss, and try "
+        "a learning rate 10x lower and 10x higher; then a bigger network.")
 
 
 def fit_batchnorm_momentum(model, steps_per_epoch: int) -> float | None:

@@ -95,7 +95,9 @@ class Stage:
         epochs: ``config -> int``, the most epochs.
         optimizer: ``(learning_rate, total_steps, config) -> (optimizer, description)``;
             the learning rate is the range test's suggestion.
-        stopper: ``config -> (callback, description)``: early stopping or keep-best.
+        stopper: ``config -> (callback, description)``: early stopping or keep-best; the
+            callback may be a list of callbacks (e.g. with a ``ReduceLROnPlateau``, whose
+            schedule is then recorded).
         gate: the stage's :class:`Gate`.
         validation: ``"val"`` validates on the validation split; ``"train"`` on the
             stage's own training examples (a stage whose goal is to fit them).
@@ -109,6 +111,12 @@ class Stage:
             whose stopping reads inference-mode metrics while it trains).
         error_analysis: measure the test split and write the confusion matrix, per-class
             scores and worst examples.
+        overfit_minibatch: before training, check on the fresh network that the loss of
+            one minibatch of the stage's training examples falls to near zero
+            (``config.minibatch_max_loss`` within ``config.minibatch_steps`` steps, see
+            :func:`~keras_recipes.workflows.steamroller.minibatch.overfit_minibatch`); the
+            gate also fails when it does not. The network is restored after the check, so
+            the stage trains exactly as without it.
         next_steps: advice printed, with the doctor's, when the gate fails.
     """
 
@@ -126,6 +134,7 @@ class Stage:
     augment: Setting = _zero
     recalibrate_every_epoch: bool = False
     error_analysis: bool = False
+    overfit_minibatch: bool = False
     next_steps: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -164,6 +173,12 @@ def _adamw(lr: float, steps: int, config) -> tuple[Any, str]:
 def _adamw_scheduled(lr: float, steps: int, config) -> tuple[Any, str]:
     import keras
 
+    if config.schedule == "staircase":
+        # Seed 000's strategy #1: a constant rate, multiplied by β at each plateau of the
+        # validation loss (the ReduceLROnPlateau callback comes with the stage's stopper).
+        return (keras.optimizers.AdamW(lr, weight_decay=config.weight_decay),
+                f"AdamW at {lr:.3g}, ×{config.plateau_factor:g} at each plateau of val_loss "
+                f"(patience {config.plateau_patience}), weight_decay={config.weight_decay:g}")
     if config.schedule == "onecycle":
         from keras_recipes.schedules import OneCycle
 
@@ -204,9 +219,16 @@ def _keep_last(config) -> tuple[Any, str]:
     # (benchmarks/stage3_seeds.py: over six splits of digits, keeping it lost 4 test examples
     # against keeping the last). NaNGuard only puts the last finite epoch back if the loss
     # diverges.
-    return (NaNGuard(restore_optimizer=False),
-            "the schedule runs to its end and the last epoch is kept (NaNGuard: a non-finite "
+    guard = NaNGuard(restore_optimizer=False)
+    desc = ("the schedule runs to its end and the last epoch is kept (NaNGuard: a non-finite "
             "loss stops training and puts the last finite epoch's weights back)")
+    if getattr(config, "schedule", None) != "staircase":
+        return guard, desc
+    from keras_recipes.callbacks import ReduceLROnPlateau
+
+    plateau = ReduceLROnPlateau(monitor="val_loss", factor=config.plateau_factor,
+                                patience=config.plateau_patience)
+    return [guard, plateau], desc + "; the staircase found is recorded under lr.staircase"
 
 
 #: Seed 000's three stages ("méthode rouleau compresseur").
@@ -224,6 +246,9 @@ STEAMROLLER_STAGES: tuple[Stage, ...] = (
         validation="train",
         gate=Gate("train_accuracy", bound=lambda c: c.stage1_min_train_accuracy),
         recalibrate_every_epoch=True,
+        # Seed 003: "overfit one minibatch to zero training loss", checked on the fresh
+        # network (restored afterwards) before the stage trains.
+        overfit_minibatch=True,
         next_steps=(
             "Check the labels and the preprocessing: show a few examples with their labels.",
             "Check the output layer and the loss (softmax + sparse categorical cross-entropy "
