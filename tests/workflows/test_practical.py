@@ -78,6 +78,12 @@ def test_seven_steps_write_the_report(small_digits, tmp_path):
     text = (out / "report.md").read_text()
     assert "![lr finder](figures/lr_finder.png)" in text and "Test accuracy" in text
     assert "== step 7/7 loop" in stream.getvalue()
+    # Step 6 (seed 004): the training loss every loss_every iterations, with its debiased
+    # EMA, in config<i>/iterations.csv.
+    rows = (out / "config1" / "iterations.csv").read_text().splitlines()
+    assert rows[0] == "iteration,epoch,loss,smoothed" and len(rows) > 1
+    first = rows[1].split(",")
+    assert int(first[0]) == 10 and float(first[2]) == pytest.approx(float(first[3]))
     reloaded = keras.saving.load_model(out / "model.keras")
     assert reloaded.output_shape == (None, 10)
 

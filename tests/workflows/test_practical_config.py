@@ -35,13 +35,13 @@ SUMMARY_DEFAULTS = {
     "lr_steps": 100, "min_loss_drop": 0.1, "step3_weight_decay": 0.0001,
     "lr_factors": [1 / 3, 1.0, 3.0], "weight_decays": [0.0001, 0.00001, 0.0], "grid_epochs": 2,
     "objective": "val_loss", "top_k": 2, "train_epochs": 15, "max_loops": 1, "batch_size": 32,
-    "verbose": 1,
+    "verbose": 1, "loss_every": 10, "loss_smoothing": 0.9,
 }
 SUMMARY_KEYS = ["seed", "optimizer", "penalty", "standardize", "initial_loss_tolerance",
                 "sample_per_class", "overfit_lr", "overfit_epochs", "overfit_accuracy",
                 "lr_candidates", "lr_steps", "min_loss_drop", "step3_weight_decay", "lr_factors",
                 "weight_decays", "grid_epochs", "objective", "top_k", "train_epochs",
-                "max_loops", "batch_size", "verbose"]
+                "max_loops", "batch_size", "verbose", "loss_every", "loss_smoothing"]
 
 
 def small_net(input_shape, num_classes):

@@ -18,7 +18,8 @@ SUMMARY_KEYS = ("seed", "optimizer", "penalty", "standardize", "initial_loss_tol
                 "sample_per_class", "overfit_lr", "overfit_epochs", "overfit_accuracy",
                 "lr_candidates", "lr_steps", "min_loss_drop", "step3_weight_decay",
                 "lr_factors", "weight_decays", "grid_epochs", "objective", "top_k",
-                "train_epochs", "max_loops", "batch_size", "verbose")
+                "train_epochs", "max_loops", "batch_size", "verbose", "loss_every",
+                "loss_smoothing")
 _COUNTS = ("sample_per_class", "overfit_epochs", "lr_steps", "grid_epochs", "top_k",
            "train_epochs", "batch_size")
 _RATES = (("lr_candidates", False), ("lr_factors", False), ("weight_decays", True))
@@ -35,6 +36,12 @@ class PracticalConfig:
     Counts become ``int``, the three rate lists tuples of ``float`` and ``out`` a
     :class:`~pathlib.Path`. A config cannot be changed; :func:`dataclasses.replace` gives a
     checked copy with other values.
+
+    Two settings are read by steps 5 and 7 only: ``loss_every``, the iterations between two
+    rows of ``config<i>/iterations.csv`` (the mean training loss of those iterations and
+    its debiased EMA; ``0`` writes no file), defaults to ``10``; ``loss_smoothing``, the
+    EMA's β in ``[0, 1)``, defaults to ``0.9`` (see
+    :class:`~keras_recipes.workflows.practical.iteration_loss.IterationLoss`).
 
     Example:
 
@@ -77,6 +84,8 @@ class PracticalConfig:
     batch_size: int = 32
     fresh: bool = False
     verbose: int = 1
+    loss_every: int = 10
+    loss_smoothing: float = 0.9
 
     def __post_init__(self) -> None:
         check_number("seed", self.seed, low=0, integer=True)
@@ -88,6 +97,9 @@ class PracticalConfig:
         # steps 1-2 have trained.
         check_number("lr_steps", self.lr_steps, low=10, integer=True)
         check_number("max_loops", self.max_loops, low=0, integer=True)
+        check_number("loss_every", self.loss_every, low=0, integer=True)
+        check_number("loss_smoothing", self.loss_smoothing, low=0, high=1,
+                     high_inclusive=False)
         check_number("initial_loss_tolerance", self.initial_loss_tolerance, low=0,
                      low_inclusive=False)
         check_number("overfit_lr", self.overfit_lr, low=0, low_inclusive=False)
@@ -109,7 +121,8 @@ class PracticalConfig:
             check_model(self.model)  # a callable; anything else is refused here
         normal = {"out": out, "seed": int(self.seed), "standardize": bool(self.standardize),
                   "fresh": bool(self.fresh), "verbose": int(self.verbose),
-                  "max_loops": int(self.max_loops),
+                  "max_loops": int(self.max_loops), "loss_every": int(self.loss_every),
+                  "loss_smoothing": float(self.loss_smoothing),
                   **{name: int(getattr(self, name)) for name in _COUNTS},
                   **{name: tuple(float(v) for v in getattr(self, name)) for name, _ in _RATES}}
         if self.drop is not None and not isinstance(self.drop, str):

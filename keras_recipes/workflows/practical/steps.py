@@ -39,7 +39,7 @@ STEP_NAMES = {
 CONTINUE_CODES = ("underfitting", "still_improving")
 #: Files the logs of step 5 write into ``config<i>/``.
 CONFIG_FILES = ("history.csv", "diagnostics.csv", "summary.json", "first_batch.png",
-                "step_updates.csv")
+                "step_updates.csv", "iterations.csv")
 
 
 class RunContext:
@@ -230,7 +230,8 @@ def step4(run: RunContext, config: PracticalConfig, lr: float) -> PracticalStep:
 def _train(run: RunContext, config: PracticalConfig, hp: dict[str, float], index: int,
            net=None, initial_epoch: int = 0):
     """``train_epochs`` epochs of ``hp`` (a fresh network, or ``net`` from
-    ``initial_epoch``), logged into ``config<index>/``."""
+    ``initial_epoch``), logged into ``config<index>/`` (with ``iterations.csv``, the
+    smoothed loss every ``loss_every`` iterations, unless it is 0)."""
     import keras
 
     from keras_recipes.callbacks import KeepBest
@@ -248,13 +249,24 @@ def _train(run: RunContext, config: PracticalConfig, hp: dict[str, float], index
                                            append=initial_epoch > 0),
                  logger, KeepBest(monitor="val_loss", catch_interrupt=False),
                  *run.progress(5, f"config {index}")]
+    iteration_loss = None
+    if config.loss_every:  # seed 004, step 6: the loss every N iterations, smoothed
+        from keras_recipes.workflows.practical.iteration_loss import IterationLoss
+
+        iteration_loss = IterationLoss(folder / "iterations.csv", every=config.loss_every,
+                                       smoothing=config.loss_smoothing,
+                                       append=initial_epoch > 0)
+        callbacks.append(iteration_loss)
     history = net.fit(x, y, validation_data=run.val, batch_size=config.batch_size,
                       epochs=initial_epoch + config.train_epochs, initial_epoch=initial_epoch,
                       callbacks=callbacks, verbose=0)  # constant rate: no decay (seed 004)
     if run.folder is not None:  # whatever else the logger wrote there
         run.folder.record(*(run.folder.listing(folder.name) - before))
     val_loss, val_acc = (float(v) for v in net.evaluate(*run.val, verbose=0, batch_size=256))
-    return net, history, logger, {"val_loss": finite(val_loss), "val_accuracy": finite(val_acc)}
+    scores = {"val_loss": finite(val_loss), "val_accuracy": finite(val_acc)}
+    if iteration_loss is not None and iteration_loss.rows:
+        scores["smoothed_train_loss"] = finite(iteration_loss.rows[-1]["smoothed"])
+    return net, history, logger, scores
 
 
 def step5(run: RunContext, config: PracticalConfig, top: list[dict[str, float]]
@@ -283,8 +295,14 @@ def step5(run: RunContext, config: PracticalConfig, top: list[dict[str, float]]
                          f"{best['val_accuracy']:.4f} (lr={best['learning_rate']:.3g}, "
                          f"wd={best['weight_decay']:g})",
                          {"configs": [{k: r[k] for k in ("index", "learning_rate",
-                                       "weight_decay", "val_loss", "val_accuracy", "epochs")}
-                                      for r in results]})
+                                       "weight_decay", "val_loss", "val_accuracy", "epochs",
+                                       "smoothed_train_loss") if k in r}
+                                      for r in results],
+                          "iteration_loss": (f"config<i>/iterations.csv: mean training loss "
+                                             f"(training mode) every {config.loss_every} "
+                                             f"iterations and its debiased EMA, "
+                                             f"β={config.loss_smoothing:g}")
+                          if config.loss_every else None})
     return step, results, best
 
 
