@@ -24,6 +24,7 @@ import numpy as np
 from keras_recipes import _state
 from keras_recipes._print import print_msg
 from keras_recipes._validation import check_non_negative, check_one_of, fail
+from keras_recipes.callbacks import _guard
 from keras_recipes.callbacks.stop_reason import StopReason
 
 MODES = ("auto", "min", "max")
@@ -229,6 +230,7 @@ class MonitorCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._reset_stop_state()
+        _guard.check_at_train_begin(self)
         if self.mode == "auto":
             self.direction = None
             self.monitor_op = None
@@ -289,4 +291,5 @@ class BestWeightsMixin:
                 f"epoch: {self.best_epoch + 1}."
             )
         self.model.set_weights(self.best_weights)
+        _guard.check_restored_epoch(self, self.best_epoch)
         return True
