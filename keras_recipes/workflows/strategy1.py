@@ -134,7 +134,7 @@ def strategy1(
     ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     ...     return model
     >>> found = strategy1(build, x[:192], y[:192], validation_data=(x[192:], y[192:]),
-    ...                   learning_rate=0.05, patience=2, epochs=30, max_rounds=3,
+    ...                   learning_rate=0.05, patience=1, epochs=8, max_rounds=2,
     ...                   optimizer=lambda lr: keras.optimizers.SGD(lr), loss="mse")
     >>> len(found.rates) == len(found.boundaries) + 1
     True

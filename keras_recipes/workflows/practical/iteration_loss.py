@@ -53,7 +53,7 @@ class IterationLoss(keras.callbacks.Callback):
     >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     >>> model.compile(keras.optimizers.SGD(0.01), "mse")
     >>> x, y = np.ones((40, 3), "float32"), np.ones((40, 1), "float32")
-    >>> log = IterationLoss("/tmp/iteration_loss.csv", every=2)
+    >>> log = IterationLoss("iteration_loss.csv", every=2)
     >>> _ = model.fit(x, y, batch_size=8, epochs=2, callbacks=[log], verbose=0)
     >>> [row["iteration"] for row in log.rows]
     [2, 4, 6, 8, 10]
