@@ -11,6 +11,9 @@ lets SGD leave a local minimum), :func:`effective_learning_rates` (Adam's step p
 gradient jumps when its second moment is much larger than the current ``g²``; Yogi's does
 not) and :func:`minibatch_gradient_noise` (the minibatch gradient is an unbiased, noisy
 estimate of the full gradient whose standard error falls as ``1/√m``).
+:func:`fit_batch_schedule` trains with a batch size per epoch (Yogi's growing minibatch)
+and :func:`loss_along_gradient` measures how smooth the loss is along the gradient
+(batch normalisation's smoother landscape).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ __all__ = [
     "TestFunction",
     "double_well",
     "effective_learning_rates",
+    "fit_batch_schedule",
+    "loss_along_gradient",
     "minibatch_gradient_noise",
     "noisy_descent",
     "plot_trajectories",
@@ -663,3 +668,179 @@ def minibatch_gradient_noise(
                      "draws": int(draws)})
     copy.set_weights(start)
     return pd.DataFrame(rows).set_index("batch_size")
+
+
+def fit_batch_schedule(
+    model: keras.Model,
+    x,
+    y,
+    batch_sizes,
+    **fit_kwargs,
+) -> pd.DataFrame:
+    """Train one epoch per entry of `batch_sizes`, each with its own batch size.
+
+    Use it to grow the minibatch over time, as Yogi's analysis suggests (seed 000: "taille
+    de la minibatch augmente avec le temps"): with a constant batch `b`, adaptive methods
+    such as Adam and Yogi only reach a neighbourhood of a stationary point whose size is
+    the gradient variance `σ²/b`; a batch that grows with the iterations shrinks that
+    term (Zaheer et al., 2018, corollaries 3 and 4). The same loop runs Smith et al.'s
+    "increase the batch size instead of decaying the learning rate".
+
+    Epoch `e` is one `model.fit(x, y, batch_size=batch_sizes[e], initial_epoch=e,
+    epochs=e + 1)` call, so the optimizer and its state carry over between epochs; the
+    callbacks in `fit_kwargs` see one `fit` call per epoch (their `on_train_begin` runs
+    every epoch).
+
+    Args:
+        model: a compiled Keras model.
+        x: training inputs (NumPy arrays or anything `fit` takes with `batch_size`).
+        y: training targets.
+        batch_sizes: one batch size per epoch, integers >= 1.
+        **fit_kwargs: other `fit` arguments (`validation_data`, `callbacks`, `shuffle`,
+            ...); `epochs`, `initial_epoch` and `batch_size` are set here and refused.
+            `verbose` defaults to 0.
+
+    Returns:
+        A DataFrame indexed by `epoch` with columns `batch_size`, `steps` (optimizer
+        steps taken in the epoch) and every logged quantity (`loss`, `val_loss`, ...).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes.playground import fit_batch_schedule
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(64, 2)).astype("float32")
+    >>> y = x @ np.array([[1.0], [-1.0]], dtype="float32")
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1), "mse")
+    >>> table = fit_batch_schedule(model, x, y, batch_sizes=[8, 16, 32])
+    >>> table["steps"].tolist()
+    [8, 4, 2]
+
+    References:
+        - Zaheer et al., "Adaptive Methods for Nonconvex Optimization", NeurIPS 2018,
+          https://papers.nips.cc/paper/8186-adaptive-methods-for-nonconvex-optimization
+        - Smith et al., "Don't Decay the Learning Rate, Increase the Batch Size", ICLR 2018,
+          https://arxiv.org/abs/1711.00489
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"Argument `model` must be a keras.Model. Received: model={model!r}")
+    sizes = [int(check_number("batch_sizes", b, low=1, integer=True)) for b in batch_sizes]
+    if not sizes:
+        raise ValueError(f"Argument `batch_sizes` must not be empty. "
+                         f"Received: batch_sizes={batch_sizes!r}")
+    taken = sorted({"epochs", "initial_epoch", "batch_size"} & set(fit_kwargs))
+    if taken:
+        raise ValueError(f"Arguments {taken} are set by `batch_sizes`. "
+                         f"Received: {', '.join(f'{k}={fit_kwargs[k]!r}' for k in taken)}")
+    fit_kwargs.setdefault("verbose", 0)
+    rows = []
+    for epoch, size in enumerate(sizes):
+        before = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        history = model.fit(x, y, batch_size=size, initial_epoch=epoch, epochs=epoch + 1,
+                            **fit_kwargs)
+        after = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+        rows.append({"epoch": epoch, "batch_size": size, "steps": after - before, **logs})
+    return pd.DataFrame(rows).set_index("epoch")
+
+
+def loss_along_gradient(
+    model: keras.Model,
+    x,
+    y,
+    loss,
+    step_sizes=(0.05, 0.1, 0.2, 0.4),
+) -> pd.DataFrame:
+    """The loss and its gradient at steps of several sizes along the gradient direction.
+
+    Use it to see how smooth the loss landscape is where the model stands, the measurement
+    behind seed 002's "batch normalisation smooths the loss surface" (Santurkar et al.,
+    2018): from the weights `w` with gradient `g = ∇L(w)` (on the batch `(x, y)`), it
+    moves to `w − η·g` for each step size `η` and reads
+
+    - `loss`: `L(w − η·g)`; its spread over `η` is the paper's "variation of the loss";
+    - `gradient_change`: `‖∇L(w) − ∇L(w − η·g)‖`, the paper's "gradient predictiveness"
+      (small: the gradient stays a good direction over the step);
+    - `smoothness`: `gradient_change / (η·‖g‖)`, the paper's "effective β-smoothness"
+      (for a quadratic `½·wᵀAw`, the Rayleigh quotient `‖A·g‖/‖g‖`).
+
+    The row `η = 0` holds `L(w)`. Losses and gradients are those of one training step on
+    the whole `(x, y)` (BatchNormalization uses the batch statistics, dropout draws masks,
+    regularisation losses are included), read on a copy of the model stepped by
+    `SGD(learning_rate=1)`; the model itself is not changed.
+
+    Args:
+        model: a built Keras model; only a copy is stepped.
+        x: inputs (NumPy array), used as one batch.
+        y: targets.
+        loss: the loss, as given to `compile`.
+        step_sizes: the step sizes `η`, numbers > 0 (use multiples of the training
+            learning rate). Defaults to `(0.05, 0.1, 0.2, 0.4)`.
+
+    Returns:
+        A DataFrame indexed by `step_size` (`0` first, then `step_sizes`) with columns
+        `loss`, `gradient_change`, `smoothness` (NaN at `0`) and `gradient_norm` (`‖g‖`).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> from keras_recipes.playground import loss_along_gradient
+    >>> x = np.eye(2, dtype="float32")
+    >>> y = np.zeros((2, 1), dtype="float32")
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1, use_bias=False)])
+    >>> _ = model.layers[0].kernel.assign([[1.0], [1.0]])
+    >>> table = loss_along_gradient(model, x, y, "mse", step_sizes=(0.5,))
+    >>> [round(float(v), 3) for v in table["loss"]]  # L(w) = ‖w‖²/2, g = w
+    [1.0, 0.25]
+    >>> round(float(table.loc[0.5, "smoothness"]), 3)  # ∇²L = I
+    1.0
+
+    References:
+        - Santurkar et al., "How Does Batch Normalization Help Optimization?", NeurIPS 2018,
+          https://arxiv.org/abs/1805.11604
+    """
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"Argument `model` must be a keras.Model. Received: model={model!r}")
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if len(x) < 1 or len(y) != len(x):
+        raise ValueError(f"Arguments `x` and `y` must hold the same number (>= 1) of examples. "
+                         f"Received: len(x)={len(x)}, len(y)={len(y)}")
+    sizes = [float(check_number("step_sizes", s, low=0, low_inclusive=False))
+             for s in step_sizes]
+    if not sizes:
+        raise ValueError(f"Argument `step_sizes` must not be empty. "
+                         f"Received: step_sizes={step_sizes!r}")
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
+    start = [np.array(v) for v in copy.get_weights()]
+    trainable = [i for i, v in enumerate(copy.weights)
+                 if any(v is t for t in copy.trainable_weights)]
+
+    def probe(weights) -> tuple[float, list[np.ndarray]]:
+        copy.set_weights(weights)
+        value = copy.train_on_batch(x, y)
+        value = value[0] if isinstance(value, list | tuple) else value
+        after = copy.get_weights()
+        return float(value), [(weights[i] - after[i]).astype("float64") for i in trainable]
+
+    def norm(arrays) -> float:
+        return float(np.sqrt(sum(np.sum(a**2) for a in arrays)))
+
+    loss0, g0 = probe(start)
+    g_norm = norm(g0)
+    rows = [{"step_size": 0.0, "loss": loss0, "gradient_change": 0.0,
+             "smoothness": np.nan, "gradient_norm": g_norm}]
+    for eta in sizes:
+        moved = list(start)
+        for g, i in zip(g0, trainable, strict=True):
+            moved[i] = (start[i] - eta * g).astype(start[i].dtype)
+        value, g = probe(moved)
+        change = norm([a - b for a, b in zip(g, g0, strict=True)])
+        rows.append({"step_size": eta, "loss": value, "gradient_change": change,
+                     "smoothness": change / max(eta * g_norm, 1e-300),
+                     "gradient_norm": g_norm})
+    copy.set_weights(start)
+    return pd.DataFrame(rows).set_index("step_size")
