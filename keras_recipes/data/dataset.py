@@ -89,12 +89,33 @@ def _finish(x, y, class_names, name, flatten) -> Dataset:
     return Dataset(x=x, y=y, class_names=class_names, input_shape=tuple(x.shape[1:]), name=name)
 
 
-def _digits(flatten: bool) -> Dataset:
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """``(images, target)`` of scikit-learn's digits, shapes ``(1797, 8, 8)`` and ``(1797,)``.
+
+    The set is read with NumPy from the file the scikit-learn wheel ships
+    (``sklearn/datasets/data/digits.csv.gz``, 64 pixels then the label per row, what
+    ``load_digits`` reads), without importing scikit-learn, whose import (SciPy included)
+    costs about a second: the command line checks its arguments against the data before
+    it imports anything heavy. Where that file is not found, ``load_digits`` is called.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "datasets" / "data" / "digits.csv.gz"
+        if path.is_file():
+            data = np.loadtxt(path, delimiter=",")
+            return data[:, :-1].reshape(-1, 8, 8), data[:, -1].astype("int64")
     from sklearn.datasets import load_digits
 
     d = load_digits()
-    x = (d.images / 16.0).astype("float32")[..., None]
-    return _finish(x, d.target, [str(i) for i in range(10)], "digits", flatten)
+    return d.images, d.target
+
+
+def _digits(flatten: bool) -> Dataset:
+    images, target = _digits_arrays()
+    x = (images / 16.0).astype("float32")[..., None]
+    return _finish(x, target, [str(i) for i in range(10)], "digits", flatten)
 
 
 def _spirals(n: int, arms: int, noise: float, rng: np.random.Generator):
