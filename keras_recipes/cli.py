@@ -9,16 +9,30 @@ from here: :class:`ArgumentParser` (a bad flag is one line), the flag types
 (:func:`positive_int`, :func:`learning_rate_arg`...), :func:`add_data_model_args` and
 :func:`load_for_cli`, :func:`usage_errors` (a library ``ValueError`` becomes a one-line
 message naming flags) and :func:`run_guarded` (messages and exit codes).
+
+Order of work in every command: parse the flags, check the output paths, load the data
+(NumPy and pandas only) and check what depends on it (``--stage-classes`` labels, the
+workflows' settings), and only then import Keras and its backend. A refusal therefore
+costs the start-up and the data loading, never the backend import.
+
+Backend noise: :func:`run_guarded` sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it,
+and, while the command runs, drops from the process's stderr the lines that TensorFlow's
+C++ runtime writes before its logging is set up and that the level does not hide (absl's
+"All log messages before absl::InitializeLog()", the oneDNN, CUDA-driver and CPU-feature
+notices, ``failed call to cuInit`` on a machine without a GPU). Numerics are unchanged
+(oneDNN stays on). ``TF_CPP_MIN_LOG_LEVEL=0`` shows everything.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from keras_recipes._paths import check_output_dir, check_output_file
@@ -89,9 +103,30 @@ def check_dir(path: str | os.PathLike | None, flag: str) -> None:
             check_output_dir(path, flag.lstrip("-").replace("-", "_"))
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows every option's default: ``(default: X)`` is appended to the help of
+    an option whose default is neither ``None`` nor ``False``, unless the help already says
+    ``(default``; an on/off flag says in its own words what happens without it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or default is None or default is False
+                or default is argparse.SUPPRESS or "(default" in text):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list | tuple) else default
+        shown = str(shown).replace("%", "%%")
+        return f"{text} (default: {shown})" if text else f"(default: {shown})"
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """An :class:`argparse.ArgumentParser` whose errors raise :class:`UsageError`: one line
-    on stderr and exit code 2 under :func:`run_guarded` (argparse prints the usage too)."""
+    on stderr and exit code 2 under :func:`run_guarded` (argparse prints the usage too).
+    Its help shows every option's default (:class:`HelpFormatter`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         raise UsageError(message)
@@ -159,8 +194,11 @@ def seed_arg(value: str) -> int:
 
 
 def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None,
-                        workflow: bool = False) -> None:
-    """The ``--dataset``, ``--model``, ``--seed`` (and ``--epochs``) options."""
+                        workflow: bool = False, standardize: bool | None = None) -> None:
+    """The ``--dataset``, ``--target``, ``--drop``, ``--model``, ``--seed`` (and
+    ``--epochs``) options, and ``--no-standardize`` when ``standardize`` (or ``workflow``)
+    is true: such a command standardises the inputs inside the model by default
+    (:func:`standardization_for`)."""
     p.add_argument("--dataset", type=dataset_arg, default="digits",
                    help="data set name or .npz/.csv path (default: digits)")
     p.add_argument("--target", default=None, help="target column of a .csv data set")
@@ -168,10 +206,11 @@ def add_data_model_args(p: argparse.ArgumentParser, *, epochs: int | None = None
                    metavar="COLUMNS", help="comma-separated columns of a .csv data set that "
                    "are not features (an id, a date)")
     p.add_argument("--model", choices=MODELS, default="mlp", help="baseline model (default: mlp)")
-    if workflow:
+    if workflow if standardize is None else standardize:
         p.add_argument("--no-standardize", dest="standardize", action="store_false",
-                       help="train on raw inputs (default: standardise them with train-split "
-                       "statistics, inside the saved model)")
+                       help="use the raw inputs (default: standardise them inside the model "
+                       "with the training split's mean and variance, so a saved model "
+                       "predicts on raw data)")
     p.add_argument("--seed", type=seed_arg, default=0, help="random seed (default: 0)")
     if epochs is not None:
         p.add_argument("--epochs", type=positive_int, default=epochs,
@@ -203,14 +242,131 @@ def load_for_cli(args, *, classes: bool = True):
     return ds
 
 
+def standardization_for(args, x_train):
+    """The layer that standardises the inputs inside the model (the workflows' own,
+    :func:`keras_recipes.workflows.standardize.standardization_layer` of the training
+    split), or ``None`` under ``--no-standardize``. Imports Keras."""
+    if not getattr(args, "standardize", True):
+        return None
+    from keras_recipes.workflows.standardize import standardization_layer
+
+    return standardization_layer(x_train)
+
+
+def stage_classes_arg(value: str) -> int | list[str]:
+    """Flag type of ``--stage-classes``: a number of classes, or class labels.
+
+    A single integer (``2``) is a number of classes: the first ones in label order. A
+    comma-separated list (``3,8``, ``barolo,barbera``) names the labels as the data file
+    writes them; at least two are needed, so a list is never mistaken for a number. The
+    labels are checked against the data by :func:`resolve_stage_classes`.
+    """
+    text = value.strip()
+    if "," not in text:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                "expected a number of classes or a comma-separated list of at least two "
+                f"labels, got {value!r}") from None
+    labels = [v.strip() for v in text.split(",")]
+    if not all(labels):
+        raise argparse.ArgumentTypeError(
+            f"expected a comma-separated list of labels with no empty one, got {value!r}")
+    return labels
+
+
+def resolve_stage_classes(value: int | Sequence[str | int], ds) -> int | list[int]:
+    """``--stage-classes`` checked against ``ds``: a number of classes as it is, labels as
+    the class indices the workflows take.
+
+    A label matches a class name as written, or as a number (``3.0`` finds ``3``).
+
+    Raises:
+        UsageError: a number below 2 or above the number of classes, a label the data does
+            not hold (the message lists the labels it holds), a label named twice.
+    """
+    from keras_recipes.data.dataset import _canonical_label
+
+    names = [str(n) for n in ds.class_names or []]
+    if isinstance(value, int):
+        if value < 2:
+            raise UsageError(f"--stage-classes must be >= 2 (a number of classes) or list at "
+                             f"least two labels. Received: --stage-classes={value}")
+        if value > len(names):
+            raise UsageError(f"--stage-classes must be <= the number of classes "
+                             f"({len(names)}). Received: --stage-classes={value}")
+        return value
+    labels = [str(v) for v in value]
+    index: dict[str, int] = {}
+    for i, name in enumerate(names):
+        index.setdefault(name, i)
+    for i, name in enumerate(names):
+        index.setdefault(_canonical_label(name), i)
+    chosen = [index.get(label, index.get(_canonical_label(label))) for label in labels]
+    unknown = [label for label, i in zip(labels, chosen, strict=True) if i is None]
+    if unknown:
+        listed = ", ".join(repr(u) for u in unknown)
+        verb = "is not a label" if len(unknown) == 1 else "are not labels"
+        raise UsageError(f"--stage-classes: {listed} {verb} of {ds.name!r}; its labels "
+                         f"are: {', '.join(names)}")
+    if len(labels) < 2 or len(set(chosen)) != len(chosen):
+        raise UsageError("--stage-classes must list at least 2 distinct labels. Received: "
+                         f"--stage-classes={','.join(labels)}")
+    return chosen
+
+
+def configured_backend() -> str:
+    """The Keras backend this process will use, read as Keras reads it (``KERAS_BACKEND``,
+    then ``keras.json`` under ``KERAS_HOME`` or ``~/.keras``), without importing Keras."""
+    name = os.environ.get("KERAS_BACKEND")
+    if name:
+        return name
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json"), encoding="utf-8") as f:
+            name = json.load(f).get("backend")
+    except (OSError, ValueError, AttributeError):
+        name = None
+    return name if isinstance(name, str) and name else "tensorflow"
+
+
+def check_distribute(name: str | None) -> None:
+    """``--distribute`` checked before Keras is imported: its backend (from
+    :func:`configured_backend`) and, for ``multiworker``, ``TF_CONFIG``. The workflow checks
+    again once the backend runs."""
+    if name is None:
+        return
+    needed = "jax" if name == "jax-data-parallel" else "tensorflow"
+    backend = configured_backend()
+    if backend != needed:
+        raise UsageError(f"--distribute={name} needs the {needed} backend "
+                         f"(KERAS_BACKEND={needed}); this process runs {backend}")
+    if name == "multiworker":
+        raw = os.environ.get("TF_CONFIG")
+        try:
+            config = json.loads(raw) if raw else None
+        except ValueError:
+            config = None
+        if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict)
+                and isinstance(config.get("task"), dict)):
+            raise UsageError("--distribute=multiworker needs the TF_CONFIG environment "
+                             "variable (JSON with 'cluster' and 'task') on every worker. "
+                             f"Received: TF_CONFIG={raw!r}")
+
+
 def add_lr_find_args(p: argparse.ArgumentParser) -> None:
     """The range test's ``--optimizer``, ``--min-lr``, ``--max-lr``, ``--num-steps``,
     ``--batch-size`` and ``--rule`` options (check them with :func:`check_lr_range`)."""
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam")
-    p.add_argument("--min-lr", type=learning_rate_arg, default=1e-7)
-    p.add_argument("--max-lr", type=learning_rate_arg, default=10.0)
-    p.add_argument("--num-steps", type=positive_int, default=100)
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--optimizer", choices=("adam", "sgd"), default="adam",
+                   help="optimizer of the range test")
+    p.add_argument("--min-lr", type=learning_rate_arg, default=1e-7,
+                   help="first learning rate of the range")
+    p.add_argument("--max-lr", type=learning_rate_arg, default=10.0,
+                   help="last learning rate of the range")
+    p.add_argument("--num-steps", type=positive_int, default=100,
+                   help="training steps of the range test, >= 10")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
     p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
                    default="valley",
                    help="suggestion rule (default: valley)")
@@ -265,7 +421,8 @@ def _cmd_train(args) -> int:
 
     keras.utils.set_random_seed(args.seed)
     train, val, test = split(ds.x, ds.y, seed=args.seed)
-    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes,
+                                 normalization=standardization_for(args, train[0]))
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(*train, validation_data=val, epochs=args.epochs,
@@ -298,7 +455,8 @@ def _cmd_lr_find(args) -> int:
 
     keras.utils.set_random_seed(args.seed)
     (x, y), _, _ = split(ds.x, ds.y, seed=args.seed)
-    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes,
+                                 normalization=standardization_for(args, x))
     optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[args.optimizer]
     model.compile(optimizer=optimizer(args.min_lr), loss="sparse_categorical_crossentropy")
     result = find_lr(model, x, y, min_lr=args.min_lr, max_lr=args.max_lr,
@@ -322,7 +480,8 @@ def _cmd_diagnose(args) -> int:
 
     keras.utils.set_random_seed(args.seed)
     train, val, _ = split(ds.x, ds.y, seed=args.seed)
-    model = common.build_network(args.model, ds.input_shape, ds.num_classes)
+    model = common.build_network(args.model, ds.input_shape, ds.num_classes,
+                                 normalization=standardization_for(args, train[0]))
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     logger = DiagnosticLogger(data=train, validation_data=val, log_dir=args.log_dir)
@@ -349,40 +508,59 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
-def stage_classes_arg(value: str) -> int | list[int]:
-    """Flag type of ``--stage-classes``: a number of classes, or labels such as ``3,8``."""
-    try:
-        parts = [int(v) for v in value.split(",")]
-    except ValueError:
-        parts = []
-    if not parts:
-        raise argparse.ArgumentTypeError(
-            f"expected a number of classes or a comma-separated list of labels, got {value!r}")
-    return parts[0] if len(parts) == 1 and "," not in value else parts
+def check_steamroller(ds, settings: dict) -> None:
+    """The steamroller's settings and stage plan checked on ``ds`` without Keras: the
+    workflow's own :class:`~keras_recipes.workflows.SteamrollerConfig` and
+    :func:`~keras_recipes.workflows.plan_stages`, the plan cut on the labels alone.
+
+    ``settings`` are :func:`~keras_recipes.workflows.steamroller` keyword arguments, with
+    ``stage_classes`` already a number or class indices (:func:`resolve_stage_classes`).
+    """
+    import numpy as np
+
+    from keras_recipes.workflows.steamroller.config import (
+        SteamrollerConfig,
+        SteamrollerInputError,
+    )
+    from keras_recipes.workflows.steamroller.stages import plan_stages
+
+    with usage_errors(SteamrollerInputError, ValueError):
+        config = SteamrollerConfig(**{**settings, "distribute": None})  # checked apart
+        plan_stages(np.zeros((len(ds.y), 0), dtype="float32"), ds.y, ds.class_names,
+                    stage_classes=config.stage_classes,
+                    stage1_per_class=int(config.stage1_per_class), seed=int(config.seed))
+
+
+def steamroller_settings(args, stage_classes) -> dict:
+    """The :func:`~keras_recipes.workflows.steamroller` keyword arguments of the flags in
+    ``args`` (those :func:`add_data_model_args` adds and the steamroller's own)."""
+    settings = dict(
+        model=args.model, stage_classes=stage_classes, out=args.out, seed=args.seed,
+        target=args.target, drop=args.drop, standardize=args.standardize,
+        resume=not args.fresh)
+    for name in ("stage1_per_class", "stage1_epochs", "stage2_epochs", "stage3_epochs",
+                 "batch_size", "lr_finder_steps", "schedule", "grow", "distribute"):
+        if hasattr(args, name):
+            settings[name] = getattr(args, name)
+    if hasattr(args, "min_val_accuracy"):
+        settings["stage2_min_val_accuracy"] = args.min_val_accuracy
+    if hasattr(args, "quiet"):
+        settings["verbose"] = 0 if args.quiet else 1
+    return settings
 
 
 def _cmd_steamroller(args) -> int:
     check_dir(args.out, "--out")
-    if args.distribute is not None:  # a set-up this process cannot run: refused at once
-        from keras_recipes import _distribute
-
-        with usage_errors(ValueError):
-            _distribute.check_setup(args.distribute)
-    load_for_cli(args)  # bad data answers at once, before TensorFlow is imported
+    check_distribute(args.distribute)  # a set-up this process cannot run: refused at once
+    # Bad data, labels or settings answer at once, before TensorFlow is imported.
+    ds = load_for_cli(args)
+    settings = steamroller_settings(args, resolve_stage_classes(args.stage_classes, ds))
+    check_steamroller(ds, settings)
     from keras_recipes.workflows.run_folder import RunFolderError
     from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
 
     with usage_errors(SteamrollerInputError, RunFolderError):
-        report = steamroller(
-            args.dataset, args.model, stage_classes=args.stage_classes,
-            stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
-            target=args.target, drop=args.drop, stage1_epochs=args.stage1_epochs,
-            stage2_epochs=args.stage2_epochs, stage3_epochs=args.stage3_epochs,
-            batch_size=args.batch_size, stage2_min_val_accuracy=args.min_val_accuracy,
-            lr_finder_steps=args.lr_finder_steps, schedule=args.schedule,
-            standardize=args.standardize, grow=args.grow,
-            resume=not args.fresh, verbose=0 if args.quiet else 1,
-            distribute=args.distribute)
+        report = steamroller(args.dataset, **settings)
     if args.quiet:
         print(repr(report))
     return 0 if report.passed else 1
@@ -391,16 +569,20 @@ def _cmd_steamroller(args) -> int:
 def _cmd_practical(args) -> int:
     check_dir(args.out, "--out")
     ds = load_for_cli(args)  # bad data answers with exit 2 before any training
+    settings = dict(
+        out=args.out, seed=args.seed, optimizer=args.optimizer, grid_epochs=args.grid_epochs,
+        top_k=args.top_k, train_epochs=args.train_epochs, max_loops=args.max_loops,
+        batch_size=args.batch_size, fresh=args.fresh, standardize=args.standardize,
+        verbose=0 if args.quiet else 1)
+    from keras_recipes.workflows.practical.config import PracticalConfig
+
+    with usage_errors(ValueError):  # the workflow's checks, before Keras is imported
+        PracticalConfig(dataset=ds, model=args.model, **settings)
     from keras_recipes.workflows.practical import practical
     from keras_recipes.workflows.run_folder import RunFolderError
 
     with usage_errors(RunFolderError):
-        report = practical(
-            ds, args.model, out=args.out, seed=args.seed, optimizer=args.optimizer,
-            grid_epochs=args.grid_epochs, top_k=args.top_k, train_epochs=args.train_epochs,
-            max_loops=args.max_loops, batch_size=args.batch_size, fresh=args.fresh,
-            standardize=args.standardize,
-            verbose=0 if args.quiet else 1)
+        report = practical(ds, args.model, **settings)
     if args.quiet:
         print(report)
     return 0 if report.passed else 1
@@ -420,24 +602,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_datasets)
 
     p = sub.add_parser("train", help="train a baseline model and print its test accuracy")
-    add_data_model_args(p, epochs=30)
+    add_data_model_args(p, epochs=30, standardize=True)
     p.add_argument("--lr", type=learning_rate_arg, default=1e-3, help="Adam learning rate")
-    p.add_argument("--batch-size", type=positive_int, default=32)
-    p.add_argument("--save", default=None, help="write the trained model to this .keras path")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
+    p.add_argument("--save", default=None, help="write the trained model to this .keras "
+                   "path (the standardisation is inside: it predicts on raw inputs)")
     p.add_argument("--verbose", action="store_true", help="print one line per epoch")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("lr-find", help="learning-rate range test: write its CSV and plot")
-    add_data_model_args(p)
+    add_data_model_args(p, standardize=True)
     p.add_argument("--out", required=True, help="directory for lr_find.csv and lr_find.png")
     add_lr_find_args(p)
     p.set_defaults(func=_cmd_lr_find)
 
     p = sub.add_parser("diagnose", help="train with the diagnostic logger and print the "
                        "training doctor's report")
-    add_data_model_args(p, epochs=15)
+    add_data_model_args(p, epochs=15, standardize=True)
     p.add_argument("--lr", type=learning_rate_arg, default=1e-3, help="Adam learning rate")
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
     p.add_argument("--log-dir", default=None,
                    help="directory for diagnostics.csv and summary.json")
     p.set_defaults(func=_cmd_diagnose)
@@ -448,16 +631,22 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run folder: report.md, summary.json, logs and models "
                    "(default: runs/steamroller; a rerun resumes it)")
     p.add_argument("--stage-classes", type=stage_classes_arg, default=2,
-                   help="classes of stages 1-2: a number, or labels such as 3,8 (default: 2)")
+                   help="classes of stages 1-2: a single integer is a number of classes "
+                   "(the first ones in label order); a comma-separated list names labels as "
+                   "the data file writes them, e.g. 3,8 or barolo,barbera (default: 2)")
     p.add_argument("--stage1-per-class", type=positive_int, default=10,
                    help="training examples per class in stage 1 (default: 10)")
-    p.add_argument("--stage1-epochs", type=positive_int, default=100)
-    p.add_argument("--stage2-epochs", type=positive_int, default=20)
-    p.add_argument("--stage3-epochs", type=positive_int, default=20)
-    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--stage1-epochs", type=positive_int, default=100,
+                   help="most epochs of stage 1")
+    p.add_argument("--stage2-epochs", type=positive_int, default=20,
+                   help="most epochs of stage 2")
+    p.add_argument("--stage3-epochs", type=positive_int, default=20,
+                   help="most epochs of stage 3")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
     p.add_argument("--min-val-accuracy", type=positive_float, default=0.9,
                    help="stage-2 gate on the validation accuracy (default: 0.9)")
-    p.add_argument("--lr-finder-steps", type=positive_int, default=100)
+    p.add_argument("--lr-finder-steps", type=positive_int, default=100,
+                   help="steps of each stage's learning-rate range test")
     p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle",
                    help="stage-3 schedule (default: onecycle)")
     p.add_argument("--no-grow", dest="grow", action="store_false",
@@ -482,7 +671,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs/practical",
                    help="run folder: report.md, summary.json, logs, model (default: "
                    "runs/practical)")
-    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), default="adam")
+    p.add_argument("--optimizer", choices=("adam", "adamw", "sgd", "rmsprop"), default="adam",
+                   help="optimizer of every step")
     p.add_argument("--grid-epochs", type=positive_int, default=2,
                    help="epochs per grid trial (seed 004: 1 to 5; default: 2)")
     p.add_argument("--top-k", type=positive_int, default=2,
@@ -490,8 +680,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-epochs", type=positive_int, default=15,
                    help="epochs of step 5 (seed 004: 10 to 20; default: 15)")
     p.add_argument("--max-loops", type=int, choices=range(0, 10), default=1, metavar="N",
-                   help="extra rounds of step 5 when the curves ask for it (default: 1)")
-    p.add_argument("--batch-size", type=positive_int, default=32)
+                   help="extra rounds of step 5 when the curves ask for it, 0 to 9 "
+                   "(default: 1)")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
     p.add_argument("--fresh", action="store_true",
                    help="replace an earlier practical run in --out even when it ran on "
                    "other data (only the files it wrote are removed)")
@@ -500,12 +691,132 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Lines TensorFlow's C++ runtime writes on stderr before its logging is set up (so that
+#: ``TF_CPP_MIN_LOG_LEVEL`` does not hide them), in the ``I0000 00:00:... file.cc:N] text``
+#: form, and the line absl writes before them.
+_ABSL_HEADER = b"WARNING: All log messages before absl::InitializeLog() is called"
+_LOG_LINE = re.compile(rb"^([IWEF])\d{4} [\d:.]+\s+\d+ ([\w.]+):\d+\] (.*)")
+#: The CPU-feature notice continues on a line of its own.
+_CPU_FEATURES = b"To enable the following instructions:"
+_SEVERITY = {b"I": 0, b"W": 1, b"E": 2, b"F": 3}
+#: First characters of the lines :func:`backend_noise` may drop.
+_LOG_STARTS = (b"I", b"W", b"E", b"F", b"T")
+#: Errors that only say there is no GPU: hidden from level 1 on, like the notices.
+_NO_GPU = (b"failed call to cuInit", b"Could not find cuda drivers")
+
+
+def backend_noise(line: bytes, level: int) -> bool:
+    """Whether ``line`` (of the process's stderr) is backend start-up noise to drop at
+    ``TF_CPP_MIN_LOG_LEVEL=level``: absl's header line, a C++ log line below ``level``
+    (``I`` < 1, ``W`` < 2, ``E`` < 3, what the level promises), the continuation of the
+    CPU-feature notice, and the "no CUDA driver" errors of a machine without a GPU."""
+    if level < 1:
+        return False
+    text = line.rstrip(b"\r\n")
+    if text.startswith((_ABSL_HEADER, _CPU_FEATURES)):
+        return True
+    match = _LOG_LINE.match(text)
+    if match is None:
+        return False
+    return _SEVERITY[match.group(1)] < level or any(s in text for s in _NO_GPU)
+
+
+class _StderrFilter:
+    """Pass the process's file descriptor 2 through a pipe and drop :func:`backend_noise`.
+
+    Everything else is written through unchanged and at once: whole lines, and a partial
+    line as soon as it cannot be the start of a log line (a progress bar's ``\r``).
+    """
+
+    def __init__(self, level: int):
+        self.level = level
+        self.saved: int | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+        self.thread = threading.Thread(target=self._pump, args=(read_end,), daemon=True,
+                                       name="keras-recipes-stderr")
+        self.thread.start()
+
+    def _write(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.saved, data)
+
+    def _pump(self, read_end: int) -> None:
+        pending = b""
+        try:
+            while chunk := os.read(read_end, 65536):
+                pending += chunk
+                while ends := [i for i in (pending.find(b"\n"), pending.find(b"\r")) if i >= 0]:
+                    line, pending = pending[:min(ends) + 1], pending[min(ends) + 1:]
+                    if not backend_noise(line, self.level):
+                        self._write(line)
+                if pending and pending[:1] not in _LOG_STARTS:  # not a log line: pass it on
+                    self._write(pending)
+                    pending = b""
+        except OSError:
+            pass
+        finally:
+            if pending and not backend_noise(pending, self.level):
+                self._write(pending)
+            os.close(read_end)
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(self.saved, 2)  # closes this process's write end: the pump reads to the end
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        os.close(self.saved)
+
+
+@contextlib.contextmanager
+def quiet_backend() -> Iterator[None]:
+    """Keep TensorFlow's start-up notices off stderr while the command runs.
+
+    Sets ``TF_CPP_MIN_LOG_LEVEL=3`` unless the user set it (it must be set before the
+    backend is imported), and, when stderr is this process's own (not captured by a test
+    or a notebook) and the level is not ``0``, filters :func:`backend_noise` out of file
+    descriptor 2. Nothing else changes: oneDNN stays on, numerics are the same.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        level = int(os.environ["TF_CPP_MIN_LOG_LEVEL"])
+    except ValueError:
+        level = 0
+    own = sys.stderr is sys.__stderr__ and sys.stderr is not None
+    with contextlib.suppress(Exception):
+        own = own and sys.stderr.fileno() == 2
+    stream = _StderrFilter(level) if own and level >= 1 else None
+    if stream is not None:
+        try:
+            stream.start()
+        except OSError:
+            stream = None
+    try:
+        yield
+    finally:
+        if stream is not None:
+            stream.stop()
+
+
 def run_guarded(call: Callable[[], int | None], prog: str = "keras-recipes") -> int:
     """Run ``call()`` and return its exit code, or 2 for bad input and 130 for Ctrl-C.
 
     A :class:`UsageError`, or an ``OSError`` (a disk that fills up, a folder that turns
     read-only mid-run), prints one line ``{prog}: error: ...`` on stderr, never a traceback.
+    The backend's start-up notices are kept off stderr (:func:`quiet_backend`).
     """
+    with quiet_backend():
+        return _run_guarded(call, prog)
+
+
+def _run_guarded(call: Callable[[], int | None], prog: str) -> int:
     try:
         return int(call() or 0)
     except UsageError as exc:

@@ -21,31 +21,34 @@ def parse(argv=None) -> argparse.Namespace:
     cli.add_data_model_args(p, workflow=True)
     p.add_argument("--out", default="runs/steamroller", help="run folder")
     p.add_argument("--stage-classes", type=cli.stage_classes_arg, default=2,
-                   help="a number, or labels such as 3,8")
-    p.add_argument("--stage1-per-class", type=cli.positive_int, default=10)
-    p.add_argument("--stage1-epochs", type=cli.positive_int, default=100)
-    p.add_argument("--stage2-epochs", type=cli.positive_int, default=20)
-    p.add_argument("--stage3-epochs", type=cli.positive_int, default=20)
-    p.add_argument("--lr-finder-steps", type=cli.positive_int, default=100)
-    p.add_argument("--batch-size", type=cli.positive_int, default=32)
+                   help="a number of classes (one integer), or at least two labels as the "
+                   "data file writes them, such as 3,8 or barolo,barbera")
+    p.add_argument("--stage1-per-class", type=cli.positive_int, default=10,
+                   help="training examples per class in stage 1")
+    p.add_argument("--stage1-epochs", type=cli.positive_int, default=100,
+                   help="most epochs of stage 1")
+    p.add_argument("--stage2-epochs", type=cli.positive_int, default=20,
+                   help="most epochs of stage 2")
+    p.add_argument("--stage3-epochs", type=cli.positive_int, default=20,
+                   help="most epochs of stage 3")
+    p.add_argument("--lr-finder-steps", type=cli.positive_int, default=100,
+                   help="steps of each stage's learning-rate range test")
+    p.add_argument("--batch-size", type=cli.positive_int, default=32, help="batch size")
     p.add_argument("--fresh", action="store_true", help="start afresh instead of resuming")
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> int:
     cli.check_dir(args.out, "--out")
-    cli.load_for_cli(args)  # bad data answers at once, before TensorFlow is imported
+    # Bad data, labels or settings answer at once, before TensorFlow is imported.
+    ds = cli.load_for_cli(args)
+    settings = cli.steamroller_settings(args, cli.resolve_stage_classes(args.stage_classes, ds))
+    cli.check_steamroller(ds, settings)
     from keras_recipes.workflows.run_folder import RunFolderError
     from keras_recipes.workflows.steamroller import SteamrollerInputError, steamroller
 
     with cli.usage_errors(SteamrollerInputError, RunFolderError):
-        report = steamroller(
-            args.dataset, args.model, stage_classes=args.stage_classes,
-            stage1_per_class=args.stage1_per_class, out=args.out, seed=args.seed,
-            target=args.target, drop=args.drop, stage1_epochs=args.stage1_epochs,
-            stage2_epochs=args.stage2_epochs, stage3_epochs=args.stage3_epochs,
-            lr_finder_steps=args.lr_finder_steps, batch_size=args.batch_size,
-            standardize=args.standardize, resume=not args.fresh)
+        report = steamroller(args.dataset, **settings)
     return 0 if report.passed else 1
 
 
