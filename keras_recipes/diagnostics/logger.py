@@ -70,7 +70,17 @@ class DiagnosticLogger(keras.callbacks.Callback):
     (:class:`~keras_recipes.diagnostics.probe.Probe`), created in the model's distribution
     scope; no host transfer per batch. ``on_train_batch_end`` is not overridden, so Keras
     keeps dispatching it asynchronously. Inputs may be one array, a list or a dict of
-    arrays (multi-input models).
+    arrays (multi-input models). On one device, loggers of models with the same structure
+    share that compiled function (a bounded cache), so in a KerasTuner search, which
+    deep-copies the logger and builds a new model for every trial and execution, it is
+    traced once per model structure.
+
+    The logger never fixes a model's batch size. A ``Sequential`` model with no ``Input``
+    layer that ``fit`` has not built yet (TensorFlow builds it in the first training step)
+    is built at train begin from the probe's example shape with a free batch dimension,
+    ``model.build((None, *shape))``, as an ``Input`` layer would. Another unbuilt model
+    (subclassed) is left for Keras to build from the data; its probe statistics then start
+    at the first record, without an initial probe loss.
 
     :attr:`frame` is tidy: ``epoch`` (0 = before training), ``layer`` (a layer, ``"model"``,
     ``"optimizer"``, ``"predictions"``), ``stat``, ``value``. With ``log_dir``, the run
@@ -225,7 +235,9 @@ class DiagnosticLogger(keras.callbacks.Callback):
         self._rows: list[tuple[int, str, str, float]] = []
         self._step_rows: list[tuple[int, str, str, float]] = []
         self._probe: Probe | None = None
+        self._probe_pending = False
         self._steps: StepUpdates | None = None
+        self._steps_pending = False
         self._previous = None
         self._previous_step = 0
         self._epoch_start = 0.0
@@ -280,6 +292,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
 
     def _begin(self) -> None:
         model = self.model
+        built = self._build(model)
         name = loss_name(getattr(model, "loss", None))
         classification = is_classification_loss(name)
         try:
@@ -318,36 +331,75 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if self._probe_x is None:
             self._note("no probe batch (pass probe=(x, y) or data=(x, y)): activation, "
                        "gradient and probe-loss statistics skipped")
+        elif built:
+            self._make_probe(model)
         else:
-            try:
-                with distribution_scope(model):
-                    self._probe = Probe(
-                        model, self._probe_x, self._probe_y, activations=self.activations,
-                        gradients=self.gradients, predictions=self.predictions,
-                        histogram_bins=self.histogram_bins,
-                        histogram_range=self.histogram_range,
-                        activation_layers=self.activation_layers)
-                for note in self._probe.notes:
-                    self._note(note)
-                self.summary["probe_size"] = num_rows("probe", self._probe_x)
-                self.summary["hidden_layers"] = list(self._probe.hidden_names)
-                if not isinstance(self._probe_y, (list, tuple, dict)):
-                    self.summary["probe_targets"] = np.asarray(
-                        self._probe_y[: self.predictions]).tolist()
-            except Exception as exc:
-                self._probe = None
-                self._warn("probe statistics", exc)
+            self._probe_pending = True
+            self._note("the model is built by its first training step (no Input layer, "
+                       "subclassed model): probe statistics start at the first record after "
+                       "it, with no initial probe loss")
         if self.step_updates and self.updates:
-            try:
-                with distribution_scope(model):
-                    self._steps = StepUpdates(model)
-                    self._steps.start()
-            except Exception as exc:
-                self._steps = None
-                self._warn("per-step update statistics", exc)
+            if built:
+                self._make_step_updates(model)
+            else:
+                self._steps_pending = True
         self._previous_step = self._start_iterations = self._iterations()
         self._record(0, {}, initial=True)
         self._out.summary(self.summary)
+
+    def _build(self, model) -> bool:
+        """Whether ``model`` is built, building a ``Sequential`` with no ``Input`` first.
+
+        Keras builds such a model from the first batch it sees: on TensorFlow only in the
+        first training step, after ``on_train_begin``. Called on the probe batch, the model
+        would build with the probe's row count as a fixed batch size, saved with it in
+        ``.keras`` files. A ``Sequential`` is built here instead, from the probe's example
+        shape with a free batch dimension, ``model.build((None, *shape))``. Any other
+        unbuilt model (subclassed) is left for Keras to build from the data: the probe is
+        then made at the first record after the first training step.
+        """
+        if model.built:
+            return True
+        x = self._probe_x
+        if isinstance(model, keras.Sequential) and x is not None \
+                and not isinstance(x, (list, tuple, dict)):
+            try:
+                with distribution_scope(model):
+                    model.build((None, *np.shape(x)[1:]))
+            except Exception as exc:
+                self._warn("building the model with a free batch dimension", exc)
+        return bool(model.built)
+
+    def _make_probe(self, model) -> None:
+        self._probe_pending = False
+        try:
+            with distribution_scope(model):
+                self._probe = Probe(
+                    model, self._probe_x, self._probe_y, activations=self.activations,
+                    gradients=self.gradients, predictions=self.predictions,
+                    histogram_bins=self.histogram_bins,
+                    histogram_range=self.histogram_range,
+                    activation_layers=self.activation_layers)
+            for note in self._probe.notes:
+                self._note(note)
+            self.summary["probe_size"] = num_rows("probe", self._probe_x)
+            self.summary["hidden_layers"] = list(self._probe.hidden_names)
+            if not isinstance(self._probe_y, (list, tuple, dict)):
+                self.summary["probe_targets"] = np.asarray(
+                    self._probe_y[: self.predictions]).tolist()
+        except Exception as exc:
+            self._probe = None
+            self._warn("probe statistics", exc)
+
+    def _make_step_updates(self, model) -> None:
+        self._steps_pending = False
+        try:
+            with distribution_scope(model):
+                self._steps = StepUpdates(model)
+                self._steps.start()
+        except Exception as exc:
+            self._steps = None
+            self._warn("per-step update statistics", exc)
 
     # ---------------------------------------------------------------------------- timing
     def on_epoch_begin(self, epoch, logs=None):
@@ -364,6 +416,10 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if batch and self._first_epoch and self.batch_size is None \
                 and self.summary.get("batch_size") is None:
             self._measure_batch_size(batch)
+        if self._steps_pending and batch:
+            model = _state.callback_model(self)
+            if model is not None and model.built:  # built by the first training step
+                self._make_step_updates(model)
         if self._steps is not None and batch:
             try:
                 self._steps.step(self._steps_before_epoch + batch)
@@ -452,6 +508,8 @@ class DiagnosticLogger(keras.callbacks.Callback):
         if full:
             self._iterations_now = self._iterations()
             self._optimizer_stats(epoch)
+            if self._probe_pending and not initial and self.model.built:
+                self._make_probe(self.model)
             self._probe_stats(epoch, initial)
         self._out.tensorboard_record(epoch, self._rows[start:], self._tb_weights())
         self._out.rows(self._rows[start:])

@@ -7,15 +7,25 @@ trainable variable and reduces everything to a few scalars per layer, all inside
 function. The only host transfer is the final dictionary of small arrays, once per record.
 
 Gradients are the one place where Keras 3 has no backend-neutral public API, so
-:func:`_gradient_function` switches on the backend (TensorFlow: ``tf.GradientTape`` inside a
-``tf.function``; JAX: ``jax.value_and_grad`` of ``model.stateless_call`` inside ``jax.jit``).
-Everything else is written in ``keras.ops``.
+:func:`_stateless_function` switches on the backend (TensorFlow: ``tf.GradientTape`` inside
+a ``tf.function``; JAX: ``jax.value_and_grad`` inside ``jax.jit``, both of
+``model.stateless_call``). Everything else is written in ``keras.ops``.
+
+The compiled function takes the variable values and the probe batch as arguments, so on one
+device the probes of models with the same structure share it (a cache keyed by
+:func:`structure_key`, at most :data:`CACHE_SIZE` entries): a KerasTuner search, which builds
+a new model and deep-copies the logger for every trial and execution, traces it once per
+model structure.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -183,6 +193,158 @@ def _sum(tensors) -> Any:
     return sum(keras.ops.sum(keras.ops.cast(t, "float32")) for t in tensors)
 
 
+class _Compiled:
+    """One compiled probe function and the layout of the vector it returns.
+
+    The layout (``template``: the nested result with zeros as leaves, ``shapes``: the shape
+    of each leaf) is recorded while the function is traced; ``traces`` counts the traces.
+    """
+
+    def __init__(self):
+        self.fn = None
+        self.template = None
+        self.shapes: list[tuple[int, ...]] = []
+        self.traces = 0
+
+
+#: Compiled probe functions of single-device models, by model structure (least recently
+#: used last out). See :func:`structure_key`.
+_CACHE: OrderedDict[tuple, _Compiled] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+#: Most entries kept in the cache; each keeps its first model (the one traced) alive.
+CACHE_SIZE = 8
+
+#: Keras layers (``keras.layers.<name>``) whose configuration does not describe their
+#: computation.
+_OPAQUE_LAYERS = ("Lambda", "TFSMLayer", "JaxLayer", "FlaxLayer", "TorchModuleWrapper")
+
+#: Configuration entries that hold layer names (renamed to positions in a structure key).
+_NAME_LISTS = ("keras_history", "input_layers", "output_layers")
+
+
+def clear_cache() -> None:
+    """Forget every cached probe function (and the models they were traced on)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def cache_size() -> int:
+    """Number of probe functions in the cache (at most :data:`CACHE_SIZE`)."""
+    return len(_CACHE)
+
+
+def _described_by_config(obj) -> bool:
+    """Whether ``obj.get_config()`` describes ``obj``, as Keras's saving assumes: its class
+    is a Keras class or defines ``get_config`` itself, and it is not a Keras layer that
+    wraps opaque code (``keras.layers.Lambda``...)."""
+    opaque = tuple(c for c in (getattr(keras.layers, name, None) for name in _OPAQUE_LAYERS)
+                   if isinstance(c, type))
+    if opaque and isinstance(obj, opaque):
+        return False
+    cls = type(obj)
+    return cls.__module__.split(".")[0] == "keras" or "get_config" in vars(cls)
+
+
+def _all_layers(model) -> list:
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if isinstance(layer, keras.Model):
+            out.extend(_all_layers(layer))
+    return out
+
+
+def _renamed(config: Any, names: dict[str, str], slot: bool = False) -> Any:
+    """``config`` with each layer name, where a name is expected, replaced by its position."""
+    if isinstance(config, dict):
+        return {key: (names.get(value, value) if key == "name" and isinstance(value, str)
+                      else _renamed(value, names, slot or key in _NAME_LISTS))
+                for key, value in config.items()}
+    if isinstance(config, (list, tuple)):
+        return [_renamed(value, names, slot) for value in config]
+    if slot and isinstance(config, str):
+        return names.get(config, config)
+    return config
+
+
+def _loss_key(loss: Any) -> Any:
+    """What identifies the compiled loss, or ``_Uncacheable``."""
+    if loss is None or isinstance(loss, str):
+        return loss
+    if isinstance(loss, keras.losses.Loss):
+        if not _described_by_config(loss) or type(loss).__name__ == "LossFunctionWrapper":
+            raise _Uncacheable
+        return type(loss), json.dumps(loss.get_config(), sort_keys=True, default=_refuse)
+    if callable(loss) and not isinstance(loss, (list, tuple, dict)):
+        return loss  # a function: its identity
+    raise _Uncacheable
+
+
+class _Uncacheable(Exception):
+    pass
+
+
+def _refuse(value):
+    raise _Uncacheable
+
+
+def _spec(tensors) -> tuple:
+    return tuple((tuple(t.shape), str(t.dtype)) for t in leaves(tensors)) \
+        if tensors is not None else None
+
+
+def structure_key(probe: Probe) -> tuple | None:
+    """What a probe function depends on, besides variable values; ``None`` if unknown.
+
+    Two probes with equal keys compute the same statistics from the same variable values
+    and inputs, so they can share one compiled function. The key holds the layer classes
+    and configurations of the probe's view model (layer names replaced by their position,
+    build shapes and dtype policies included), the shapes and dtypes of its variables, of
+    the probe inputs and targets, the compiled loss (its name, its class and configuration,
+    or the function itself), which variables make up each weighted layer, and the probe's
+    options. It is ``None`` (no sharing) for a model without symbolic outputs (a subclassed
+    model's ``call`` is not described by any configuration), for a layer or loss whose
+    configuration may not describe it (a custom class that does not define ``get_config``
+    itself, ``Lambda`` and other wrappers of opaque code), and when the configuration
+    cannot be serialised.
+    """
+    net = probe.view
+    if net is None:
+        return None
+    try:
+        layers = _all_layers(net)
+        if not all(_described_by_config(layer) for layer in layers):
+            return None
+        names = {}
+        for layer in [net, *layers]:
+            names.setdefault(layer.name, f"<layer {len(names)}>")
+        config = json.dumps(_renamed(net.get_config(), names), sort_keys=True,
+                            default=_refuse)
+        loss = _loss_key(getattr(probe.model, "loss", None))
+    except (_Uncacheable, NotImplementedError, TypeError, ValueError, AttributeError):
+        return None
+    return (
+        keras.backend.backend(), keras.config.floatx(), config,
+        tuple(type(layer) for layer in layers), loss,
+        _spec(probe.variables), _spec(probe.non_trainable), _spec(probe.x), _spec(probe.y),
+        tuple(tuple(ids) for ids in probe.groups.values()), tuple(probe.sizes.values()),
+        len(probe.hidden_names), probe.gradients, probe.predictions, probe.bins, probe.low,
+        probe.high,
+    )
+
+
+def _single_device(model) -> bool:
+    """No ``tf.distribute`` strategy and no ``keras.distribution``: values can be passed to
+    one compiled function whatever model they come from."""
+    if keras.distribution.distribution() is not None:
+        return False
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return not tf.distribute.has_strategy() and _distribute.num_replicas(model) == 1
+    return True
+
+
 class Probe:
     """Per-layer statistics of a model on one fixed batch, from one compiled function.
 
@@ -207,6 +369,14 @@ class Probe:
 
     Gradients are taken in inference mode (``training=False``: dropout off, BatchNorm on its
     moving statistics) on the compiled loss only (regularisation losses are left out).
+
+    The compiled function takes the variable values, the probe batch and the previous
+    snapshot as arguments (``model.stateless_call``). On one device, probes of models with
+    the same structure (:func:`structure_key`: the same layers, shapes, loss and options,
+    whatever the weights and layer names) share it through a cache of at most
+    :data:`CACHE_SIZE` functions, least recently used out, so a KerasTuner search traces it
+    once per model structure rather than once per trial and execution. Under a
+    ``tf.distribute`` strategy or a ``keras.distribution``, each probe compiles its own.
 
     Args:
         model: a built functional or Sequential model (hidden activations need layer
@@ -271,8 +441,9 @@ class Probe:
                 self.notes.append("model has no symbolic outputs: activation statistics "
                                   "skipped")
         self.model = model
-        net = self.view if self.view is not None else model
-        self.variables = list(net.trainable_variables)
+        self.net = self.view if self.view is not None else model
+        self.variables = list(self.net.trainable_variables)
+        self.non_trainable = list(self.net.non_trainable_variables)
         self.groups = variable_groups(model, self.variables)
         self.sizes = {name: int(sum(np.prod(self.variables[i].shape) for i in ids))
                       for name, ids in self.groups.items()}
@@ -287,7 +458,7 @@ class Probe:
             self.notes.append("loss not usable on the probe (none, or several outputs): "
                               "probe loss and gradients skipped")
         self.gradients = bool(gradients) and self.loss_fn is not None
-        self._fn = _gradient_function(self, net)
+        self._compiled, self._run = _probe_function(self)
 
     def _check_shape(self, model) -> None:
         try:
@@ -328,7 +499,12 @@ class Probe:
         return [keras.ops.copy(v.value) for v in self.variables]
 
     def statistics(self, outputs, loss, grads, current, previous) -> dict[str, Any]:
-        """Reduce outputs, gradients and weights to scalars (``keras.ops``; traced once)."""
+        """Reduce outputs, gradients and weights to scalars (``keras.ops``; traced once).
+
+        Hidden layers and weighted layers are keyed by their position (``0, 1, ...`` in
+        the order of ``hidden_names`` and ``groups``), so that models whose layers have
+        other names can share the compiled function; :meth:`measure` puts the names back.
+        """
         out: dict[str, Any] = {"layers": {}, "activations": {}}
         if loss is not None:
             out["loss"] = loss
@@ -341,9 +517,9 @@ class Probe:
                 out["pred_score"] = keras.ops.max(head, axis=-1)
             else:
                 out["pred_value"] = keras.ops.reshape(head, (k, -1))[:, 0]
-        for name, a in zip(self.hidden_names, outputs[1:], strict=True):
-            out["activations"][name] = _activation_stats(a, self.bins, self.low, self.high)
-        for name, ids in self.groups.items():
+        for j, a in enumerate(outputs[1:len(self.hidden_names) + 1]):
+            out["activations"][j] = _activation_stats(a, self.bins, self.low, self.high)
+        for position, (name, ids) in enumerate(self.groups.items()):
             w = [current[i] for i in ids]
             d = [keras.ops.cast(current[i], "float32") - keras.ops.cast(previous[i], "float32")
                  for i in ids]
@@ -362,18 +538,21 @@ class Probe:
                 g = keras.ops.sqrt(_sum_squares([grads[i] for i in ids]))
                 stats["grad_norm"] = g
                 stats["grad_rms"] = g / math.sqrt(n)
-            out["layers"][name] = stats
+            out["layers"][position] = stats
         return out
 
-    def packed_statistics(self, outputs, loss, grads, current, previous):
+    def packed_statistics(self, compiled: _Compiled, outputs, loss, grads, current,
+                          previous):
         """:meth:`statistics` packed into one float32 vector: one host transfer per record.
 
-        The nested layout is kept (at trace time) in ``self._template`` and ``self._shapes``.
+        The nested layout is kept (at trace time) in ``compiled.template`` and
+        ``compiled.shapes``.
         """
+        compiled.traces += 1
         stats = self.statistics(outputs, loss, grads, current, previous)
         flat = keras.tree.flatten(stats)
-        self._template = keras.tree.map_structure(lambda _: 0, stats)
-        self._shapes = [tuple(int(d) for d in t.shape) for t in flat]
+        compiled.template = keras.tree.map_structure(lambda _: 0, stats)
+        compiled.shapes = [tuple(int(d) for d in t.shape) for t in flat]
         return keras.ops.concatenate(
             [keras.ops.reshape(keras.ops.cast(t, "float32"), (-1,)) for t in flat])
 
@@ -384,13 +563,16 @@ class Probe:
         """
         first = previous is None
         vector = np.asarray(keras.ops.convert_to_numpy(
-            self._fn(self.snapshot() if first else previous)))
+            self._run(self.snapshot() if first else previous)))
         pieces, start = [], 0
-        for shape in self._shapes:
+        for shape in self._compiled.shapes:
             size = int(np.prod(shape)) if shape else 1
             pieces.append(vector[start:start + size].reshape(shape))
             start += size
-        result = keras.tree.pack_sequence_as(self._template, pieces)
+        result = keras.tree.pack_sequence_as(self._compiled.template, pieces)
+        result["layers"] = {name: result["layers"][i] for i, name in enumerate(self.groups)}
+        result["activations"] = {name: result["activations"][j]
+                                 for j, name in enumerate(self.hidden_names)}
         if first:
             for stats in result["layers"].values():
                 for key in ("update_norm", "update_mean", "update_var", "update_ratio"):
@@ -398,72 +580,148 @@ class Probe:
         return result
 
 
-def _gradient_function(probe: Probe, net: keras.Model):
-    """The compiled ``previous -> statistics`` function; the only backend switch."""
+def _outputs_of(result) -> list:
+    return list(result) if isinstance(result, (list, tuple)) else [result]
+
+
+def _takes_training(net) -> bool:
+    try:
+        parameters = inspect.signature(net.call).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in parameters)
+
+
+def _values(variables) -> list:
+    return [v.value for v in variables]
+
+
+def _probe_function(probe: Probe):
+    """``(compiled, run)``: the compiled function (shared when the structure allows it)
+    and ``run(previous) -> vector`` for this probe's own variables and batch."""
     backend = keras.backend.backend()
-    want_grads = probe.gradients
-    x, y = probe.x, probe.y
+    if backend not in ("jax", "tensorflow"):
+        return _eager_function(probe, backend)
+    single = _single_device(probe.model)
+    if backend == "tensorflow" and not single:
+        return _tf_distributed_function(probe)
+    key = structure_key(probe) if single else None
+    compiled = None
+    if key is not None:
+        with _CACHE_LOCK:
+            compiled = _CACHE.get(key)
+            if compiled is not None:
+                _CACHE.move_to_end(key)
+    if compiled is None:
+        compiled = _Compiled()
+        compiled.fn = _stateless_function(probe, compiled, bind_inputs=not single)
+        if key is not None:
+            with _CACHE_LOCK:
+                _CACHE[key] = compiled
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    trainable, non_trainable, x, y = probe.variables, probe.non_trainable, probe.x, probe.y
+    if single:
+        def run(previous):
+            return compiled.fn(_values(trainable), _values(non_trainable), x, y, previous)
+    else:
+        def run(previous):
+            return compiled.fn(_values(trainable), _values(non_trainable), previous)
+    return compiled, run
 
-    def outputs_of(result):
-        return list(result) if isinstance(result, (list, tuple)) else [result]
 
-    if backend == "jax":
+def _stateless_function(template: Probe, compiled: _Compiled, *, bind_inputs: bool):
+    """The compiled ``(trainable, non_trainable, x, y, previous) -> vector`` of ``template``'s
+    structure (with ``bind_inputs``, ``x`` and ``y`` are the template's, fixed in the
+    function: ``(trainable, non_trainable, previous) -> vector``). The only backend switch
+    for gradients: ``tf.GradientTape`` inside a ``tf.function`` on TensorFlow,
+    ``jax.value_and_grad`` inside ``jax.jit`` on JAX."""
+    net, want_grads = template.net, template.gradients
+    # `stateless_call` hands its keywords to `call` as they are (unlike `net(x, ...)`).
+    mode = {"training": False} if _takes_training(net) else {}
+
+    def forward(tv, ntv, x, y):
+        result, _ = net.stateless_call(tv, ntv, x, **mode)
+        outs = _outputs_of(result)
+        return template.loss_of(y, outs[0]), outs
+
+    if keras.backend.backend() == "jax":
         import jax
 
-        trainable = probe.variables
-        non_trainable = list(net.non_trainable_variables)
-
-        def forward(tv, ntv):
-            result, _ = net.stateless_call(tv, ntv, x, training=False)
-            outs = outputs_of(result)
-            loss = probe.loss_of(y, outs[0])
-            return loss, outs
-
-        def run(tv, ntv, previous):
+        def run(tv, ntv, x, y, previous):
             if want_grads:
-                (loss, outs), grads = jax.value_and_grad(forward, has_aux=True)(tv, ntv)
+                (loss, outs), grads = jax.value_and_grad(
+                    lambda t: forward(t, ntv, x, y), has_aux=True)(tv)
             else:
-                (loss, outs), grads = forward(tv, ntv), None
-            return probe.packed_statistics(outs, loss, grads, tv, previous)
+                (loss, outs), grads = forward(tv, ntv, x, y), None
+            return template.packed_statistics(compiled, outs, loss, grads, tv, previous)
 
-        compiled = jax.jit(run)
-
-        def call(previous):
-            return compiled([v.value for v in trainable],
-                            [v.value for v in non_trainable], previous)
-
-        return call
-
-    if backend == "tensorflow":
+        compile_fn = jax.jit
+    else:
         import tensorflow as tf
 
-        @tf.function(reduce_retracing=True)
-        def run_tf(previous):
+        def run(tv, ntv, x, y, previous):
             with tf.GradientTape() as tape:
-                outs = outputs_of(net(x, training=False))
-                loss = probe.loss_of(y, outs[0])
+                tape.watch(tv)
+                loss, outs = forward(tv, ntv, x, y)
             grads = None
             if want_grads:
-                # Mirrored variables: their first component (the one the forward read),
-                # also in cross-replica context inside the strategy's scope.
-                targets = _distribute.gradient_targets(net, probe.variables)
-                grads = tape.gradient(loss, targets,
+                grads = tape.gradient(loss, tv,
                                       unconnected_gradients=tf.UnconnectedGradients.ZERO)
-            current = [v.value for v in probe.variables]
-            return probe.packed_statistics(outs, loss, grads, current, previous)
+            return template.packed_statistics(compiled, outs, loss, grads, tv, previous)
 
-        return run_tf
+        def compile_fn(fn):
+            return tf.function(fn, reduce_retracing=True)
 
-    if want_grads:
+    if bind_inputs:
+        x, y, inner = template.x, template.y, run
+
+        def run(tv, ntv, previous):
+            return inner(tv, ntv, x, y, previous)
+
+    return compile_fn(run)
+
+
+def _tf_distributed_function(probe: Probe):
+    """Under a ``tf.distribute`` strategy: a ``tf.function`` that reads the variables."""
+    import tensorflow as tf
+
+    compiled = _Compiled()
+    net, x, y = probe.net, probe.x, probe.y
+
+    @tf.function(reduce_retracing=True)
+    def run_tf(previous):
+        with tf.GradientTape() as tape:
+            outs = _outputs_of(net(x, training=False))
+            loss = probe.loss_of(y, outs[0])
+        grads = None
+        if probe.gradients:
+            # Mirrored variables: their first component (the one the forward read),
+            # also in cross-replica context inside the strategy's scope.
+            targets = _distribute.gradient_targets(net, probe.variables)
+            grads = tape.gradient(loss, targets,
+                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        current = _values(probe.variables)
+        return probe.packed_statistics(compiled, outs, loss, grads, current, previous)
+
+    compiled.fn = run_tf
+    return compiled, run_tf
+
+
+def _eager_function(probe: Probe, backend: str):
+    """Other backends: eager calls, no gradients."""
+    if probe.gradients:
         probe.gradients = False
         probe.notes.append(f"gradient norms are not available on the {backend!r} backend")
         warnings.warn(f"DiagnosticLogger: gradient norms skipped on the {backend!r} backend.",
-                      stacklevel=3)
+                      stacklevel=4)
+    compiled = _Compiled()
 
-    def run_eager(previous):
-        outs = outputs_of(net(x, training=False))
-        loss = probe.loss_of(y, outs[0])
-        return probe.packed_statistics(outs, loss, None, [v.value for v in probe.variables],
+    def run(previous):
+        outs = _outputs_of(probe.net(probe.x, training=False))
+        loss = probe.loss_of(probe.y, outs[0])
+        return probe.packed_statistics(compiled, outs, loss, None, _values(probe.variables),
                                        previous)
 
-    return run_eager
+    compiled.fn = run
+    return compiled, run
