@@ -7,10 +7,16 @@ mean, variance and ratio ``||ΔW|| / ||W_prev||`` and takes a new device snapsho
 results stay on the device until the epoch ends, when they are brought to the host in one
 transfer: no per-batch host sync. The cost per step is one copy of the trainable weights
 and a few reductions over them. On JAX, where ``fit`` keeps the weights outside the model
-during an epoch, each step also calls ``model.jax_state_sync()``.
+during an epoch, each step also calls ``model.jax_state_sync()``. The compiled function
+depends only on which variables make up each layer and on their shapes, so models with the
+same ones (the trials of a KerasTuner search) share it (a small least-recently-used cache).
 """
 
 from __future__ import annotations
+
+import functools
+import threading
+from collections import OrderedDict
 
 import keras
 import numpy as np
@@ -18,6 +24,47 @@ import numpy as np
 from keras_recipes.diagnostics.probe import variable_groups
 
 STATS = ("update_norm", "update_mean", "update_var", "update_ratio")
+
+#: Compiled functions by (backend, variable indices of each layer, variable shapes).
+_FUNCTIONS: OrderedDict[tuple, object] = OrderedDict()
+_LOCK = threading.Lock()
+#: Most compiled functions kept.
+CACHE_SIZE = 8
+
+
+def _statistics(groups: tuple[tuple[int, ...], ...], current, previous):
+    """Per layer (indices into the variables) the update's norm, mean, variance and ratio,
+    and a copy of ``current`` (the next reference)."""
+    rows, copies = [], [keras.ops.copy(v) for v in current]
+    for ids in groups:
+        d = [keras.ops.cast(current[i], "float32") - keras.ops.cast(previous[i], "float32")
+             for i in ids]
+        n = float(sum(int(np.prod(current[i].shape)) for i in ids))
+        d_sq = sum(keras.ops.sum(keras.ops.square(t)) for t in d)
+        mean = sum(keras.ops.sum(t) for t in d) / n
+        w_prev = keras.ops.sqrt(sum(
+            keras.ops.sum(keras.ops.square(keras.ops.cast(previous[i], "float32")))
+            for i in ids))
+        norm = keras.ops.sqrt(d_sq)
+        rows.append(keras.ops.stack(
+            [norm, mean, d_sq / n - keras.ops.square(mean), norm / (w_prev + 1e-12)]))
+    return keras.ops.stack(rows), copies
+
+
+def _function(groups: dict[str, list[int]], variables: list):
+    """The compiled :func:`_statistics` for these layers and variable shapes (cached)."""
+    ids = tuple(tuple(v) for v in groups.values())
+    key = (keras.backend.backend(), ids,
+           tuple((tuple(v.shape), str(v.dtype)) for v in variables))
+    with _LOCK:
+        fn = _FUNCTIONS.get(key)
+        if fn is None:
+            fn = _FUNCTIONS[key] = _compile(functools.partial(_statistics, ids))
+            while len(_FUNCTIONS) > CACHE_SIZE:
+                _FUNCTIONS.popitem(last=False)
+        else:
+            _FUNCTIONS.move_to_end(key)
+    return fn
 
 
 def _compile(fn):
@@ -44,25 +91,9 @@ class StepUpdates:
         self.model = model
         self.variables = list(model.trainable_variables)
         self.groups = variable_groups(model, self.variables)
-        self._fn = _compile(self._statistics)
+        self._fn = _function(self.groups, self.variables)
         self._previous = None
         self._pending: list[tuple[int, object]] = []
-
-    def _statistics(self, current, previous):
-        rows, copies = [], [keras.ops.copy(v) for v in current]
-        for ids in self.groups.values():
-            d = [keras.ops.cast(current[i], "float32") - keras.ops.cast(previous[i], "float32")
-                 for i in ids]
-            n = float(sum(int(np.prod(current[i].shape)) for i in ids))
-            d_sq = sum(keras.ops.sum(keras.ops.square(t)) for t in d)
-            mean = sum(keras.ops.sum(t) for t in d) / n
-            w_prev = keras.ops.sqrt(sum(
-                keras.ops.sum(keras.ops.square(keras.ops.cast(previous[i], "float32")))
-                for i in ids))
-            norm = keras.ops.sqrt(d_sq)
-            rows.append(keras.ops.stack(
-                [norm, mean, d_sq / n - keras.ops.square(mean), norm / (w_prev + 1e-12)]))
-        return keras.ops.stack(rows), copies
 
     def _current(self) -> list:
         sync = getattr(self.model, "jax_state_sync", None)

@@ -149,3 +149,19 @@ def test_subclassed_models_are_never_shared():
     probe = Probe(model, X, Y)
     assert structure_key(probe) is None and probe_module.cache_size() == 0
     assert np.isfinite(probe.measure()["layers"][model.dense.name]["grad_norm"])
+
+
+def test_step_update_functions_are_shared_by_layer_layout_and_shapes():
+    from keras_recipes.diagnostics.step_updates import StepUpdates
+
+    a, b, c = StepUpdates(mlp()), StepUpdates(mlp()), StepUpdates(mlp(units=6))
+    assert a._fn is b._fn and a._fn is not c._fn
+    for steps, factor in ((a, 3.0), (b, 0.5)):
+        steps.start()
+        layer = steps.model.layers[0]
+        layer.kernel.assign(layer.kernel.numpy() * factor)  # the bias is 0
+        steps.step(1)
+        first = layer.name
+        ratio = [value for _, name, stat, value in steps.collect()
+                 if name == first and stat == "update_ratio"]
+        assert ratio == [pytest.approx(abs(factor - 1.0), rel=1e-5)]
