@@ -565,3 +565,113 @@ def test_strategy1_reruns_with_each_plateau_until_a_step_stops_helping():
     assert history.history["val_loss"][-1] == pytest.approx(kept["best"], rel=1e-5)
     with pytest.raises(ValueError, match="`factor`"):
         strategy1(build, x, y, validation_data=(x, y), learning_rate=0.1, factor=1.0)
+
+
+def test_seed_000_training_schedule_example_runs_as_written():
+    """Seed 000's "exemple d'horaire": SGD + Nesterov (α = 0.9), learning rate
+    0.1 / 0.01 / 0.001 / 0.0001 and weight decay 1e-4 / 5e-4 / 1e-5 / 5e-5 from epochs
+    0 / 75 / 125 / 175, 200 epochs; one full-batch step stands for an epoch here.
+
+    Reference: NumPy, in Keras's order for one step (gradient at the current weights, then
+    the decoupled decay ``w ← w − wd·lr·w``, then Nesterov's update ``m ← α m − lr g``,
+    ``w ← w + α m − lr g``).
+    """
+    from keras_recipes.callbacks import HyperparameterScheduler
+    from keras_recipes.schedules import MultiStepDecay
+
+    epochs, bounds = [0, 75, 125, 175], [75, 125, 175]
+    rates, decays = [0.1, 0.01, 0.001, 0.0001], [1e-4, 5e-4, 1e-5, 5e-5]
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 3)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5]))[:, None].astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False)])
+    model.layers[0].set_weights([np.full((3, 1), 0.1, "float32")])
+    optimizer = keras.optimizers.SGD(MultiStepDecay(bounds, values=rates), momentum=0.9,
+                                     nesterov=True, weight_decay=decays[0])
+    model.compile(optimizer=optimizer, loss="mse")
+    scheduler = HyperparameterScheduler({"weight_decay": MultiStepDecay(bounds,
+                                                                        values=decays)})
+    # The full batch ten times per epoch: 20 epochs make the seed's 200 steps.
+    model.fit(np.tile(x, (10, 1)), np.tile(y, (10, 1)), batch_size=16, epochs=20,
+              shuffle=False, verbose=0, callbacks=[scheduler])
+
+    def at(k, values):  # the value from the last listed epoch <= k
+        return values[sum(k >= e for e in epochs) - 1]
+
+    xd, yd = x.astype("float64"), y.astype("float64")
+    w, m = np.full((3, 1), 0.1), np.zeros((3, 1))
+    for k in range(200):
+        lr, wd = at(k, rates), at(k, decays)
+        g = 2.0 / len(xd) * xd.T @ (xd @ w - yd)
+        w = w - wd * lr * w
+        m = 0.9 * m - lr * g
+        w = w + 0.9 * m - lr * g
+    np.testing.assert_allclose(model.layers[0].get_weights()[0], w, rtol=1e-4, atol=1e-6)
+    assert [at(e, rates) for e in epochs] == rates  # the table, column by column
+    assert [at(e, decays) for e in epochs] == decays
+
+
+def test_seed_000_weight_decay_column_is_applied_phase_by_phase():
+    """The same schedule on inputs of zeros: the loss has no gradient, so only the decoupled
+    decay moves the weights, ``w_T = w_0 · Π_k (1 − wd_k · lr_k)``. Keeping ``wd = 1e-4``
+    throughout would give a product 2e-4 (relative) away from the seed's column."""
+    from keras_recipes.callbacks import HyperparameterScheduler
+    from keras_recipes.schedules import MultiStepDecay
+
+    epochs, bounds = [0, 75, 125, 175], [75, 125, 175]
+    rates, decays = [0.1, 0.01, 0.001, 0.0001], [1e-4, 5e-4, 1e-5, 5e-5]
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False)])
+    model.layers[0].set_weights([np.full((3, 1), 1.0, "float32")])
+    model.compile(optimizer=keras.optimizers.SGD(MultiStepDecay(bounds, values=rates),
+                                                 momentum=0.9, nesterov=True,
+                                                 weight_decay=decays[0]), loss="mse")
+    model.fit(np.zeros((40, 3), "float32"), np.zeros((40, 1), "float32"), batch_size=4,
+              epochs=20, shuffle=False, verbose=0,
+              callbacks=[HyperparameterScheduler({"weight_decay": MultiStepDecay(
+                  bounds, values=decays)})])
+    spans = np.diff(epochs + [200])  # 75, 50, 50, 25 epochs in each phase
+    expected = float(np.prod([(1.0 - wd * lr) ** n for wd, lr, n in zip(decays, rates, spans,
+                                                                       strict=True)]))
+    constant = float(np.prod([(1.0 - 1e-4 * lr) ** n for lr, n in zip(rates, spans,
+                                                                      strict=True)]))
+    got = model.layers[0].get_weights()[0]
+    np.testing.assert_allclose(got, expected, rtol=2e-5)
+    assert abs(expected - constant) > 5 * 2e-5 * expected  # the check can tell them apart
+
+
+def test_l1_gives_sparse_weights_at_its_optimum_and_a_band_around_zero_under_sgd():
+    """Seed 002: L1 → sparse weights. The LASSO optimum (scikit-learn's coordinate descent,
+    an independent solver) zeroes the irrelevant features; full-batch gradient descent on
+    ``mse + (λ/N)·Σ|w|`` with the subgradient ends near that optimum, with the zeroed
+    weights inside a band of a few ``lr·λ/N`` around 0 (not exactly 0), and far smaller than
+    without the penalty. ``mse/2 + α‖w‖₁`` is scikit-learn's objective: ``α = λ/(2N)``."""
+    from sklearn.linear_model import Lasso
+
+    from keras_recipes.regularizers import L1
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 10)).astype("float32")
+    coef = np.array([2.0, -3.0, 1.5] + [0.0] * 7)
+    y = (x @ coef + rng.normal(scale=2.0, size=200)).astype("float32")[:, None]
+    lam, n, lr, steps = 19.2, 32, 0.05, 400  # λ/N = 0.6, α = 0.3
+    lasso = Lasso(alpha=lam / n / 2, fit_intercept=False, tol=1e-10, max_iter=100_000)
+    optimum = lasso.fit(x.astype("float64"), y[:, 0].astype("float64")).coef_
+    zeros = optimum == 0.0
+    assert zeros[3:].sum() >= 5 and not zeros[:3].any()  # sparse at the optimum
+
+    def train(regularizer):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((10,)), keras.layers.Dense(
+            1, use_bias=False, kernel_initializer="zeros", kernel_regularizer=regularizer)])
+        model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+        # The full batch ten times per epoch: 40 epochs make 400 identical steps.
+        model.fit(np.tile(x, (10, 1)), np.tile(y, (10, 1)), batch_size=200,
+                  epochs=steps // 10, shuffle=False, verbose=0)
+        return model.layers[0].get_weights()[0][:, 0].astype("float64")
+
+    w, plain = train(L1(lam=lam, n=n)), train(None)
+    band = lr * lam / n  # one subgradient step of the penalty: 0.03
+    assert np.all(np.abs(w[zeros]) <= 2 * band)
+    assert np.count_nonzero(w[zeros]) > 0  # the subgradient oscillates, it does not land
+    np.testing.assert_allclose(w[~zeros], optimum[~zeros], atol=2 * band)
+    assert np.mean(np.abs(plain[zeros])) > 2 * np.mean(np.abs(w[zeros]))

@@ -80,9 +80,13 @@ class L2(_ScaledPenalty):
 class L1(_ScaledPenalty):
     """Seed 002's L1 penalty ``(λ/N)·‖W‖₁`` on one weight matrix (LASSO).
 
-    Use it when sparse weights are wanted: the penalty pushes small weights to exactly zero
-    (seed 002: rarely used in deep learning, since ``|w|`` is not differentiable at 0 and
-    such networks are harder to optimise; the gradient used at 0 is 0).
+    Use it when sparse weights are wanted: the penalized optimum (the LASSO solution) has
+    exact zeros where a feature's correlation with the residual stays below the penalty.
+    Gradient descent with the subgradient ``sign(w)`` does not land on those zeros: each step
+    moves a weight by ``lr·λ/N`` across 0, so such weights end in a band of about that width
+    around 0 rather than at 0 (seed 002: rarely used in deep learning, since ``|w|`` is not
+    differentiable at 0 and such networks are harder to optimise; the gradient used at 0
+    is 0). A proximal step (soft thresholding) would reach exact zeros.
 
     Args:
         lam: λ ≥ 0. Defaults to ``0.01``.
