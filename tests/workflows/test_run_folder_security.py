@@ -519,3 +519,46 @@ def test_crafted_folders_from_the_command_line(tmp_path):
         line = error_line(result)
         assert expected in line, (name, line)
         assert tree(works[name]) == befores[name], name  # victims and run folder alike
+
+
+# ---------------------------------------------------------------- SteamrollerReport.load
+
+
+def _summary_with_model(out, model_path):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(
+        {"workflow": "steamroller", "status": "passed",
+         "stages": {"1": {"name": "overfit", "files": {"model": model_path}}}}))
+
+
+@pytest.mark.parametrize("model_path", ["../victim.keras", "/tmp/victim.keras",
+                                        "stage1/../../victim.keras", "stage2/model.keras"])
+def test_report_load_refuses_model_paths_outside_their_stage_folder(tmp_path, model_path):
+    from keras_recipes.workflows import SteamrollerReport
+
+    _summary_with_model(tmp_path / "run", model_path)
+    with pytest.raises(RunFolderError, match="summary.json"):
+        SteamrollerReport.load(tmp_path / "run", load_models=True)
+
+
+def test_report_load_refuses_a_model_reached_through_a_link(tmp_path):
+    from keras_recipes.workflows import SteamrollerReport
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "model.keras").write_bytes(b"not loaded")
+    _summary_with_model(tmp_path / "run", "stage1/model.keras")
+    os.symlink(elsewhere, tmp_path / "run" / "stage1")
+    with pytest.raises(RunFolderError, match="symbolic link"):
+        SteamrollerReport.load(tmp_path / "run", load_models=True)
+    assert (elsewhere / "model.keras").read_bytes() == b"not loaded"
+
+
+def test_report_load_refuses_a_damaged_summary_in_one_line(tmp_path):
+    from keras_recipes.workflows import SteamrollerReport
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "summary.json").write_text('{"stages": {"1": ')
+    with pytest.raises(RunFolderError) as info:
+        SteamrollerReport.load(tmp_path / "run")
+    assert "\n" not in str(info.value)

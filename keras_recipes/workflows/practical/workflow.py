@@ -143,6 +143,8 @@ def practical(
     verbose: int = 1,
     stream: TextIO | None = None,
     config: PracticalConfig | None = None,
+    loss_every: int = 10,
+    loss_smoothing: float = 0.9,
 ) -> PracticalReport:
     """Run seed 004's seven-step approach and write a report into ``out``.
 
@@ -213,6 +215,11 @@ def practical(
         config: all the settings above at once, as a :class:`PracticalConfig`; when given,
             the other arguments (except ``stream``) are not read. Defaults to ``None``
             (a config from the other arguments).
+        loss_every: steps 5 and 7 write ``config<i>/iterations.csv``, the mean training
+            loss of every ``loss_every`` iterations and its bias-corrected moving average
+            (seed 000: a smoothed loss every N iterations, not only per epoch); ``0``
+            writes no such file. Defaults to ``10``.
+        loss_smoothing: β of that moving average, in ``[0, 1)``. Defaults to ``0.9``.
 
     Returns:
         A :class:`PracticalReport`.
@@ -252,7 +259,8 @@ def practical(
             min_loss_drop=min_loss_drop, step3_weight_decay=step3_weight_decay,
             lr_factors=lr_factors, weight_decays=weight_decays, grid_epochs=grid_epochs,
             objective=objective, top_k=top_k, train_epochs=train_epochs, max_loops=max_loops,
-            batch_size=batch_size, fresh=fresh, verbose=verbose)
+            batch_size=batch_size, fresh=fresh, verbose=verbose, loss_every=loss_every,
+            loss_smoothing=loss_smoothing)
     elif not isinstance(config, PracticalConfig):
         raise ValueError("Argument `config` must be a PracticalConfig or None. "
                          f"Received: config={config!r}")

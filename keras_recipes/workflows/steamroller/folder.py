@@ -87,9 +87,10 @@ _STAGE_FIELDS = {"name": "str", "status": "str", "goal": "str", "gate": "dict",
                  "files": "dict", "lr": "dict", "sizes": "dict", "classes": "list",
                  "class_names": "list", "findings": "list?", "growth": "list?",
                  "most_confused": "list?", "preprocessing": "dict?", "regularisation": "dict",
-                 "epochs_run": "int", "seconds": "number", "model_desc": "str"}
+                 "epochs_run": "int", "seconds": "number", "model_desc": "str",
+                 "minibatch": "dict?"}
 _GATE_FIELDS = {"metric": "str", "value": "number", "bound": "number",
-                "higher_is_better": "bool"}
+                "higher_is_better": "bool", "minibatch": "bool", "reason": "str"}
 
 
 def check_summary(summary: Any, path: str | os.PathLike) -> dict[str, Any]:

@@ -133,19 +133,43 @@ class SteamrollerReport:
 
     @classmethod
     def load(cls, out: str | os.PathLike, load_models: bool = False) -> SteamrollerReport:
-        """Read a run folder's ``summary.json`` (and, if asked, its ``.keras`` models)."""
+        """Read a run folder's ``summary.json`` (and, if asked, its ``.keras`` models).
+
+        The folder may come from someone else: the summary is read as a regular file of
+        bounded size and checked like a run's own reread
+        (:func:`~keras_recipes.workflows.steamroller.folder.check_summary`: field types,
+        each stage's files inside its own stage folder), and a model is loaded only from
+        a path that stays inside ``out`` without crossing a symbolic link.
+
+        Raises:
+            RunFolderError: (a ``ValueError``) a damaged or crafted ``summary.json``, or a
+                model path through a link.
+        """
+        from keras_recipes._paths import read_small, resolve_inside
+        from keras_recipes.workflows.run_folder import RunFolderError
+        from keras_recipes.workflows.steamroller.folder import check_summary
+
         out = Path(out)
-        with open(out / SUMMARY_FILE, encoding="utf-8") as f:
-            summary = json.load(f)
+        try:
+            summary = json.loads(read_small(out / SUMMARY_FILE))
+        except ValueError as exc:
+            raise RunFolderError(f"{str(out / SUMMARY_FILE)!r} cannot be read as a run's "
+                                 f"summary ({exc}).") from None
+        summary = check_summary(summary, out / SUMMARY_FILE)
         stages = []
         for key in sorted(summary.get("stages", {}), key=int):
             record = summary["stages"][key]
             model = None
             path = record.get("files", {}).get("model")
-            if load_models and path and (out / path).is_file():
-                import keras
+            if load_models and path:
+                try:
+                    target = resolve_inside(out, path)
+                except ValueError as exc:
+                    raise RunFolderError(str(exc)) from None
+                if target.is_file():
+                    import keras
 
-                model = keras.saving.load_model(out / path, safe_mode=True)
+                    model = keras.saving.load_model(target, safe_mode=True)
             stages.append(StageResult(int(key), record, model, resumed=True))
         return cls(out, summary, stages)
 

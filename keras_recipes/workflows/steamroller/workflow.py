@@ -321,8 +321,9 @@ def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
         gate, stream = record["gate"], run.stream
         value = gate["value"] if gate["value"] is not None else float("nan")
         below = "<" if stage.gate.higher_is_better else ">"
-        print(f"\nStage {result.stage} ({stage.name}) failed its gate: {gate['metric']} = "
-              f"{value:.4f} {below} {gate['bound']:g}. Stopping here.", file=stream)
+        why = gate.get("reason") or f"{gate['metric']} = {value:.4f} {below} {gate['bound']:g}"
+        print(f"\nStage {result.stage} ({stage.name}) failed its gate: {why}. Stopping here.",
+              file=stream)
         print_report(findings, file=stream)
         print("What to try next:", file=stream)
         for step in run.summary["next_steps"]:
@@ -447,6 +448,10 @@ def steamroller(
     stream: TextIO | None = None,
     distribute: str | None = None,
     stages: Sequence[Stage] | None = None,
+    minibatch_steps: int = 100,
+    minibatch_max_loss: float = 0.01,
+    plateau_factor: float = 0.2,
+    plateau_patience: int = 3,
 ) -> SteamrollerReport:
     """Run the staged steamroller and write a report, logs and models to ``out``.
 
@@ -457,13 +462,15 @@ def steamroller(
     1. **overfit**: ``stage1_per_class`` training examples of ``stage_classes`` classes,
        no regularisation, no augmentation. Gate: train accuracy ≥
        ``stage1_min_train_accuracy`` (a network that cannot learn a few examples by heart
-       is broken or too small).
+       is broken or too small), and one minibatch overfitted first (seed 003): on the
+       fresh network, put back afterwards, the training loss of one batch falls to
+       ``minibatch_max_loss`` within ``minibatch_steps`` steps.
     2. **generalise**: all the data of those classes, with dropout, weight decay and light
        augmentation, and early stopping on the validation loss. Gate: validation accuracy
        ≥ ``stage2_min_val_accuracy``.
     3. **train**: all the data and all the classes, a bigger network and a schedule
-       (one-cycle, or cosine with warm-up), keeping the last epoch; then the test accuracy
-       and an error analysis.
+       (one-cycle, cosine with warm-up, or seed 000's staircase), keeping the last epoch;
+       then the test accuracy and an error analysis.
 
     The data set is split once (stratified 60/20/20) and every stage draws from those
     parts, so the test set is never trained on. Each stage first runs the learning-rate
@@ -522,8 +529,13 @@ def steamroller(
         stage2_min_val_accuracy: stage-2 gate. Defaults to ``0.9``.
         patience: stage-2 early-stopping patience, in epochs. Defaults to ``8``.
         lr_finder_steps: steps of each range test (>= 10). Defaults to ``100``.
-        schedule: stage-3 schedule, ``"onecycle"`` or ``"cosine"`` (cosine decay with a
-            10 % linear warm-up). Defaults to ``"onecycle"``.
+        schedule: stage-3 schedule, ``"onecycle"``, ``"cosine"`` (cosine decay with a
+            10 % linear warm-up) or ``"staircase"`` (seed 000's strategy #1: a constant
+            rate multiplied by ``plateau_factor`` at each plateau of the validation loss;
+            the plateaus found are recorded under ``lr.staircase``; to fix such a
+            staircase in advance and rerun it, see
+            :func:`keras_recipes.workflows.strategy1.strategy1`).
+            Defaults to ``"onecycle"``.
         dropout: dropout rate of stages 2–3. Defaults to ``0.1``.
         weight_decay: decoupled weight decay of AdamW in stages 2–3 (Keras convention:
             ``w -= lr · weight_decay · w``). Defaults to ``1e-4``.
@@ -567,6 +579,14 @@ def steamroller(
             (each one's data plan, optimizer, stopper, gate and advice); ``None`` runs seed
             000's three (:data:`~keras_recipes.workflows.STEAMROLLER_STAGES`). A fourth
             stage is one more ``Stage`` in the sequence. Defaults to ``None``.
+        minibatch_steps: most steps of stage 1's "overfit one minibatch" check; ``0``
+            turns it off. Defaults to ``100``.
+        minibatch_max_loss: the training loss of that minibatch that counts as near zero.
+            Defaults to ``0.01``.
+        plateau_factor: with ``schedule="staircase"``, the factor applied to the rate at
+            each plateau. Defaults to ``0.2``.
+        plateau_patience: with ``schedule="staircase"``, epochs without improvement of
+            the validation loss that make a plateau. Defaults to ``3``.
 
     Returns:
         A :class:`~keras_recipes.workflows.SteamrollerReport`.
@@ -608,5 +628,7 @@ def steamroller(
         stage2_min_val_accuracy=stage2_min_val_accuracy, patience=patience,
         lr_finder_steps=lr_finder_steps, schedule=schedule, dropout=dropout,
         weight_decay=weight_decay, augment=augment, stage3_augment=stage3_augment, grow=grow,
-        standardize=standardize, resume=resume, verbose=verbose, distribute=distribute)
+        standardize=standardize, resume=resume, verbose=verbose, distribute=distribute,
+        minibatch_steps=minibatch_steps, minibatch_max_loss=minibatch_max_loss,
+        plateau_factor=plateau_factor, plateau_patience=plateau_patience)
     return run_steamroller(config, stages=stages, stream=stream)
