@@ -185,9 +185,19 @@ class SteamrollerReport:
         return "SteamrollerReport(" + ", ".join(parts) + ")"
 
 
+#: What a gate measures: ``model.evaluate`` on the stage's split once training is over.
+GATE_MODE = "inference mode, after training"
+#: What the doctor's curve rules read: Keras's per-epoch logs.
+DOCTOR_MODE = ("The doctor reads the learning curves: a training metric there is the mean "
+               "over the epoch's batches in training mode (dropout on, BatchNorm batch "
+               f"statistics, weights still moving); the check above is measured in "
+               f"{GATE_MODE}, so the two can differ.")
+
+
 def _format_gate(gate: dict[str, Any]) -> str:
     value, bound = gate.get("value"), gate.get("bound")
-    text = f"{gate.get('metric', '?')} = {value:.4f}" if value is not None else "not measured"
+    text = (f"{gate.get('metric', '?')} = {value:.4f} ({GATE_MODE})" if value is not None
+            else "not measured")
     if bound is not None:
         text += f" (bound {'≥' if gate.get('higher_is_better', True) else '≤'} {bound:g})"
     if "minibatch" in gate:
@@ -301,7 +311,8 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
             report.text("Most confused pairs (test set):")
             report.table(r["most_confused"])
         findings = r.get("findings", [])
-        report.text("Doctor's findings:" if findings else "Doctor's findings: none.")
+        report.text(("Doctor's findings:" if findings else "Doctor's findings: none.")
+                    + " " + DOCTOR_MODE)
         if findings:
             report.table(findings, columns=["severity", "code", "message", "advice"])
         files = {k: v for k, v in r.get("files", {}).items() if k != "figures"}

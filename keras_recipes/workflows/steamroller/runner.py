@@ -298,7 +298,8 @@ def run_stage(
     atomic_write_json(stage_dir / "stage.json", record)
     verdict = {"passed": "PASSED", "failed": "FAILED", "done": "reported"}[record["status"]]
     shown = f" (bound {bound:g})" if bound is not None else ""
-    say(f"   {stage.gate.metric} = {value if value is not None else float('nan'):.4f}{shown}: "
+    say(f"   {stage.gate.metric} = {value if value is not None else float('nan'):.4f} "
+        f"(inference mode, after training){shown}: "
         f"{verdict} [{record['epochs_run']} epochs, {record['seconds']:.1f}s]")
     return record, model, findings
 
