@@ -48,8 +48,8 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     ``exploding_loss`` (error)      an epoch's loss > 10 × max(initial, ln C); or the final
                                     loss above both epoch 1's and ln C; or > 1.5 × its
                                     minimum
-    ``initial_loss``                initial probe loss > ln C + max(ln C, 1 nat): logits
-                                    about 3 × too large (warning); outside
+    ``initial_loss``                initial probe loss > ln C + 2 max(ln C, 1 nat): logits
+                                    several times too large (warning); outside
                                     [ln C / 1.5, 1.5 ln C] otherwise (info, with separate
                                     messages above and below ln C)
     ``flat_loss``                   loss moved < 5 % from epoch 1 over the next ~100 steps,

@@ -327,8 +327,8 @@ def _circles(n=900, seed=0):
     from sklearn.datasets import make_circles
 
     x, y = make_circles(n, noise=0.2, factor=0.5, random_state=seed)
-    x = x.astype("float32")
-    return (x[:600], y[:600]), (x[600:], y[600:])
+    x, cut = x.astype("float32"), 2 * n // 3
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
 
 
 def _mlp(inputs, widths, out=2, activation="relu", init="he_uniform", out_activation="softmax",
