@@ -20,7 +20,7 @@ from keras_recipes.tuning.find_batch_size import (
 )
 from keras_recipes.tuning.grid_search import grid_search
 from keras_recipes.tuning.random_search import ALGORITHMS, random_search
-from keras_recipes.tuning.results import results_frame
+from keras_recipes.tuning.results import results_frame, trial_seconds
 from keras_recipes.tuning.search_spaces import (
     GRID_SPACE,
     RANDOM_SPACE,
@@ -57,4 +57,5 @@ __all__ = [
     "random_search",
     "results_frame",
     "suggest_batch_size",
+    "trial_seconds",
 ]

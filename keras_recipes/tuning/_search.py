@@ -17,9 +17,12 @@ from typing import Any
 import keras
 import keras_tuner
 import numpy as np
+from absl import logging as absl_logging
 from keras_tuner import errors as kt_errors
 
+from keras_recipes._print import print_msg
 from keras_recipes._validation import check_number, check_one_of
+from keras_recipes.tuning.results import _last_line
 from keras_recipes.tuning.search_spaces import check_space, define_hyperparameters
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -201,13 +204,57 @@ def _divergence(histories, objective_name: str) -> str | None:
     return None
 
 
-class _RecipeTunerMixin:
-    """Records diverging trials as FAILED; stops only after repeated real errors."""
+def check_verbose(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (``"auto"`` is 1, as in ``model.fit``)."""
+    if verbose == "auto" and isinstance(verbose, str):
+        return 1
+    if isinstance(verbose, (bool, int, np.integer)) and int(verbose) in (0, 1, 2):
+        return int(verbose)
+    raise ValueError(f"Argument `verbose` must be 'auto', 0, 1 or 2. Received: "
+                     f"verbose={verbose!r}")
 
-    def __init__(self, *args, max_consecutive_errors: int = 3, **kwargs):
+
+def _number(value) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.4g}"
+    return str(value)
+
+
+def trial_line(index: int, total: int | None, trial, objective: str,
+               seconds: float | None) -> str:
+    """One progress line: ``Trial 2/9: learning_rate=0.01, weight_decay=0.0005 ->
+    val_loss=0.4123 (3.2 s)``, or the reason of a failure instead of the score."""
+    values = []
+    for key, value in trial.hyperparameters.values.items():
+        if key == "tuner/epochs":
+            values.append(f"epochs={_number(value)}")
+        elif not key.startswith("tuner/"):
+            values.append(f"{key}={_number(value)}")
+    status = str(getattr(trial.status, "value", trial.status))
+    if status == "COMPLETED" and trial.score is not None:
+        outcome = f"{objective}={_number(float(trial.score))}"
+    else:
+        reason = _last_line(trial.message)
+        outcome = f"{status.lower()}" + (f" ({reason})" if reason else "")
+    count = f"{index}/{total}" if total else f"{index}"
+    took = f" ({seconds:.1f} s)" if seconds is not None else ""
+    return f"Trial {count}: {', '.join(values) or 'no hyperparameters'} -> {outcome}{took}"
+
+
+class _RecipeTunerMixin:
+    """Records diverging trials as FAILED; stops only after repeated real errors; times
+    each trial and, with ``progress`` (``verbose`` >= 1), prints one line per trial."""
+
+    def __init__(self, *args, max_consecutive_errors: int = 3, progress: bool = False,
+                 **kwargs):
         self._max_errors = max_consecutive_errors
         self._errors_in_a_row = 0
         self._started: dict[str, float] = {}
+        self._progress = progress
+        # KerasTuner's `clear_session()` before each trial resets Keras's interactive-logging
+        # switch: the one set when the search starts decides where the lines go.
+        self._interactive = keras.utils.is_interactive_logging_enabled()
+        self._trials_ended = 0
         self.trial_seconds: dict[str, float] = {}
         self.finished_trials: dict[str, Any] = {}
         super().__init__(*args, **kwargs)
@@ -240,9 +287,24 @@ class _RecipeTunerMixin:
         if start is not None:
             self.trial_seconds[trial.trial_id] = time.perf_counter() - start
         super().on_trial_end(trial)
+        ended = trial
         if not isinstance(self.oracle, keras_tuner.Oracle):  # a worker: ask the chief
             with contextlib.suppress(Exception):
-                self.finished_trials[trial.trial_id] = self.oracle.get_trial(trial.trial_id)
+                ended = self.finished_trials[trial.trial_id] = self.oracle.get_trial(
+                    trial.trial_id)
+        else:
+            with contextlib.suppress(Exception):
+                ended = self.oracle.get_trial(trial.trial_id)
+        self._trials_ended += 1
+        if self._progress:
+            with contextlib.suppress(Exception):  # progress never stops a search
+                total = getattr(self.oracle, "max_trials", None)
+                line = trial_line(self._trials_ended, total, ended, self.oracle.objective.name,
+                                  self.trial_seconds.get(trial.trial_id))
+                if self._interactive:
+                    print_msg(line)
+                else:
+                    absl_logging.info(line)
 
 
 class RecipeGridSearch(_RecipeTunerMixin, keras_tuner.GridSearch):
@@ -315,7 +377,7 @@ def run_search(
     executions_per_trial: int = 1,
     max_consecutive_errors: int = 3,
     stop_on_nan: bool = True,
-    verbose: int = 0,
+    verbose: int | str = "auto",
     return_tuner: bool = False,
     tuner_kwargs: Mapping[str, Any] | None = None,
 ):
@@ -335,6 +397,7 @@ def run_search(
     if not callable(optimizer):
         check_one_of("optimizer", optimizer, OPTIMIZERS)
     check_one_of("penalty", penalty, PENALTIES)
+    verbose = check_verbose(verbose)
     objective_name = _objective_name(objective)
     builder, classification = _resolve_builder(model, x, y)
     if loss is None:
@@ -374,6 +437,7 @@ def run_search(
             seed=seed + 1,  # KerasTuner treats seed 0 as "no seed"
             max_consecutive_failed_trials=2**31 - 1,  # divergences never stop the search
             max_consecutive_errors=max_consecutive_errors,
+            progress=verbose >= 1,
             directory=workdir,
             project_name=project_name or f"{kind}_search",
             overwrite=overwrite,
@@ -391,7 +455,7 @@ def run_search(
                 epochs=epochs,
                 batch_size=batch_size,
                 callbacks=fit_callbacks,
-                verbose=verbose,
+                verbose=2 if verbose == 2 else 0,
             )
         frame = results_frame(tuner)
     except kt_errors.FatalError as exc:

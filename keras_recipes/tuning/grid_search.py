@@ -36,7 +36,7 @@ def grid_search(
     executions_per_trial: int = 1,
     max_consecutive_errors: int = 3,
     stop_on_nan: bool = True,
-    verbose: int = 0,
+    verbose: int | str = "auto",
     return_tuner: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
     """Train one model per combination of a grid and return the trials, best first.
@@ -94,7 +94,13 @@ def grid_search(
             search. Defaults to ``3``.
         stop_on_nan: add ``keras.callbacks.TerminateOnNaN`` so a diverging trial stops at
             once. Defaults to ``True``.
-        verbose: 0 silent, 1 KerasTuner's progress. Defaults to ``0``.
+        verbose: ``"auto"`` (1, as in ``model.fit``), 0 silent, 1 one line per trial
+            as it ends (``Trial 2/9: learning_rate=0.01, weight_decay=0.0005 ->
+            val_loss=0.4123 (3.2 s)``, or the reason of a failure), 2 also KerasTuner's
+            trial display and one line per epoch from each ``fit``. The lines go to
+            stdout, or to the log when Keras's interactive logging is off as the search
+            starts (``keras.utils.disable_interactive_logging()``). Defaults to
+            ``"auto"``.
         return_tuner: return ``(frame, tuner)`` instead of the frame. Defaults to ``False``.
 
     Returns:
@@ -107,7 +113,8 @@ def grid_search(
     >>> from keras_recipes.data import load_dataset
     >>> from keras_recipes.tuning import grid_search
     >>> ds = load_dataset("digits", flatten=True)
-    >>> frame = grid_search("mlp", ds.x[:200], ds.y[:200], max_trials=2)
+    >>> frame = grid_search("mlp", ds.x[:200], ds.y[:200], max_trials=2,
+    ...                     verbose=0)
     >>> list(frame.columns[:4])
     ['trial_id', 'status', 'learning_rate', 'weight_decay']
 

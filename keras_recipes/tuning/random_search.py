@@ -42,7 +42,7 @@ def random_search(
     stop_on_nan: bool = True,
     factor: int = 3,
     hyperband_iterations: int = 1,
-    verbose: int = 0,
+    verbose: int | str = "auto",
     return_tuner: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, Any]:
     """Sample hyperparameters from distributions, train each sample, return trials best first.
@@ -88,7 +88,13 @@ def random_search(
         stop_on_nan: stop a diverging trial at once. Defaults to ``True``.
         factor: Hyperband's reduction factor η. Defaults to ``3``.
         hyperband_iterations: Hyperband's outer iterations. Defaults to ``1``.
-        verbose: 0 silent, 1 KerasTuner's progress. Defaults to ``0``.
+        verbose: ``"auto"`` (1, as in ``model.fit``), 0 silent, 1 one line per trial
+            as it ends (``Trial 2/9: learning_rate=0.01, weight_decay=0.0005 ->
+            val_loss=0.4123 (3.2 s)``, or the reason of a failure), 2 also KerasTuner's
+            trial display and one line per epoch from each ``fit``. The lines go to
+            stdout, or to the log when Keras's interactive logging is off as the search
+            starts (``keras.utils.disable_interactive_logging()``). Defaults to
+            ``"auto"``.
         return_tuner: return ``(frame, tuner)``. Defaults to ``False``.
 
     Returns:
@@ -103,7 +109,8 @@ def random_search(
     >>> from keras_recipes.data import load_dataset
     >>> from keras_recipes.tuning import random_search
     >>> ds = load_dataset("digits", flatten=True)
-    >>> frame = random_search("mlp", ds.x[:200], ds.y[:200], max_trials=2)
+    >>> frame = random_search("mlp", ds.x[:200], ds.y[:200], max_trials=2,
+    ...                       verbose=0)
     >>> len(frame)
     2
 

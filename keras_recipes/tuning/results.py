@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import math
+import os
 
 import pandas as pd
 
@@ -31,6 +34,74 @@ def _trials(tuner) -> list:
     return list(getattr(tuner, "finished_trials", {}).values())
 
 
+def _display_starts(tuner) -> dict[str, float]:
+    """``{trial_id: start}`` (seconds since the epoch) from KerasTuner's trial display.
+
+    KerasTuner's oracle notes the local time a trial starts when its search shows
+    progress (``verbose`` >= 1, KerasTuner's default) and keeps it in the oracle's state
+    (``oracle.get_state()["display"]["trial_start"]``, saved in ``oracle.json``).
+    """
+    try:
+        starts = tuner.oracle.get_state()["display"]["trial_start"]
+    except Exception:  # a remote oracle, another KerasTuner version: nothing known
+        return {}
+    out = {}
+    for trial_id, value in (starts or {}).items():
+        with contextlib.suppress(TypeError, ValueError):
+            out[str(trial_id)] = datetime.datetime.fromisoformat(value).timestamp()
+    return out
+
+
+def _end_time(tuner, trial_id: str) -> float | None:
+    """When the trial ended: the last write of its ``trial_<id>/trial.json``.
+
+    KerasTuner's oracle writes that file when the trial is created, after its metrics are
+    reported and, last, when it ends (``Oracle.end_trial``).
+    """
+    try:
+        return os.path.getmtime(os.path.join(tuner.project_dir, f"trial_{trial_id}",
+                                             "trial.json"))
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def trial_seconds(tuner, trials=None) -> tuple[dict[str, float], str]:
+    """Wall time of each ended trial of a KerasTuner search, and where it comes from.
+
+    - ``"measured"``: tuners of :func:`grid_search` and :func:`random_search` time each
+      trial with ``time.perf_counter`` from its start to its end.
+    - ``"trial start and trial file"``: any other tuner whose search showed KerasTuner's
+      progress (``verbose`` >= 1, KerasTuner's default): from the start time KerasTuner's
+      oracle notes (``oracle.get_state()["display"]["trial_start"]``) to the last write of
+      the trial's ``trial.json`` (its end). This is KerasTuner's own "Trial N Complete
+      [time]", to the resolution of the file system's modification times.
+    - ``"unknown"``: a search run with ``verbose=0`` outside this package: KerasTuner
+      keeps no start time then, and a trial folder's timestamps only tell when it ended.
+
+    Measured times are used where present, the other source for the remaining trials.
+
+    Returns:
+        ``({trial_id: seconds}, source)``; the source is the one of most trials.
+    """
+    measured = dict(getattr(tuner, "trial_seconds", None) or {})
+    if trials is None:
+        trials = _trials(tuner)
+    ended = [t for t in trials
+             if str(getattr(t.status, "value", t.status)) not in ("RUNNING", "IDLE")]
+    missing = [t.trial_id for t in ended if t.trial_id not in measured]
+    found: dict[str, float] = {}
+    if missing:
+        starts = _display_starts(tuner)
+        for trial_id in missing:
+            start, end = starts.get(str(trial_id)), _end_time(tuner, trial_id)
+            if start is not None and end is not None and end >= start:
+                found[trial_id] = end - start
+    if not measured and not found:
+        return {}, "unknown"
+    source = "measured" if len(measured) >= len(found) else "trial start and trial file"
+    return {**found, **measured}, source
+
+
 def results_frame(tuner) -> pd.DataFrame:
     """One row per trial of a KerasTuner search, sorted by objective (best first).
 
@@ -39,9 +110,12 @@ def results_frame(tuner) -> pd.DataFrame:
     Columns: ``trial_id``, ``status`` (``COMPLETED``, ``FAILED``...), one column per
     hyperparameter (Hyperband's ``tuner/epochs`` becomes ``epochs``), the objective (its
     best value over the epochs), every other tracked metric (best value), ``best_step``,
-    ``seconds`` (wall time when known), ``diverged`` and ``message`` (the reason of a
-    failure). Failed trials have a NaN objective and come last. ``frame.attrs`` holds
-    ``objective`` and ``direction``.
+    ``seconds`` (wall time when known, see :func:`trial_seconds`: measured for this
+    package's searches, from KerasTuner's own trial start time and trial file for another
+    search that showed KerasTuner's progress, NaN after a plain ``verbose=0`` search),
+    ``diverged`` and ``message`` (the reason of a failure). Failed trials have a NaN
+    objective and come last. ``frame.attrs`` holds ``objective``, ``direction`` and
+    ``seconds_source``.
 
     Args:
         tuner: a ``keras_tuner`` tuner after ``search``.
@@ -64,9 +138,10 @@ def results_frame(tuner) -> pd.DataFrame:
     objective = tuner.oracle.objective
     name = getattr(objective, "name", "score")
     direction = getattr(objective, "direction", "min")
-    seconds = getattr(tuner, "trial_seconds", {})
+    trials = _trials(tuner)
+    seconds, source = trial_seconds(tuner, trials)
     rows = []
-    for trial in _trials(tuner):
+    for trial in trials:
         status = str(getattr(trial.status, "value", trial.status))
         row = {"trial_id": trial.trial_id, "status": status}
         for key, value in trial.hyperparameters.values.items():
@@ -96,7 +171,7 @@ def results_frame(tuner) -> pd.DataFrame:
                                       "diverged", "message"])
     else:
         tail = ["best_step", "seconds", "diverged", "message"]
-        metrics = sorted({m for t in _trials(tuner) for m in t.metrics.metrics} - {name})
+        metrics = sorted({m for t in trials for m in t.metrics.metrics} - {name})
         hps = [c for c in frame.columns
                if c not in {"trial_id", "status", name, *metrics, *tail}]
         frame = frame.reindex(columns=["trial_id", "status", *hps, name, *metrics, *tail])
@@ -106,4 +181,5 @@ def results_frame(tuner) -> pd.DataFrame:
         ).reset_index(drop=True)
     frame.attrs["objective"] = name
     frame.attrs["direction"] = direction
+    frame.attrs["seconds_source"] = source
     return frame

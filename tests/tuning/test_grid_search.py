@@ -45,7 +45,8 @@ def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
     assert (done["learning_rate"] == 0.5).all()
     assert done["val_accuracy"].is_monotonic_decreasing
     assert np.isfinite(done["val_accuracy"]).all() and (done["seconds"] > 0).all()
-    assert frame.attrs == {"objective": "val_accuracy", "direction": "max"}
+    assert frame.attrs == {"objective": "val_accuracy", "direction": "max",
+                           "seconds_source": "measured"}
     best = tuner.oracle.get_best_trials(1)[0]
     assert frame.loc[0, "trial_id"] == best.trial_id
     assert frame.loc[0, "val_accuracy"] == pytest.approx(best.score)
