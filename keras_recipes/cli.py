@@ -170,6 +170,11 @@ def positive_float(value: str) -> float:
     return v
 
 
+def non_negative_int(value: str) -> int:
+    """Flag type: an integer >= 0 that fits in int64 (0 turns a check off)."""
+    return 0 if value.strip() == "0" else positive_int(value)
+
+
 def learning_rate_arg(value: str) -> float:
     """Flag type: a learning rate that float32 holds as a normal number (1.18e-38 to
     3.4e38); Keras trains in float32, where a smaller rate is subnormal or 0."""
@@ -539,7 +544,9 @@ def steamroller_settings(args, stage_classes) -> dict:
         target=args.target, drop=args.drop, standardize=args.standardize,
         resume=not args.fresh)
     for name in ("stage1_per_class", "stage1_epochs", "stage2_epochs", "stage3_epochs",
-                 "batch_size", "lr_finder_steps", "schedule", "grow", "distribute"):
+                 "batch_size", "lr_finder_steps", "schedule", "grow", "distribute",
+                 "minibatch_steps", "minibatch_max_loss", "plateau_factor",
+                 "plateau_patience"):
         if hasattr(args, name):
             settings[name] = getattr(args, name)
     if hasattr(args, "min_val_accuracy"):
@@ -647,8 +654,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stage-2 gate on the validation accuracy (default: 0.9)")
     p.add_argument("--lr-finder-steps", type=positive_int, default=100,
                    help="steps of each stage's learning-rate range test")
-    p.add_argument("--schedule", choices=("onecycle", "cosine"), default="onecycle",
-                   help="stage-3 schedule (default: onecycle)")
+    p.add_argument("--schedule", choices=("onecycle", "cosine", "staircase"),
+                   default="onecycle",
+                   help="stage-3 schedule: one-cycle, cosine with warm-up, or staircase "
+                   "(a constant rate times --plateau-factor at each plateau of the "
+                   "validation loss) (default: onecycle)")
+    p.add_argument("--plateau-factor", type=positive_float, default=0.2,
+                   help="with --schedule staircase, the rate's factor at each plateau, "
+                   "in (0, 1) (default: 0.2)")
+    p.add_argument("--plateau-patience", type=non_negative_int, default=3,
+                   help="with --schedule staircase, epochs without improvement that make "
+                   "a plateau (default: 3)")
+    p.add_argument("--minibatch-steps", type=non_negative_int, default=100,
+                   help="most steps of stage 1's overfit-one-minibatch check; 0 turns it "
+                   "off (default: 100)")
+    p.add_argument("--minibatch-max-loss", type=positive_float, default=0.01,
+                   help="the minibatch's training loss that counts as near zero "
+                   "(default: 0.01)")
     p.add_argument("--no-grow", dest="grow", action="store_false",
                    help="stage 3 trains the big network directly (default: grow from the "
                    "stage-2 size while the validation loss falls)")

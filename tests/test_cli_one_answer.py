@@ -377,3 +377,25 @@ def test_console_command_prints_no_backend_noise(tmp_path):
     assert "test accuracy" in proc.stdout
     noisy = [line for line in proc.stderr.splitlines() if NOISE.search(line)]
     assert noisy == [], proc.stderr
+
+
+def test_steamroller_flags_reach_the_workflow_settings():
+    args = cli.build_parser().parse_args(
+        ["steamroller", "--schedule", "staircase", "--plateau-factor", "0.5",
+         "--plateau-patience", "2", "--minibatch-steps", "0", "--minibatch-max-loss", "0.05"])
+    settings = cli.steamroller_settings(args, 2)
+    assert settings["schedule"] == "staircase"
+    assert (settings["plateau_factor"], settings["plateau_patience"]) == (0.5, 2)
+    assert (settings["minibatch_steps"], settings["minibatch_max_loss"]) == (0, 0.05)
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--plateau-factor", "1.5"], "plateau_factor"),
+    (["--minibatch-steps", "-3"], "--minibatch-steps"),
+])
+def test_steamroller_refuses_bad_staircase_and_minibatch_flags(capsys, tmp_path, argv, flag):
+    code = cli.main(["steamroller", "--out", str(tmp_path / "run"), *argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert flag.lstrip("-").replace("_", "-") in err[0].replace("_", "-")
+    assert not (tmp_path / "run").exists()
