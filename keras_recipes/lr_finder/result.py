@@ -128,7 +128,7 @@ class LRFinderResult:
         if ax is None:
             from matplotlib.figure import Figure
 
-            fig = Figure(figsize=(6, 4))
+            fig = Figure(figsize=(6, 4), layout="constrained")
             ax = fig.add_subplot()
         lr = self.history["lr"].to_numpy()
         ax.plot(lr, self.history["loss"], color="0.75", linewidth=0.8, label="loss")

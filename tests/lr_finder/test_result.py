@@ -10,6 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from keras_recipes.lr_finder import LRFinderResult
+from tests.helpers import drawn_past_the_edge
 
 
 def _history(n=61):
@@ -87,3 +88,7 @@ def test_bad_arguments():
         LRFinderResult(_history(), stop_reason="tired")
     with pytest.raises(ValueError, match="loss_kind"):
         LRFinderResult(_history(), loss_kind="test")
+
+
+def test_plot_cuts_no_label_off_when_saved_as_it_is():
+    assert not drawn_past_the_edge(LRFinderResult(_history()).plot())
