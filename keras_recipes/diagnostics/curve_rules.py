@@ -41,7 +41,9 @@ OVERFIT_LAST = 3
 #: Underfitting: final train loss above this fraction of the reference loss...
 UNDERFIT_FRACTION = 0.10
 #: ... still falling by more than this fraction of itself per epoch over the last
-#: UNDERFIT_WINDOW of the run (at least 2 epochs; the initial loss counts as epoch 0)...
+#: UNDERFIT_WINDOW of the run (at least 2 epochs; the initial loss counts as epoch 0), a
+#: window that always leaves an earlier point to compare its rate with (a 2-epoch run: its
+#: last epoch)...
 STILL_FALLING = 0.01
 UNDERFIT_WINDOW = 0.25
 #: ... at a rate that is at least this fraction of the run's average rate (the curve has not
@@ -50,9 +52,14 @@ UNDERFIT_BEND = 0.3
 #: Train - val accuracy gap above this (or a loss gap above GAP_LOSS × reference).
 GAP_ACCURACY = 0.10
 GAP_LOSS = 0.5
-#: Oscillation: at least OSC_MIN_RISES epochs whose loss rose by > OSC_RISE (relative),
-#: and at least OSC_FRACTION of the epoch-to-epoch changes.
+#: Oscillation: at least OSC_MIN_RISES epochs whose loss rose by > OSC_RISE (relative)
+#: and by > OSC_ABS × the reference loss (ln C) in absolute terms, and at least
+#: OSC_FRACTION of the epoch-to-epoch changes. The absolute floor keeps a training loss
+#: that has reached ~0.01 nats from "oscillating" when dropout noise moves it by 0.005:
+#: such rises are 0.2 % of ln 10 (a 512-512 MLP memorising 3600 MNIST digits with
+#: RMSprop), the rises of an oscillating run 2 % to 200 % of ln C.
 OSC_RISE = 0.02
+OSC_ABS = 0.01
 OSC_MIN_RISES = 2
 OSC_FRACTION = 0.25
 #: Chance level: final accuracy below CHANCE_FACTOR / C.
@@ -251,16 +258,21 @@ def underfitting(run: RunRecord) -> list[Finding]:
     It fires (warning) when all hold:
 
     - the final train loss is above ``UNDERFIT_FRACTION`` × the reference (ln C);
-    - over the last ``UNDERFIT_WINDOW`` of the run (at least 2 epochs) the train loss
-      fell by more than ``STILL_FALLING`` of itself per epoch;
+    - over the last ``UNDERFIT_WINDOW`` of the run (at least 2 epochs, and never the whole
+      run: a 2-epoch run is judged on its last epoch) the train loss fell by more than
+      ``STILL_FALLING`` of itself per epoch;
     - that recent rate is at least ``UNDERFIT_BEND`` × the run's average rate: the curve
-      has not bent towards a floor (a run at its floor made most of its progress early);
+      has not bent towards a floor (a run at its floor made most of its progress early).
+      With two points only (one epoch and the initial loss, or two epochs without it)
+      there is no earlier rate: the bend is not measured (``None`` in the evidence);
     - the validation loss, when logged, fell over the same epochs too: more training
       would help on new data, not only on the training set.
 
     A loss that stays high but has levelled off, with validation close to it, is the
     task's floor or a model that is too small; the curves cannot tell them apart, so it is
-    a note (``loss_plateau``).
+    a note (``loss_plateau``). A loss that never went ``FLAT_LEARNED`` below the reference
+    learned nothing: no note (``flat_loss``, ``chance_level`` or ``exploding_loss`` say
+    why), since "noise floor" would be the wrong reading.
     """
     loss = run.curve("loss")
     ref = run.reference_loss
@@ -270,11 +282,15 @@ def underfitting(run: RunRecord) -> list[Finding]:
     if len(values) < 2 or loss[-1] <= UNDERFIT_FRACTION * ref:
         return []
     n = len(values) - 1
-    window = min(n, max(2, math.ceil(UNDERFIT_WINDOW * len(loss))))
+    # The window leaves an earlier point to compare its rate with; two points leave none.
+    window = max(1, min(n - 1, max(2, math.ceil(UNDERFIT_WINDOW * len(loss)))))
     recent = (values[-1 - window] - values[-1]) / (times[-1] - times[-1 - window])
     overall = (values[0] - values[-1]) / (times[-1] - times[0])
     relative = recent / max(abs(values[-1]), 1e-12)
-    bend = recent / overall if overall > 0 else math.inf if recent > 0 else 0.0
+    if window == n:  # two points: whether the curve bends is not measured
+        bend = None
+    else:
+        bend = recent / overall if overall > 0 else math.inf if recent > 0 else 0.0
     val = run.curve("val_loss")
     val_window = None if val is None else min(len(val) - 1, window)
     val_falls = (val is None or not _finite(val) or val_window < 1
@@ -283,13 +299,15 @@ def underfitting(run: RunRecord) -> list[Finding]:
                 "final_val_loss": None if val is None else float(val[-1]),
                 "window_epochs": int(window), "recent_drop_per_epoch": float(recent),
                 "recent_drop_fraction": float(relative),
-                "recent_over_average_rate": float(bend)}
-    if relative > STILL_FALLING and bend >= UNDERFIT_BEND and val_falls:
+                "recent_over_average_rate": None if bend is None else float(bend)}
+    not_bent = bend is None or bend >= UNDERFIT_BEND
+    if relative > STILL_FALLING and not_bent and val_falls:
         return [Finding(
             "warning", "underfitting",
             f"The train loss ({loss[-1]:.3g}) is still high and still falling fast: "
             f"{100 * relative:.2g}% of itself per epoch over the last {window} epoch(s), "
-            f"{bend:.2g}× the run's average rate"
+            + ("too few epochs to see whether the curve bends" if bend is None else
+               f"{bend:.2g}× the run's average rate")
             + (", with the validation loss falling too" if val is not None else "")
             + ": training stopped too early or moves too slowly.",
             evidence,
@@ -297,7 +315,8 @@ def underfitting(run: RunRecord) -> list[Finding]:
             "is done) or raise the learning rate (seed 004); run "
             f"{_LR_FINDER} to pick it.")]
     gap = None if val is None or not _finite(val) else float(val[-1] - loss[-1])
-    if relative <= STILL_FALLING and (gap is None or abs(gap) <= GAP_LOSS * ref):
+    learned = loss[-1] < (1 - FLAT_LEARNED) * ref
+    if relative <= STILL_FALLING and learned and (gap is None or abs(gap) <= GAP_LOSS * ref):
         evidence["val_minus_train_loss"] = gap
         return [Finding(
             "info", "loss_plateau",
@@ -338,18 +357,26 @@ def generalization_gap(run: RunRecord) -> list[Finding]:
 
 
 def oscillating_loss(run: RunRecord) -> list[Finding]:
-    """The train loss goes up and down from epoch to epoch → LR too high."""
+    """The train loss goes up and down from epoch to epoch → LR too high.
+
+    A rise counts when it is more than ``OSC_RISE`` of the previous epoch's loss and more
+    than ``OSC_ABS`` × the reference loss (ln C): near zero, a relative rise says nothing.
+    """
     loss = run.curve("loss")
     if loss is None or len(loss) < 5 or not _finite(loss):
         return []
-    rel = np.diff(loss) / np.maximum(np.abs(loss[:-1]), 1e-12)
-    rises = int(np.sum(rel > OSC_RISE))
+    rise = np.diff(loss)
+    rel = rise / np.maximum(np.abs(loss[:-1]), 1e-12)
+    ref = run.reference_loss
+    floor = 0.0 if ref is None else OSC_ABS * ref
+    rises = int(np.sum((rel > OSC_RISE) & (rise > floor)))
     if rises >= OSC_MIN_RISES and rises / len(rel) >= OSC_FRACTION:
         return [Finding(
             "warning", "oscillating_loss",
             f"The train loss rose in {rises} of {len(rel)} epochs: it oscillates instead of "
             "falling steadily.",
-            {"rises": rises, "epochs": len(loss), "largest_rise": float(rel.max())},
+            {"rises": rises, "epochs": len(loss), "largest_rise": float(rel.max()),
+             "min_counted_rise": floor},
             f"Lower the learning rate (or pick it with {_LR_FINDER}), add a decaying "
             "schedule or warm-up, or use a larger batch.")]
     return []

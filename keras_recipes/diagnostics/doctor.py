@@ -58,13 +58,16 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
                                     is not flat
     ``overfitting``                 val loss ≥ 10 % above its minimum while train loss falls
     ``underfitting``                final loss > 0.1 × ln C, still falling > 1 % of itself
-                                    per epoch over the last quarter of the run (≥ 2 epochs),
-                                    at ≥ 0.3 × the run's average rate (the curve has not
-                                    bent to a floor), with the val loss falling too
-    ``loss_plateau`` (info)         final loss > 0.1 × ln C, falling < 1 %/epoch, val loss
-                                    within 0.5 ln C of it: noise floor or a small model
+                                    per epoch over the last quarter of the run (≥ 2 epochs,
+                                    never all of it: a 2-epoch run, its last epoch), at
+                                    ≥ 0.3 × the run's average rate (the curve has
+                                    not bent to a floor), with the val loss falling too
+    ``loss_plateau`` (info)         final loss between 0.1 and 0.9 × ln C, falling
+                                    < 1 %/epoch, val loss within 0.5 ln C of it: noise
+                                    floor or a small model
     ``generalization_gap``          train − val accuracy > 0.10 (or loss gap > 0.5 ln C)
-    ``oscillating_loss``            train loss rose > 2 % in ≥ 2 and ≥ 25 % of the epochs
+    ``oscillating_loss``            train loss rose > 2 % (and > 0.01 ln C) in ≥ 2 and
+                                    ≥ 25 % of the epochs
     ``chance_level``                final (val) accuracy < 1.5 / C
     ``dead_units``                  > 50 % of a hidden layer's units zero on every example
     ``saturated_units``             a tanh/sigmoid layer's mean derivative < 10 % of its peak

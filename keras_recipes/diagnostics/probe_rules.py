@@ -327,9 +327,11 @@ def output_loss_mismatch(run: RunRecord) -> list[Finding]:
     if logits is True and act in _PROBABILITIES:
         return [Finding(
             "warning", "output_loss_mismatch",
-            f"The output layer applies {act} but the loss has from_logits=True: the loss "
-            f"applies {act} a second time to values in [0, 1], so its predictions stay close "
-            "to uniform and its gradients are small.", evidence,
+            f"The output layer applies {act} but the loss has from_logits=True: on the JAX "
+            f"and PyTorch backends the loss applies {act} a second time to values in [0, 1], "
+            "so its predictions stay close to uniform and its gradients are small (the "
+            f"TensorFlow backend reads the logits under a Keras {act} instead, and warns): "
+            "the same code trains differently across backends.", evidence,
             f"Either drop the output {act} (Dense without activation) and keep "
             "from_logits=True, or keep it and use from_logits=False.")]
     if logits is False and act not in _PROBABILITIES:

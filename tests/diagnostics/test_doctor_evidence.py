@@ -93,6 +93,95 @@ def test_a_slow_start_counts_from_the_initial_loss():
     assert found and found[0].evidence["recent_over_average_rate"] == pytest.approx(1.0)
 
 
+def test_a_two_epoch_run_is_judged_on_its_last_epoch():
+    # The Keras guide's MLP, 2 epochs on 3600 MNIST digits: initial loss 2.33 (t = 0),
+    # epoch means 1.089 (t = 0.5) and 0.431 (t = 1.5); validation 0.696 then 0.538 (-23 %).
+    # The window is the last epoch, not the whole run: recent rate 1.089 - 0.431 = 0.658 per
+    # epoch, 0.658 / 0.431 ≈ 153 % of the loss; the run's average (2.33 - 0.431) / 1.5 =
+    # 1.266 per epoch, so the ratio is 0.658 / 1.266 ≈ 0.52 ≥ 0.3: the curve has not bent.
+    # Trained for 12 epochs the same script reaches 0.926 test accuracy instead of 0.853:
+    # the warning is earned.
+    record = _record([1.089, 0.431], [0.696, 0.538], {"expected_initial_loss": LN10,
+                                                       "initial_loss": 2.33})
+    found = curve_rules.underfitting(record)
+    assert [f.code for f in found] == ["underfitting"]
+    ev = found[0].evidence
+    assert ev["window_epochs"] == 1
+    assert ev["recent_drop_per_epoch"] == pytest.approx(0.658)
+    assert ev["recent_drop_fraction"] == pytest.approx(0.658 / 0.431)
+    assert ev["recent_over_average_rate"] == pytest.approx(0.658 / ((2.33 - 0.431) / 1.5))
+    # The same curve bent to a floor in epoch 2 (1.089 → 1.08): 0.009 / 1.08 < 1 % per
+    # epoch, no warning.
+    bent = _record([1.089, 1.08], [0.696, 0.69], {"expected_initial_loss": LN10,
+                                                  "initial_loss": 2.33})
+    assert "underfitting" not in {f.code for f in curve_rules.underfitting(bent)}
+
+
+def test_with_two_points_the_bend_is_not_measured():
+    # The initial loss 2.3 (t = 0) and one epoch mean 1.2 (t = 0.5): one segment, no
+    # earlier rate to compare with. The fall is 1.1 / 0.5 = 2.2 per epoch, 2.2 / 1.2 of the
+    # loss; the bend is reported as unknown, not as "1× the run's average rate".
+    record = _record([1.2], [1.0], {"expected_initial_loss": LN10, "initial_loss": 2.3})
+    found = curve_rules.underfitting(record)
+    assert [f.code for f in found] == ["underfitting"]
+    assert found[0].evidence["recent_over_average_rate"] is None
+    assert found[0].evidence["recent_drop_fraction"] == pytest.approx(2.2 / 1.2)
+    assert "too few epochs" in found[0].message
+
+
+def test_no_plateau_note_for_a_loss_that_never_left_ln_c():
+    # Adadelta at 0.001 on MNIST: 12 epochs from 2.304 to 2.271, 0.99 ln 10; the loss
+    # never went 10 % below ln C (2.07), so "noise floor" would be the wrong reading.
+    loss = np.linspace(2.304, 2.271, 12)
+    record = _record(loss, loss - 0.002, {"expected_initial_loss": LN10,
+                                          "initial_loss": 2.305})
+    assert curve_rules.underfitting(record) == []
+    # A learning rate of 0 on a regression: the loss stays at 589, the reference 574.
+    record = _record([589.15] * 130, None, {"expected_initial_loss": 573.8})
+    assert curve_rules.underfitting(record) == []
+
+
+# ----------------------------------------------------------------------------- oscillation
+# The train loss of the Keras repository's MNIST MLP (512-512 ReLU, dropout 0.2, RMSprop
+# 1e-3, 20 epochs on 3600 digits), its validation loss and accuracies.
+MNIST_MLP = {
+    "loss": [0.8645, 0.353, 0.25, 0.1869, 0.1347, 0.1055, 0.0769, 0.0594, 0.0452, 0.0314,
+             0.0232, 0.0255, 0.0103, 0.0114, 0.0136, 0.0093, 0.0097, 0.0039, 0.0033, 0.0091],
+    "val_loss": [0.8549, 0.4975, 0.3864, 0.3761, 0.3822, 0.2664, 0.2472, 0.2678, 0.2921,
+                 0.2709, 0.2495, 0.225, 0.2363, 0.2709, 0.2599, 0.2614, 0.27, 0.2582,
+                 0.2715, 0.2685],
+    "accuracy": [0.7361, 0.8925, 0.9264, 0.9453, 0.9611, 0.9722, 0.9792, 0.9817, 0.9875,
+                 0.9925, 0.9933, 0.9931, 0.9989, 0.9972, 0.9961, 0.9981, 0.9981, 0.9994,
+                 0.9997, 0.9975],
+    "val_accuracy": [0.7125, 0.85, 0.88, 0.88, 0.8875, 0.9125, 0.93, 0.9225, 0.9225, 0.9275,
+                     0.9325, 0.935, 0.94, 0.935, 0.9275, 0.93, 0.9325, 0.94, 0.9425, 0.9325],
+}
+
+
+def test_rises_of_a_loss_near_zero_are_not_oscillation():
+    # Five epochs rise by more than 2 % of the previous loss (0.0232 → 0.0255, 0.0103 →
+    # 0.0114 → 0.0136, 0.0093 → 0.0097, 0.0033 → 0.0091), 5 of 19 ≥ 25 %; but the largest
+    # rise is 0.0058 nats, 0.25 % of ln 10 = 2.30, below the 1 % floor (0.023 nats).
+    curves = {k: v for k, v in MNIST_MLP.items() if k != "loss"}
+    record = _record(MNIST_MLP["loss"], summary={"expected_initial_loss": LN10,
+                                                 "initial_loss": 2.32,
+                                                 "num_classes": 10}, **curves)
+    assert curve_rules.oscillating_loss(record) == []
+    assert _alarms(diagnose(record)) == set()
+
+
+def test_the_same_relative_rises_count_when_they_are_large_in_nats():
+    # Up 0.1 nats in 3 of 7 epochs (1.0 → 0.6 → 0.7 → 0.5 → 0.6 → 0.4 → 0.5 → 0.3): each
+    # rise is 17 % to 25 % of the previous loss and 0.1 / 2.30 ≈ 4 % of ln 10 (> 1 %), and
+    # 3 of 7 ≥ 25 %: oscillation. The same curve divided by 100 rises by the same fractions,
+    # but by 0.001 nats (0.04 % of ln 10): noise.
+    loss = np.array([1.0, 0.6, 0.7, 0.5, 0.6, 0.4, 0.5, 0.3])
+    found = curve_rules.oscillating_loss(_record(loss, summary={"expected_initial_loss": LN10}))
+    assert found and found[0].evidence["rises"] == 3
+    small = _record(loss / 100, summary={"expected_initial_loss": LN10})
+    assert curve_rules.oscillating_loss(small) == []
+
+
 # --------------------------------------------------------------------------------- flat
 def test_a_run_that_learned_in_epoch_one_is_not_flat():
     # Epoch 1's mean is 0.36, already 48 % below ln 2; afterwards the loss moves by < 5 %
@@ -268,6 +357,16 @@ def test_output_loss_pairing(loss, logits, act, units, severity):
                                    "output_activation": act, "num_outputs": units})
     found = probe_rules.output_loss_mismatch(record)
     assert [f.severity for f in found] == ([] if severity is None else [severity])
+
+
+def test_double_softmax_message_names_the_backends():
+    # Keras's TensorFlow backend takes the logits from under a softmax layer when the loss
+    # has from_logits=True (and warns); JAX and PyTorch apply softmax twice.
+    record = _record([1.0], None, {"loss_name": "categorical_crossentropy",
+                                   "loss_from_logits": True, "output_activation": "softmax",
+                                   "num_outputs": 10})
+    message = probe_rules.output_loss_mismatch(record)[0].message
+    assert "JAX" in message and "TensorFlow" in message
 
 
 def test_model_facts_for_the_pairing():
