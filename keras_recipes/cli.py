@@ -372,9 +372,9 @@ def add_lr_find_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--num-steps", type=positive_int, default=100,
                    help="training steps of the range test, >= 10")
     p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
-    p.add_argument("--rule", choices=("valley", "steepest", "minimum", "combined"),
-                   default="valley",
-                   help="suggestion rule (default: valley)")
+    p.add_argument("--rule", choices=("combined", "valley", "steepest", "minimum"),
+                   default="combined",
+                   help="suggestion rule: combined suits a one-cycle peak (default: combined)")
 
 
 def check_lr_range(min_lr: float, max_lr: float, num_steps: int) -> None:

@@ -2,7 +2,7 @@
 
     python recipes/compare_optimizers.py --dataset digits --model mlp --epochs 10
 
-Each optimizer gets its own learning rate from the learning-rate range test (valley rule),
+Each optimizer gets its own learning rate from the learning-rate range test (combined rule),
 then trains for --epochs epochs from identical weights; the table reports the final
 validation accuracy, the best validation loss and the wall time, and --out gets the CSV.
 Optimizers: Keras's SGD (momentum 0.9, Nesterov), RMSprop, Adam, AdamW, and this library's

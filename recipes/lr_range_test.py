@@ -3,7 +3,8 @@
     python recipes/lr_range_test.py --dataset digits --model mlp --out runs/lr_range_test
 
 The rate grows at every batch from --min-lr to --max-lr; the script writes lr_find.csv and
-lr_find.png to --out and prints the suggested rate (valley, steepest and minimum/10 rules).
+lr_find.png to --out and prints the suggested rate (combined, valley, steepest and minimum/10
+rules).
 The model and optimizer are left exactly as they were.
 """
 

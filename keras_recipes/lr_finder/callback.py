@@ -47,7 +47,7 @@ class LRFinder(keras.callbacks.Callback):
         min_lr, max_lr, num_steps, mode, batch_size, smoothing, divergence_threshold,
             validation_data, suggest, shuffle, seed: as in ``find_lr``; same defaults
             (``1e-7``, ``10``, ``100``, ``"exponential"``, ``32``, ``0.98``, ``4.0``,
-            ``None``, ``"valley"``, ``True``, ``0``).
+            ``None``, ``"combined"``, ``True``, ``0``).
         verbose: print the suggestion. Defaults to ``False``.
 
     Formula: see ``find_lr``.
@@ -84,7 +84,7 @@ class LRFinder(keras.callbacks.Callback):
         smoothing: float = 0.98,
         divergence_threshold: float = 4.0,
         validation_data: Any = None,
-        suggest: str = "valley",
+        suggest: str = "combined",
         shuffle: bool = True,
         seed: int = 0,
         verbose: bool = False,

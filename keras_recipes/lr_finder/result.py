@@ -34,8 +34,8 @@ class LRFinderResult:
     Args:
         history: a DataFrame with columns ``lr``, ``loss`` and ``smoothed_loss``, one row
             per step, learning rates increasing.
-        rule: the rule whose pick is ``suggestion``: ``"valley"``, ``"steepest"`` or
-            ``"minimum"``. Defaults to ``"valley"``.
+        rule: the rule whose pick is ``suggestion``: ``"combined"``, ``"valley"``,
+            ``"steepest"`` or ``"minimum"``. Defaults to ``"combined"``.
         stop_reason: ``"completed"``, ``"diverged"`` (the smoothed loss passed the
             divergence threshold) or ``"non_finite"`` (a NaN/Inf loss). Defaults to
             ``"completed"``.
@@ -66,7 +66,7 @@ class LRFinderResult:
     def __init__(
         self,
         history: pd.DataFrame,
-        rule: str = "valley",
+        rule: str = "combined",
         stop_reason: str = "completed",
         loss_kind: str = "train",
     ):
@@ -142,7 +142,7 @@ class LRFinderResult:
             low, first = float(finite.min()), float(finite[0])
             span = max(first - low, abs(low) * 0.1, 1e-12)
             ax.set_ylim(low - 0.1 * span, first + 0.5 * span)
-        markers = {"steepest": "v", "minimum": "s", "valley": "o"}
+        markers = {"steepest": "v", "minimum": "s", "valley": "o", "combined": "D"}
         for name in SUGGESTION_RULES:
             value = self.suggestions[name]
             if value is None:

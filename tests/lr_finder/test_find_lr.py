@@ -64,7 +64,7 @@ def test_linear_mode_repeats_small_data_and_suggests(tiny_digits):
     assert len(result.history) == 12  # 3 batches per pass, repeated 4 times
     np.testing.assert_allclose(result.history["lr"], np.linspace(1e-3, 0.5, 12))
     assert result.stop_reason == "completed"
-    assert result.suggestion == result.suggestions["valley"] is not None
+    assert result.suggestion == result.suggestions["combined"] is not None  # the default
 
 
 def test_stops_early_on_divergence(tiny_regression):

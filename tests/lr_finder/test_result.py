@@ -76,7 +76,7 @@ def test_to_csv_round_trip(tmp_path):
 def test_repr_is_readable():
     text = repr(LRFinderResult(_history(), stop_reason="diverged"))
     assert text.startswith("LRFinderResult(steps=61, lr=[1e-06, 1]")
-    assert "stop='diverged'" in text and "(valley)" in text and "steepest=0.001" in text
+    assert "stop='diverged'" in text and "(combined)" in text and "steepest=0.001" in text
 
 
 def test_bad_arguments():
