@@ -70,13 +70,34 @@ FAULTS = {
         "inputs_x255", "pixels left at 0-255 (no /255), MLP without normalisation",
         ("inputs_not_normalised", "initial_loss")),
     "keras_mnist_mlp": (
-        "softmax_from_logits", "softmax output with CategoricalCrossentropy(from_logits=True)",
+        "softmax_from_logits", "softmax output with CategoricalCrossentropy(from_logits=True) "
+        "(TensorFlow takes the logits under the softmax: trains as unchanged; JAX and "
+        "PyTorch apply softmax twice)",
         ("output_loss_mismatch",)),
     "keras_tuner_getting_started": (
         "deep_sigmoid", "every activation sigmoid, 8 more Dense(32, sigmoid) layers",
         ("vanishing_gradients",)),
     "dlwp_boston_housing": (
         "lr_zero", "learning rate 0", ("flat_loss", "update_ratio_low")),
+}
+
+
+#: Warnings on unchanged scripts that the run's own numbers justify, judged by hand from
+#: the curves and, for "stopped too early", from the same script trained for 12 epochs
+#: (seed 0, no logger): script -> (the warning codes, why).
+JUSTIFIED = {
+    "keras_mnist_cnn": (("flat_loss", "update_ratio_low"),
+                        "Adadelta at Keras 3's default rate 0.001 (Keras 2's was 1.0): the "
+                        "loss is 0.99 ln 10 after 12 epochs, test accuracy 0.27"),
+    "keras_guide_training_mlp": (("underfitting",),
+                                 "2 epochs on 3600 digits, val loss −23 % in the last one; "
+                                 "12 epochs: test accuracy 0.926 instead of 0.853"),
+    "keras_guide_functional_api": (("underfitting",),
+                                   "2 epochs on 3200 digits, val loss −30 % in the last one; "
+                                   "12 epochs: test accuracy 0.917 instead of 0.885"),
+    "keras_tuner_getting_started": (("underfitting",),
+                                    "Adam 1e-4 for 2 epochs, loss 0.77 ln 10; 12 epochs: "
+                                    "test accuracy 0.866 instead of 0.646"),
 }
 
 
@@ -209,10 +230,15 @@ def _codes(run: dict, severities) -> list[str]:
     return sorted({f["code"] for f in run["findings"] if f["severity"] in severities})
 
 
-def judge(result: dict) -> None:
+def judge(result: dict, name: str) -> None:
     h = result["healthy"]
     h["warnings"] = _codes(h, ("error", "warning"))
     h["notes"] = _codes(h, ("info",))
+    if h["warnings"]:
+        codes, why = JUSTIFIED.get(name, ((), ""))
+        h["verdict"] = f"justified: {why}" if tuple(h["warnings"]) == codes else "false alarm"
+    else:
+        h["verdict"] = "ok"
     if "fault" in result:
         f = result["fault"]
         f["warnings"] = _codes(f, ("error", "warning"))
@@ -226,11 +252,13 @@ def _fmt(codes):
 
 
 def tables(results: dict) -> str:
-    lines = ["| script | test score | warnings / errors | notes |", "|---|---|---|---|"]
+    lines = ["| script | test score | warnings / errors | notes | verdict |",
+             "|---|---|---|---|---|"]
     for name, r in sorted(results.items()):
         h = r["healthy"]
+        verdict = "**false alarm**" if h["verdict"] == "false alarm" else h["verdict"]
         lines.append(f"| {name} | {r['score']} {h['test_score']:.4g} | "
-                     f"{_fmt(h['warnings'])} | {_fmt(h['notes'])} |")
+                     f"{_fmt(h['warnings'])} | {_fmt(h['notes'])} | {verdict} |")
     lines += ["", "| script | planted fault | cause codes | warnings / errors | verdict |",
               "|---|---|---|---|---|"]
     for name, r in sorted(results.items()):
@@ -247,6 +275,8 @@ def totals(results: dict) -> dict:
     faulty = [r["fault"] for r in results.values() if "fault" in r]
     return {"healthy_runs": len(results),
             "healthy_with_warning": sum(bool(r["healthy"]["warnings"])
+                                        for r in results.values()),
+            "healthy_false_alarms": sum(r["healthy"]["verdict"] == "false alarm"
                                         for r in results.values()),
             "faulty_runs": len(faulty), "faulty_detected": sum(f["detected"] for f in faulty),
             "faulty_named": sum(f["named"] for f in faulty)}
@@ -270,7 +300,9 @@ def main(argv=None) -> int:
         if args.rediagnose:
             sys.path.insert(0, str(ROOT))
             rediagnose(record["scripts"][name], name, args.rediagnose)
-            judge(record["scripts"][name])
+            if name in FAULTS:
+                record["scripts"][name]["fault"]["what"] = FAULTS[name][1]
+            judge(record["scripts"][name], name)
             continue
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         env.setdefault("KERAS_BACKEND", "tensorflow")
@@ -284,7 +316,7 @@ def main(argv=None) -> int:
             print(f"{name}: failed\n{proc.stderr[-3000:]}", file=sys.stderr)
             continue
         result = json.loads(lines[-1][len("RESULT "):])
-        judge(result)
+        judge(result, name)
         record["scripts"][name] = result
         print(f"{name} ({time.perf_counter() - start:.0f} s): healthy W/E="
               f"{result['healthy']['warnings']} i={result['healthy']['notes']}"
