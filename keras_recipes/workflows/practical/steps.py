@@ -213,7 +213,8 @@ def step4(run: RunContext, config: PracticalConfig, lr: float) -> PracticalStep:
     frame = grid_search(lambda hp: run.build(), *run.train, space=space,
                         validation_data=run.val, objective=config.objective,
                         epochs=config.grid_epochs, batch_size=config.batch_size,
-                        optimizer=config.optimizer, penalty=config.penalty, seed=config.seed)
+                        optimizer=config.optimizer, penalty=config.penalty, seed=config.seed,
+                        verbose=0)  # the workflow prints its own progress to its stream
     run.claim("grid.csv")
     frame.to_csv(run.out / "grid.csv", index=False)
     run.tables["grid"] = frame
