@@ -96,6 +96,8 @@ def run_script(name: str, seeds: list[int], rules: list[str]) -> dict:
             keras.utils.set_random_seed(seed)
             model = script.model()
             model.compile(optimizer=script.optimizer(), **script.compile_kwargs())
+            if not model.built:  # a Sequential without an Input layer (KerasTuner's guide)
+                model.build((None, *x.shape[1:]))
             model.set_weights(weights)
             config = script.optimizer().get_config()
             config["learning_rate"] = OneCycle(max_lr=lr, total_steps=total)
