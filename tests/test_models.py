@@ -82,7 +82,8 @@ def test_untrained_loss_is_ln_c(kind, num_classes, scale, seed):
 
     Standardised inputs (and half their scale); the loss in inference mode (what the
     doctor's probe and ``evaluate`` measure) and in training mode (the first steps' loss),
-    both within the doctor's note band [ln C / 1.5, 1.5 ln C] and within 0.25 nat.
+    both within the doctor's note band [ln C / 1.5, 1.5 ln C] and within 0.3 nat (on each
+    backend's random stream: JAX draws other initial weights than TensorFlow).
     """
     from keras_recipes.diagnostics.curve_rules import initial_loss_band
 
@@ -97,4 +98,4 @@ def test_untrained_loss_is_ln_c(kind, num_classes, scale, seed):
     for training in (False, True):
         loss = float(keras.ops.convert_to_numpy(loss_fn(y, model(x, training=training))))
         assert low <= loss <= high
-        assert abs(loss - expected) < 0.25, (training, loss, expected)
+        assert abs(loss - expected) < 0.3, (training, loss, expected)
