@@ -189,6 +189,18 @@ def double_well(tilt: float = 0.25) -> TestFunction:
     )
 
 
+
+def _optimizer_mapping(optimizers) -> Mapping:
+    """``{label: optimizer}`` from one optimizer or a non-empty mapping; else ValueError."""
+    if isinstance(optimizers, keras.optimizers.Optimizer):
+        optimizers = {optimizers.name: optimizers}
+    if not isinstance(optimizers, Mapping) or not optimizers:
+        raise ValueError(
+            "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
+            f"Received: optimizers={optimizers!r}"
+        )
+    return optimizers
+
 def trajectories(
     optimizers: Mapping[str, keras.optimizers.Optimizer] | keras.optimizers.Optimizer,
     fn: TestFunction,
@@ -225,13 +237,7 @@ def trajectories(
         - Ruder, "An overview of gradient descent optimization algorithms", 2016,
           https://arxiv.org/abs/1609.04747
     """
-    if isinstance(optimizers, keras.optimizers.Optimizer):
-        optimizers = {optimizers.name: optimizers}
-    if not isinstance(optimizers, Mapping) or not optimizers:
-        raise ValueError(
-            "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
-            f"Received: optimizers={optimizers!r}"
-        )
+    optimizers = _optimizer_mapping(optimizers)
     if not isinstance(fn, TestFunction):
         raise ValueError(f"Argument `fn` must be a TestFunction. Received: fn={fn!r}")
     check_number("steps", steps, low=1, integer=True)
@@ -532,13 +538,7 @@ def effective_learning_rates(
           (Yogi), https://papers.nips.cc/paper/8186-adaptive-methods-for-nonconvex-optimization
         - Kingma & Ba, "Adam", ICLR 2015, https://arxiv.org/abs/1412.6980
     """
-    if isinstance(optimizers, keras.optimizers.Optimizer):
-        optimizers = {optimizers.name: optimizers}
-    if not isinstance(optimizers, Mapping) or not optimizers:
-        raise ValueError(
-            "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
-            f"Received: optimizers={optimizers!r}"
-        )
+    optimizers = _optimizer_mapping(optimizers)
     g = np.asarray(gradients, dtype="float64").reshape(-1)
     if g.size == 0 or not np.all(np.isfinite(g)):
         raise ValueError("Argument `gradients` must be a non-empty sequence of finite numbers. "
