@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
 import socket
+import stat
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from keras_recipes._paths import (
     LinkError,
@@ -32,20 +34,21 @@ __all__ = ["RunFolder", "RunFolderError"]
 
 #: Name of the manifest inside a run folder.
 MANIFEST_FILE = "manifest.json"
-#: Name of the lock file inside a run folder (present only while a run works in it).
+#: Name of the lock file inside a run folder (an ``flock`` lock while a run works in it;
+#: removed when the run ends, left unlocked by a process that died).
 LOCK_FILE = ".lock"
+#: Name of the file beside the lock that names its holder (pid, host, workflow, start).
+OWNER_FILE = ".lock.owner"
 _FORMAT = "keras_recipes.run_folder"
 _VERSION = 1
-#: An unreadable lock file older than this (seconds) is a leftover of a crash.
-_UNREADABLE_LOCK_AGE = 10.0
 #: The largest manifest (bytes) read back; a run's lists a few hundred paths.
 _MAX_MANIFEST = 16 << 20
-#: The largest lock file read back (a few hundred bytes when a run writes it).
-_MAX_LOCK = 1 << 16
+#: The largest owner file read back (about 150 bytes when a run writes it).
+_MAX_OWNER = 1 << 12
 #: How every manifest keras-recipes writes begins: a truncated one begins the same way.
 _MARK = '{\n  "format": "keras_recipes.run_folder"'
-#: Names a manifest may not list: the manifest itself and the lock.
-_RESERVED = (MANIFEST_FILE, LOCK_FILE)
+#: Names a manifest may not list: the manifest itself, the lock and its owner file.
+_RESERVED = (MANIFEST_FILE, LOCK_FILE, OWNER_FILE)
 
 
 class RunFolderError(ValueError):
@@ -54,18 +57,6 @@ class RunFolderError(ValueError):
 
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def _describe_data(fp: dict[str, Any] | None) -> str:
@@ -152,12 +143,17 @@ class RunFolder:
       refuses it (the folder's own path may be a link: it is resolved once, at
       :meth:`open`). Before each removal, rename or write the path is resolved again and
       must still lie inside the folder without crossing a link.
-    - **one run at a time**: :meth:`open` creates ``.lock`` with ``O_CREAT | O_EXCL``
-      holding the process id, host, workflow and start time; a second run is refused
-      with a message naming the owner. A lock left by a dead process on this host is
-      stale and taken over. :meth:`release` (or leaving the ``with`` block, including on
-      ``KeyboardInterrupt``) removes it; when an error is already on its way up, a failure
-      of the release itself (a folder turned read-only) never replaces that error.
+    - **one run at a time**: :meth:`open` takes an exclusive ``flock`` lock on ``.lock``
+      with :class:`filelock.FileLock` (one try, no wait) and writes the process id, host,
+      workflow and start time into ``.lock.owner`` beside it; a second run is refused
+      with a message naming the owner (that file is read back as untrusted input, see
+      :meth:`owner`). The kernel releases the lock when its process ends, however it
+      ends: after a ``kill -9`` the next run takes the lock at once, with no stale-lock
+      guessing. :meth:`release` (or leaving the ``with`` block, including on
+      ``KeyboardInterrupt``) removes both files, then releases the lock; when an error is
+      already on its way up, a failure of the release itself (a folder turned read-only)
+      never replaces that error. A file system without ``flock`` is refused with a clear
+      error rather than locked by another means.
 
     Folders written before manifests existed are adopted: when ``summary.json`` names the
     same workflow, ``adopt(path, summary)`` lists the files that run wrote (each checked
@@ -195,7 +191,8 @@ class RunFolder:
         self.created: str | None = None
         self.adopted = False
         self._root: Path | None = None
-        self._token: str | None = None
+        self._filelock: FileLock | None = None
+        self._lock_id: tuple[int, int] | None = None
         self._made: list[Path] = []
         self._touched = False
 
@@ -448,99 +445,125 @@ class RunFolder:
         return self.root / LOCK_FILE
 
     @property
+    def owner_path(self) -> Path:
+        """Path of the file beside the lock that names the run holding it."""
+        return self.root / OWNER_FILE
+
+    @property
     def locked(self) -> bool:
         """Whether this object holds the folder's lock."""
-        return self._token is not None
+        return self._filelock is not None and self._filelock.is_locked
 
     def _lock(self) -> None:
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "workflow": self.workflow,
-                "started": _now(), "token": uuid.uuid4().hex}
-        for _ in range(5):
-            try:
-                fd = os.open(self.lock_path,
-                             os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0),
-                             0o644)
-            except FileExistsError:
-                raw, holder = self._read_lock()
-                if raw is not None and self._stale(holder):
-                    self._break(raw)
-                    continue
-                if raw is None:  # removed between our attempt and our read: try again
-                    continue
-                raise RunFolderError(self._busy(holder)) from None
-            except OSError as exc:
-                raise RunFolderError(f"Cannot create the lock file {str(self.lock_path)!r}: "
-                                     f"{exc.strerror or exc}.") from None
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(info, f)
-                    f.flush()
-                    os.fsync(f.fileno())
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    self.lock_path.unlink()
-                raise RunFolderError(f"Cannot write the lock file {str(self.lock_path)!r}: "
-                                     f"{exc.strerror or exc}.") from None
-            self._token = info["token"]
-            return
-        raise RunFolderError(f"Cannot take the lock {str(self.lock_path)!r}: other runs keep "
-                             "taking it. Try again.")
+        """Take the folder's ``flock`` lock (one try, no wait), then name this run beside it.
 
-    def _read_lock(self) -> tuple[str | None, dict[str, Any] | None]:
+        :class:`filelock.FileLock` opens ``.lock`` without following a link and without
+        truncating it; the kernel releases the lock when the holding process ends, however
+        it ends, so a lock of a dead run is simply free again.
+        """
+        path = self._at(LOCK_FILE, "lock")
+        existed = os.path.lexists(path)
+        lock = FileLock(path, blocking=False, thread_local=False, fallback_to_soft=False,
+                        on_acquired=self._check_lock_file)
         try:
-            raw = read_small(self.lock_path, _MAX_LOCK)
-        except FileNotFoundError:
-            return None, None
-        except (OSError, ValueError):
-            return "", None
+            lock.acquire()
+        except Timeout:
+            raise RunFolderError(self._busy(self.owner())) from None
+        except OSError as exc:
+            if not existed:  # the empty file that this failed attempt created
+                with contextlib.suppress(OSError):
+                    if os.lstat(path).st_size == 0 and stat.S_ISREG(os.lstat(path).st_mode):
+                        path.unlink()
+            hint = (" (this file system has no flock locks; use an `out` on another disk)"
+                    if exc.errno == errno.ENOSYS else "")
+            raise RunFolderError(f"Cannot take the lock {str(self.lock_path)!r}: "
+                                 f"{exc.strerror or exc}{hint}.") from None
+        self._filelock = lock
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "workflow": self.workflow,
+                "started": _now()}
         try:
-            holder = json.loads(raw)
-        except ValueError:
-            holder = None
-        return raw, holder if isinstance(holder, dict) else None
+            atomic_write_json(self._at(OWNER_FILE), info)
+        except (OSError, RunFolderError) as exc:
+            with contextlib.suppress(Exception):
+                self._unlock()
+            why = getattr(exc, "strerror", None) or str(exc)
+            raise RunFolderError(f"Cannot write the lock's owner file "
+                                 f"{str(self.owner_path)!r}: {why}.") from None
+
+    def _check_lock_file(self, fd: int) -> None:
+        """Called by :class:`~filelock.FileLock` once it holds ``fd``: only a regular file
+        may serve as the lock, and its identity is kept to remove that file, and no other,
+        at release."""
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RunFolderError(
+                f"The folder {str(self.path)!r} holds a {LOCK_FILE} that is not a regular "
+                f"file; nothing was changed. Remove it, or use another `out`.")
+        self._lock_id = (info.st_dev, info.st_ino)
 
     def owner(self) -> dict[str, Any] | None:
-        """The lock's content (``pid``, ``host``, ``workflow``, ``started``), or ``None``."""
-        return self._read_lock()[1]
+        """The run that holds (or last held) the lock, as its owner file names it.
 
-    def _stale(self, holder: dict[str, Any] | None) -> bool:
-        if holder is None:  # a crash between creating and writing the lock
-            with contextlib.suppress(OSError):
-                return time.time() - self.lock_path.stat().st_mtime > _UNREADABLE_LOCK_AGE
-            return False
-        if holder.get("host") != socket.gethostname():
-            return False  # cannot tell whether a process on another host is alive
-        pid = holder.get("pid")
-        if not (_is_int(pid) and 0 < pid < 1 << 31):
-            return False
-        return pid != os.getpid() and not _alive(pid)
+        The owner file is read as untrusted input: it must be a regular file (not a link)
+        of at most 4 KiB holding a JSON object. Only the fields of the right type are kept:
+        ``pid`` (a positive whole number), ``host``, ``workflow`` and ``started``
+        (strings). Returns ``None`` when there is no such file or it is not readable as
+        such. After a crash the file names the dead run until the next run replaces it.
 
-    def _break(self, raw: str) -> None:
-        """Remove a stale lock whose content is ``raw``, unless another run replaced it."""
-        aside = self.root / f"{LOCK_FILE}.stale.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        Example:
+
+        >>> import os, tempfile
+        >>> from keras_recipes.workflows.run_folder import RunFolder
+        >>> with RunFolder(tempfile.mkdtemp(), "demo").open() as run:
+        ...     run.owner()["pid"] == os.getpid(), run.owner()["workflow"]
+        (True, 'demo')
+        """
         try:
-            os.rename(self.lock_path, aside)
-        except FileNotFoundError:
-            return
-        try:
-            same = read_small(aside, _MAX_LOCK) == raw
+            record = json.loads(read_small(self.owner_path, _MAX_OWNER))
         except (OSError, ValueError):
-            same = True
-        if not same:  # another run took the lock in between: give it back
-            with contextlib.suppress(OSError):
-                os.link(aside, self.lock_path)
-        with contextlib.suppress(OSError):
-            aside.unlink()
+            return None
+        if not isinstance(record, dict):
+            return None
+        pid = record.get("pid")
+        owner = {"pid": pid} if _is_int(pid) and 0 < pid < 1 << 31 else {}
+        owner.update({key: record[key] for key in ("host", "workflow", "started")
+                      if isinstance(record.get(key), str)})
+        return owner
 
     def _busy(self, holder: dict[str, Any] | None) -> str:
-        if holder is None:
-            who = "another run"
-        else:
-            field = lambda key: _plain(holder.get(key, ""))  # noqa: E731
-            who = (f"another {field('workflow')} run (pid {field('pid')} on "
-                   f"host {field('host')}, started {field('started')})")
-        return (f"The folder {str(self.path)!r} is in use by {who}. Wait for it to finish or "
-                f"use another `out`; if that run is gone, delete {str(self.lock_path)!r}.")
+        holder = holder or {}
+        workflow = holder.get("workflow")
+        who = f"another {_plain(workflow)} run" if workflow else "another run"
+        parts = []
+        if "pid" in holder:
+            parts.append(f"pid {holder['pid']}")
+        if "host" in holder:
+            parts.append(f"on host {_plain(holder['host'])}")
+        details = " ".join(parts)
+        if "started" in holder:
+            started = f"started {_plain(holder['started'])}"
+            details = f"{details}, {started}" if details else started
+        if details:
+            who = f"{who} ({details})"
+        return (f"The folder {str(self.path)!r} is in use by {who}. Wait for it to finish, "
+                "or use another `out`.")
+
+    def _unlock(self) -> None:
+        """Remove the owner file and the lock file (while still holding the lock, so no
+        other run's files are removed), then release the lock."""
+        lock, self._filelock = self._filelock, None
+        if lock is None:
+            return
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                self.owner_path.unlink()
+            with contextlib.suppress(FileNotFoundError):
+                info = os.lstat(self.lock_path)
+                if (info.st_dev, info.st_ino) == self._lock_id:
+                    self.lock_path.unlink()
+        finally:
+            self._lock_id = None
+            lock.release()
 
     def release(self) -> RunFolder:
         """Save the manifest (when this run changed it), remove the lock; return ``self``.
@@ -562,15 +585,10 @@ class RunFolder:
         except Exception as exc:
             errors.append(exc)
         try:
-            if self._token is not None:
-                raw, holder = self._read_lock()
-                if holder is not None and holder.get("token") == self._token:
-                    with contextlib.suppress(FileNotFoundError):
-                        self.lock_path.unlink()
+            self._unlock()
         except Exception as exc:
             errors.append(exc)
         finally:
-            self._token = None
             if not self._touched:
                 self._unmake()
         if errors and pending is None:

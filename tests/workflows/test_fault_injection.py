@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from keras_recipes.workflows.run_folder import LOCK_FILE, MANIFEST_FILE, RunFolder
+from keras_recipes.workflows.run_folder import LOCK_FILE, MANIFEST_FILE, OWNER_FILE, RunFolder
 
 ARGS = ["steamroller", "--dataset", "data.csv", "--target", "label", "--out", "run",
         "--stage1-epochs", "30", "--stage2-epochs", "2", "--stage3-epochs", "2",
@@ -173,8 +173,9 @@ def test_a_folder_turned_read_only_reports_the_write_not_the_lock(tmp_path):
             folder.claim("report.md")  # the manifest cannot be rewritten
         assert info.value.filename == str(folder.root / MANIFEST_FILE)
         assert any(".lock" in note for note in getattr(info.value, "__notes__", []))
-        assert tree(run) == {**before, LOCK_FILE: tree(run)[LOCK_FILE]}
-    os.unlink(run / LOCK_FILE)  # this process's own lock: never stale for it
+        lock_files = {name: tree(run)[name] for name in (LOCK_FILE, OWNER_FILE)}
+        assert tree(run) == {**before, **lock_files}  # left, but no longer locked
+    RunFolder(run, "steamroller").open(fingerprint=fp).release()  # the lock is free
     assert tree(run) == before
 
 

@@ -8,13 +8,18 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 from keras_recipes import _paths
-from keras_recipes.workflows.run_folder import LOCK_FILE, MANIFEST_FILE, RunFolder, RunFolderError
+from keras_recipes.workflows.run_folder import (
+    LOCK_FILE,
+    MANIFEST_FILE,
+    OWNER_FILE,
+    RunFolder,
+    RunFolderError,
+)
 
 
 def tree(root) -> dict[str, str]:
@@ -65,13 +70,15 @@ def test_fingerprint_of_a_file_is_the_sha256_of_its_bytes(tmp_path):
 # ----------------------------------------------------------------------------- the lock
 def test_lock_names_its_owner_and_is_released(tmp_path):
     with RunFolder(tmp_path / "run", "demo").open() as run:
-        holder = json.loads(run.lock_path.read_text())
+        holder = json.loads((tmp_path / "run" / OWNER_FILE).read_text())
         assert holder["pid"] == os.getpid() and holder["host"] == socket.gethostname()
         assert holder["workflow"] == "demo" and run.locked
+        assert run.owner() == {k: holder[k] for k in ("pid", "host", "workflow", "started")}
         with pytest.raises(RunFolderError, match=rf"in use by another demo run \(pid "
                            rf"{os.getpid()} on host {socket.gethostname()}, started "):
             RunFolder(tmp_path / "run", "demo").open()
-    assert not (tmp_path / "run" / LOCK_FILE).exists() and not run.locked
+    assert not (tmp_path / "run").exists()  # both files removed, then the folder it made
+    assert not run.locked
     RunFolder(tmp_path / "run", "demo").open().release()
 
 
@@ -79,39 +86,120 @@ def test_lock_released_on_keyboard_interrupt(tmp_path):
     with pytest.raises(KeyboardInterrupt), RunFolder(tmp_path, "demo").open() as run:
         run.claim("a.txt")
         raise KeyboardInterrupt
-    assert not (tmp_path / LOCK_FILE).exists()
+    assert not (tmp_path / LOCK_FILE).exists() and not (tmp_path / OWNER_FILE).exists()
     assert json.loads((tmp_path / MANIFEST_FILE).read_text())["files"] == []  # never written
 
 
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
+#: A second process that takes the lock, says so, then waits to be killed.
+_HOLDER = """
+import sys, time
+from keras_recipes.workflows.run_folder import RunFolder
+run = RunFolder(sys.argv[1], "steamroller").open()
+print("locked", flush=True)
+time.sleep(120)
+"""
 
 
-def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
-    stale = {"pid": _dead_pid(), "host": socket.gethostname(), "workflow": "demo",
-             "started": "2020-01-01T00:00:00", "token": "old"}
-    (tmp_path / LOCK_FILE).write_text(json.dumps(stale))
-    run = RunFolder(tmp_path, "demo").open()
-    assert json.loads(run.lock_path.read_text())["pid"] == os.getpid()
+def test_another_process_is_refused_in_one_line_and_its_death_frees_the_lock(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        before = tree(tmp_path)
+        with pytest.raises(RunFolderError) as info:
+            RunFolder(tmp_path, "steamroller").open()
+        message = str(info.value)
+        assert "\n" not in message
+        assert (f"is in use by another steamroller run (pid {holder.pid} on host "
+                f"{socket.gethostname()}, started ") in message
+        assert tree(tmp_path) == before  # the refused run changed nothing
+        holder.kill()  # SIGKILL: no `finally`, no release
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE, OWNER_FILE]
+    run = RunFolder(tmp_path, "steamroller").open()  # the kernel released the dead lock
+    assert run.owner()["pid"] == os.getpid()
     run.release()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_lock_of_another_host_or_a_fresh_unreadable_lock_is_respected(tmp_path):
-    other = {"pid": 1, "host": "elsewhere.example", "workflow": "demo", "started": "x"}
-    (tmp_path / LOCK_FILE).write_text(json.dumps(other))
-    before = tree(tmp_path)
-    with pytest.raises(RunFolderError, match="pid 1 on host elsewhere.example"):
+def test_leftover_lock_files_of_a_crash_are_taken_over_whatever_they_say(tmp_path):
+    # Not held by any process: the names in them are history, not a lock.
+    (tmp_path / LOCK_FILE).write_text('{"pid": 1, "host": "elsewhere.example"}')
+    (tmp_path / OWNER_FILE).write_text('{"pid": 1, "host": "elsewhere.example", '
+                                       '"workflow": "demo", "started": "x"}')
+    run = RunFolder(tmp_path, "demo").open()
+    assert run.owner()["pid"] == os.getpid() and run.owner()["host"] == socket.gethostname()
+    run.release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+#: owner file content: what the refusal names (read back as untrusted input)
+OWNER_FILES = {
+    "not json": (b"{pid: 1", "another run. Wait"),
+    "a list": (b"[1, 2]", "another run. Wait"),
+    "wrong types": (json.dumps({"pid": "1; rm -rf /", "host": ["h"], "workflow": 3,
+                                "started": None}).encode(), "another run. Wait"),
+    "huge pid": (json.dumps({"pid": 10 ** 30, "workflow": "demo"}).encode(),
+                           "another demo run. Wait"),
+    "newlines, a bool pid": (json.dumps({"pid": True, "host": "x\ny", "workflow": "a\nb",
+                             "started": "t"}).encode(),
+                 "another a\\nb run (on host x\\ny, started t)"),
+    "too large": (json.dumps({"pid": 7, "host": "h" * 5000}).encode(), "another run. Wait"),
+    "not utf-8": (b'{"pid": 7, "host": "\xff"}', "another run. Wait"),
+}
+
+
+@pytest.mark.parametrize("case", list(OWNER_FILES))
+def test_the_owner_file_is_untrusted_input(case, tmp_path):
+    raw, expected = OWNER_FILES[case]
+    with RunFolder(tmp_path, "demo").open() as held:
+        (tmp_path / OWNER_FILE).write_bytes(raw)
+        with pytest.raises(RunFolderError) as info:
+            RunFolder(tmp_path, "demo").open()
+        assert expected in str(info.value) and "\n" not in str(info.value)
+        assert held.locked
+
+
+def test_the_owner_file_as_a_fifo_or_a_link_names_nobody(tmp_path):
+    with RunFolder(tmp_path / "run", "demo").open() as held:
+        owner = tmp_path / "run" / OWNER_FILE
+        owner.unlink()
+        os.mkfifo(owner)  # reading it must not block
+        assert held.owner() is None
+        owner.unlink()
+        (tmp_path / "elsewhere.json").write_text('{"pid": 7, "workflow": "demo"}')
+        os.symlink(tmp_path / "elsewhere.json", owner)  # planted during the run
+        assert held.owner() is None
+    assert (tmp_path / "elsewhere.json").read_text() == '{"pid": 7, "workflow": "demo"}'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere.json"]
+
+
+def test_a_lock_that_is_not_a_regular_file_is_refused(tmp_path):
+    os.mkfifo(tmp_path / LOCK_FILE)
+    with pytest.raises(RunFolderError, match=r"holds a \.lock that is not a regular file"):
         RunFolder(tmp_path, "demo").open()
-    assert tree(tmp_path) == before
-    (tmp_path / LOCK_FILE).write_text("")  # being written right now
-    with pytest.raises(RunFolderError, match="in use by another run"):
-        RunFolder(tmp_path, "demo").open()
-    old = time.time() - 3600  # an empty lock an hour old: a crash between create and write
-    os.utime(tmp_path / LOCK_FILE, (old, old))
-    RunFolder(tmp_path, "demo").open().release()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]  # left as it was
+
+
+def test_a_file_system_without_flock_gets_a_clear_error(tmp_path, monkeypatch):
+    import errno
+    import fcntl
+
+    flock = fcntl.flock
+
+    def no_flock(fd, operation):
+        if operation & fcntl.LOCK_EX:
+            raise OSError(errno.ENOSYS, "Function not implemented")
+        return flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.raises(RunFolderError, match="has no flock locks"):
+        RunFolder(tmp_path / "run", "demo").open()
+    assert not (tmp_path / "run").exists()  # the folder it created is gone again
 
 
 # ----------------------------------------------------------------------------- ownership

@@ -25,6 +25,7 @@ from keras_recipes._paths import check_relative, resolve_inside
 from keras_recipes.workflows.run_folder import (
     LOCK_FILE,
     MANIFEST_FILE,
+    OWNER_FILE,
     RunFolder,
     RunFolderError,
 )
@@ -94,6 +95,7 @@ BAD_MANIFESTS = {
     "files not a list": ({"files": "../victim/a.txt"}, "`files` must be a list"),
     "folders null": ({"folders": None}, "`folders` must be a list"),
     "the lock": ({"files": [LOCK_FILE]}, "names the folder's own .lock"),
+    "the lock owner": ({"folders": [OWNER_FILE]}, "names the folder's own .lock.owner"),
     "the manifest": ({"files": [MANIFEST_FILE]}, "names the folder's own manifest.json"),
     "data a string": ({"data": "abc"}, "`data` must be an object or null"),
     "data without digest": ({"data": {"kind": "arrays"}}, "`data.sha256`"),
@@ -184,13 +186,19 @@ def _link_lock(run: Path, victim: Path) -> None:
     os.symlink(victim / "d.txt", run / LOCK_FILE)
 
 
+def _link_owner(run: Path, victim: Path) -> None:
+    write_manifest(run, data=FP)
+    os.symlink(victim / "d.txt", run / OWNER_FILE)
+
+
 def _link_unlisted(run: Path, victim: Path) -> None:
     write_manifest(run, data=FP)
     os.symlink(victim, run / "shortcut")
 
 
 LINKS = {"stage folder": _link_stage3, "file": _link_file, "deep folder": _link_deep,
-         "manifest": _link_manifest, "lock": _link_lock, "unlisted": _link_unlisted}
+         "manifest": _link_manifest, "lock": _link_lock, "lock owner": _link_owner,
+         "unlisted": _link_unlisted}
 
 
 @pytest.mark.parametrize("resume", [False, True], ids=["fresh", "resume"])
@@ -289,14 +297,28 @@ def test_a_fifo_manifest_does_not_block(world):
         RunFolder(run, "steamroller").open()
 
 
-def test_a_crafted_lock_gives_one_line(world):
+def test_a_crafted_owner_file_gives_one_line(world):
     run, _, _ = world
-    run.mkdir()
-    (run / LOCK_FILE).write_text(json.dumps({"pid": 10 ** 30, "host": "x\ny",
-                                             "workflow": "a\nb", "started": ["?"]}))
-    with pytest.raises(RunFolderError, match="in use by another") as info:
-        RunFolder(run, "steamroller").open()
+    with RunFolder(run, "steamroller").open():
+        (run / OWNER_FILE).write_text(json.dumps({"pid": 10 ** 30, "host": "x\ny",
+                                                  "workflow": "a\nb", "started": ["?"]}))
+        with pytest.raises(RunFolderError, match="in use by another") as info:
+            RunFolder(run, "steamroller").open()
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", [LOCK_FILE, OWNER_FILE])
+def test_a_hard_link_at_the_lock_files_never_changes_its_target(name, world):
+    """The lock file is opened without truncation and never written; the owner file is
+    replaced by a rename: a hard link planted at either keeps the victim's bytes."""
+    run, victim, snapshot = world
+    write_manifest(run, data=FP)
+    os.link(victim / "d.txt", run / name)
+    outside = tree(victim)
+    with RunFolder(run, "steamroller").open(fingerprint=FP) as folder:
+        assert folder.owner()["workflow"] == "steamroller"
+    assert tree(victim) == outside
+    assert sorted(p.name for p in run.iterdir()) == [MANIFEST_FILE]  # names gone, bytes kept
 
 
 # ------------------------------------------------------------------ legacy folders
@@ -320,7 +342,11 @@ def test_the_release_never_hides_the_error_in_flight(world, monkeypatch):
 
     run, _, _ = world
 
-    def read_only(path, record):
+    write = module.atomic_write_json
+
+    def read_only(path, record):  # the manifest cannot be written (the lock's owner can)
+        if Path(path).name != MANIFEST_FILE:
+            return write(path, record)
         raise PermissionError(13, "Permission denied", str(path))
 
     with pytest.raises(KeyError, match="the real failure") as info:
