@@ -33,6 +33,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_recipes import _keras_private
+
 
 def _on_tensorflow() -> bool:
     return keras.backend.backend() == "tensorflow"
@@ -422,9 +424,7 @@ def setup(name: str | None) -> Setup:
     if name == "mirrored":
         _two_logical_cpus()
         return Setup(name, tf.distribute.MirroredStrategy())
-    from keras_recipes import _state
-
-    _state.fix_multi_worker_logs_reduction()  # Keras 3's fit fails there otherwise
+    _keras_private.fix_multi_worker_logs_reduction()  # Keras 3's fit fails there otherwise
     if _MULTI_WORKER:  # collective ops are configured once per process
         return Setup(name, _MULTI_WORKER[0])
     _MULTI_WORKER.append(tf.distribute.MultiWorkerMirroredStrategy())

@@ -1,7 +1,7 @@
 """Every private Keras attribute the library uses, checked against the installed Keras.
 
 The library reaches private Keras attributes (leading underscore, ``keras.src``) only
-through the functions of :mod:`keras_recipes._state`. Each test here covers one of them: the
+through the functions of :mod:`keras_recipes._keras_private`. Each test here covers one of them: the
 private attribute still exists with the type the function expects, and the function does
 what the library needs from it (checked against a NumPy or hand computation). A Keras
 upgrade that renames or removes one fails here, with a message naming the function.
@@ -20,14 +20,16 @@ import keras
 import numpy as np
 import pytest
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
+
+pytestmark = pytest.mark.backend  # what Keras keeps differs by backend (JAX step state)
 
 BACKEND = keras.backend.backend()
 LIBRARY = pathlib.Path(__file__).resolve().parents[1] / "keras_recipes"
 
 
 def _changed(function: str, private: str) -> str:
-    return (f"keras_recipes._state.{function} relies on Keras's private `{private}`, which "
+    return (f"keras_recipes._keras_private.{function} relies on Keras's private `{private}`, which "
             f"the installed Keras {keras.__version__} no longer provides as expected: "
             f"update {function}.")
 
@@ -57,7 +59,7 @@ def test_compiled_attributes_jax_step_state():
 
     class Record(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
-            seen.append(_state.compiled_attributes(_state.callback_model(self)))
+            seen.append(_keras_private.compiled_attributes(_keras_private.callback_model(self)))
 
     x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
     model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[Record()])
@@ -72,14 +74,15 @@ def test_compiled_attributes_jax_step_state():
             "compiled_attributes", "model._jax_state_synced")
         assert vars(model)["_jax_state"] is None  # cleared when fit ends
     else:
-        assert mid["_jax_state"] is _state._ABSENT and mid["_jax_state_synced"] is _state._ABSENT
+        absent = _keras_private.ABSENT
+        assert mid["_jax_state"] is absent and mid["_jax_state_synced"] is absent
 
     # Putting the mid-fit state back restores each object; one absent then is removed.
     model.extra_marker = 1
-    captured = dict(mid, extra_marker=_state._ABSENT)
-    _state.restore_compiled_attributes(model, captured)
+    captured = dict(mid, extra_marker=_keras_private.ABSENT)
+    _keras_private.restore_compiled_attributes(model, captured)
     for name, value in mid.items():
-        restored = vars(model).get(name, _state._ABSENT)
+        restored = vars(model).get(name, _keras_private.ABSENT)
         if isinstance(value, dict):  # Keras's __setattr__ re-wraps dicts and lists
             assert list(restored) == list(value), name
             leaves, expected = keras.tree.flatten(restored), keras.tree.flatten(value)
@@ -96,16 +99,16 @@ def test_compiled_attributes_jax_step_state():
 def test_learning_rate_object():
     """``learning_rate_object`` reads ``optimizer._learning_rate`` (variable, schedule...)."""
     sgd = keras.optimizers.SGD(0.25)
-    found = _state.learning_rate_object(sgd)
+    found = _keras_private.learning_rate_object(sgd)
     assert isinstance(found, keras.Variable), _changed("learning_rate_object",
                                                        "optimizer._learning_rate")
     assert float(_numpy(found)) == 0.25
     assert any(v is found for v in sgd.variables)  # the very variable the optimizer tracks
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
-    assert _state.learning_rate_object(keras.optimizers.SGD(schedule)) is schedule
+    assert _keras_private.learning_rate_object(keras.optimizers.SGD(schedule)) is schedule
     function = lambda: 0.01  # noqa: E731
-    assert _state.learning_rate_object(keras.optimizers.SGD(function)) is function
-    assert _state.learning_rate_object(object()) is None
+    assert _keras_private.learning_rate_object(keras.optimizers.SGD(function)) is function
+    assert _keras_private.learning_rate_object(object()) is None
 
 
 def test_set_learning_rate_object_is_used_by_the_next_update():
@@ -115,15 +118,15 @@ def test_set_learning_rate_object_is_used_by_the_next_update():
     sgd = keras.optimizers.SGD(0.1)
     sgd.build([w])
     schedule = keras.optimizers.schedules.ExponentialDecay(0.2, decay_steps=1, decay_rate=0.5)
-    _state.set_learning_rate_object(sgd, schedule)
-    assert _state.learning_rate_object(sgd) is schedule
+    _keras_private.set_learning_rate_object(sgd, schedule)
+    assert _keras_private.learning_rate_object(sgd) is schedule
     sgd.apply([g], [w])  # step 0: lr = 0.2
     sgd.apply([g], [w])  # step 1: lr = 0.1
     expected = np.array([1.0, -2.0]) - 0.2 * g - 0.1 * g
     np.testing.assert_allclose(_numpy(w), expected, rtol=1e-6)
 
     fresh = keras.Variable(0.3, trainable=False, name="learning_rate")
-    _state.set_learning_rate_object(sgd, fresh)
+    _keras_private.set_learning_rate_object(sgd, fresh)
     assert float(_numpy(sgd.learning_rate)) == pytest.approx(0.3)
     sgd.apply([g], [w])
     np.testing.assert_allclose(_numpy(w), expected - 0.3 * g, rtol=1e-6)
@@ -136,7 +139,7 @@ def test_track_optimizer_variable_appends_to_variables():
         "track_optimizer_variable", "optimizer._track_variable")
     before = [id(v) for v in sgd.variables]
     extra = keras.Variable(0.5, trainable=False, name="extra")
-    _state.track_optimizer_variable(sgd, extra)
+    _keras_private.track_optimizer_variable(sgd, extra)
     after = sgd.variables
     assert [id(v) for v in after] == before + [id(extra)], _changed(
         "track_optimizer_variable", "optimizer._track_variable")
@@ -147,8 +150,8 @@ def test_optimizer_variable_list_is_the_live_list():
     w = _variable([1.0, 2.0])
     sgd = keras.optimizers.SGD(0.1, momentum=0.9)
     sgd.build([w])
-    live = _state.optimizer_variable_list(sgd)
-    assert live is not None and live is _state.optimizer_variable_list(sgd), _changed(
+    live = _keras_private.optimizer_variable_list(sgd)
+    assert live is not None and live is _keras_private.optimizer_variable_list(sgd), _changed(
         "optimizer_variable_list", "optimizer._variables")
     assert [id(v) for v in live] == [id(v) for v in sgd.variables]
     order = list(live)
@@ -157,19 +160,19 @@ def test_optimizer_variable_list_is_the_live_list():
     live.extend(order[::-1])
     assert [id(v) for v in sgd.variables] == [id(v) for v in order[::-1]], _changed(
         "optimizer_variable_list", "optimizer._variables")
-    assert _state.optimizer_variable_list(object()) is None
+    assert _keras_private.optimizer_variable_list(object()) is None
 
 
 def test_iteration_counter_counts_apply_calls():
     """``iteration_counter`` reads ``optimizer._iterations``, the raw step counter."""
     w = _variable([1.0])
     plain = keras.optimizers.SGD(0.1)
-    assert _state.iteration_counter(plain) is plain.iterations
+    assert _keras_private.iteration_counter(plain) is plain.iterations
     accumulating = keras.optimizers.SGD(0.1, gradient_accumulation_steps=2)
     accumulating.build([w])
     for _ in range(3):
         accumulating.apply([np.ones(1, "float32")], [w])
-    counter = _state.iteration_counter(accumulating)
+    counter = _keras_private.iteration_counter(accumulating)
     assert isinstance(counter, keras.Variable), _changed("iteration_counter",
                                                          "optimizer._iterations")
     assert int(_numpy(counter)) == 3  # three apply calls
@@ -181,11 +184,11 @@ def test_variable_index_points_at_the_slots():
     a, b, c = _variable([1.0], "a"), _variable([2.0, 3.0], "b"), _variable([[4.0]], "c")
     sgd = keras.optimizers.SGD(0.1, momentum=0.9)
     sgd.build([a, b, c])
-    assert [_state.variable_index(sgd, v) for v in (a, b, c)] == [0, 1, 2], _changed(
+    assert [_keras_private.variable_index(sgd, v) for v in (a, b, c)] == [0, 1, 2], _changed(
         "variable_index", "optimizer._get_variable_index")
     # The index selects the variable's own slot: one momentum step on `b` only.
     sgd.apply([np.array([1.0, -1.0], "float32")], [b])
-    slot = sgd.momentums[_state.variable_index(sgd, b)]
+    slot = sgd.momentums[_keras_private.variable_index(sgd, b)]
     np.testing.assert_allclose(_numpy(slot), [-0.1, 0.1], rtol=1e-6)  # m = 0.9·0 − 0.1·g
 
 
@@ -194,7 +197,7 @@ def test_built_variables_are_what_apply_updates_by_default():
     a, b = _variable([1.0, 2.0], "a"), _variable([3.0], "b")
     sgd = keras.optimizers.SGD(0.5)
     sgd.build([a, b])
-    built = _state.built_variables(sgd)
+    built = _keras_private.built_variables(sgd)
     assert [id(v) for v in built] == [id(a), id(b)], _changed(
         "built_variables", "optimizer._trainable_variables")
     sgd.apply([np.array([1.0, 1.0], "float32"), np.array([2.0], "float32")])
@@ -207,7 +210,7 @@ def test_gradient_accumulators_hold_the_running_sum():
     w = _variable([1.0, 1.0])
     sgd = keras.optimizers.SGD(0.1, gradient_accumulation_steps=2)
     sgd.build([w])
-    accumulators = _state.gradient_accumulators(sgd)
+    accumulators = _keras_private.gradient_accumulators(sgd)
     assert len(accumulators) == 1 and isinstance(accumulators[0], keras.Variable), _changed(
         "gradient_accumulators", "optimizer._accumulated_gradients")
     g1, g2 = np.array([1.0, 2.0], "float32"), np.array([3.0, -2.0], "float32")
@@ -224,7 +227,7 @@ def test_ema_averages_follow_the_moving_average():
     w = _variable([1.0, -1.0])
     sgd = keras.optimizers.SGD(0.1, use_ema=True, ema_momentum=0.9)
     sgd.build([w])
-    averages = _state.ema_averages(sgd)
+    averages = _keras_private.ema_averages(sgd)
     assert len(averages) == 1 and tuple(averages[0].shape) == (2,), _changed(
         "ema_averages", "optimizer._model_variables_moving_average")
     g = np.array([1.0, 2.0], "float32")
@@ -239,14 +242,14 @@ def test_ema_averages_follow_the_moving_average():
 def test_clip_gradients_by_norm_value_and_none():
     """``clip_gradients`` calls ``optimizer._clip_gradients``."""
     g = [np.array([3.0, 4.0], "float32")]
-    by_norm = _state.clip_gradients(keras.optimizers.SGD(clipnorm=1.0), g)
+    by_norm = _keras_private.clip_gradients(keras.optimizers.SGD(clipnorm=1.0), g)
     np.testing.assert_allclose(_numpy(by_norm[0]), [0.6, 0.8], rtol=1e-6)  # 5 → 1
-    by_value = _state.clip_gradients(keras.optimizers.SGD(clipvalue=3.5), g)
+    by_value = _keras_private.clip_gradients(keras.optimizers.SGD(clipvalue=3.5), g)
     np.testing.assert_allclose(_numpy(by_value[0]), [3.0, 3.5])
     two = [np.array([3.0], "float32"), np.array([4.0], "float32")]
-    by_global = _state.clip_gradients(keras.optimizers.SGD(global_clipnorm=2.5), two)
+    by_global = _keras_private.clip_gradients(keras.optimizers.SGD(global_clipnorm=2.5), two)
     np.testing.assert_allclose([float(_numpy(x)[0]) for x in by_global], [1.5, 2.0], rtol=1e-6)
-    unclipped = _state.clip_gradients(keras.optimizers.SGD(), g)
+    unclipped = _keras_private.clip_gradients(keras.optimizers.SGD(), g)
     np.testing.assert_allclose(_numpy(unclipped[0]), [3.0, 4.0])
 
 
@@ -256,12 +259,12 @@ def test_apply_weight_decay_is_decoupled_and_respects_exclusions():
     sgd = keras.optimizers.SGD(0.5, weight_decay=0.1)
     sgd.exclude_from_weight_decay(var_list=[kept])
     sgd.build([kept, decayed])
-    _state.apply_weight_decay(sgd, [kept, decayed])
+    _keras_private.apply_weight_decay(sgd, [kept, decayed])
     np.testing.assert_allclose(_numpy(decayed), np.array([4.0, -2.0]) * (1 - 0.1 * 0.5),
                                rtol=1e-6)  # v -= v · wd · lr
     np.testing.assert_allclose(_numpy(kept), [1.0, 2.0])
     plain = _variable([4.0])
-    _state.apply_weight_decay(keras.optimizers.SGD(0.5), [plain])  # weight_decay=None
+    _keras_private.apply_weight_decay(keras.optimizers.SGD(0.5), [plain])  # weight_decay=None
     np.testing.assert_allclose(_numpy(plain), [4.0])
 
 
@@ -271,12 +274,12 @@ def test_apply_weight_decay_is_decoupled_and_respects_exclusions():
 def test_callback_model_without_state_sync():
     """``callback_model`` reads ``callback._model``, with no JAX state sync."""
     callback = keras.callbacks.Callback()
-    assert _state.callback_model(callback) is None
+    assert _keras_private.callback_model(callback) is None
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     syncs = []
     model.jax_state_sync = lambda: syncs.append(1)  # counts the public property's syncs
     callback.set_model(model)
-    assert _state.callback_model(callback) is model, _changed("callback_model",
+    assert _keras_private.callback_model(callback) is model, _changed("callback_model",
                                                               "callback._model")
     assert syncs == []
     assert callback.model is model
@@ -293,10 +296,10 @@ def test_metric_direction():
     }
     for expected, metrics in cases.items():
         for metric in metrics:
-            assert _state.metric_direction(metric) == expected, _changed(
+            assert _keras_private.metric_direction(metric) == expected, _changed(
                 "metric_direction", f"metric._direction ({type(metric).__name__})")
-    assert _state.metric_direction(keras.metrics.Mean()) is None
-    assert _state.metric_direction(object()) is None
+    assert _keras_private.metric_direction(keras.metrics.Mean()) is None
+    assert _keras_private.metric_direction(object()) is None
 
 
 # ---------------------------------------------------------- the TensorFlow trainer patch
@@ -341,7 +344,7 @@ def test_tensorflow_trainer_internals_of_the_multi_worker_fix():
 
 # ------------------------------------------------------------------- the source scan
 
-# Private attribute names the scan accepts outside ``_state.py``: (file, attribute) -> why.
+# Private attribute names the scan accepts outside ``_keras_private.py``: (file, attribute) -> why.
 ALLOWED = {
     ("diagnostics/logger.py", "_copy_of"):
         "DiagnosticsLogger's own attribute, set on the deep copy it makes of itself",
@@ -353,7 +356,7 @@ _BY_NAME = {"getattr", "setattr", "hasattr", "delattr"}
 
 
 def _library_files():
-    return sorted(p for p in LIBRARY.rglob("*.py") if p.name != "_state.py"
+    return sorted(p for p in LIBRARY.rglob("*.py") if p.name != "_keras_private.py"
                   or p.parent != LIBRARY)
 
 
@@ -428,11 +431,11 @@ def test_scan_finds_what_it_looks_for(tmp_path):
     assert lines == [2, 5, 6, 7]
 
 
-def test_no_private_keras_access_outside_state():
-    """Only ``keras_recipes/_state.py`` touches private attributes of others' objects."""
+def test_no_private_keras_access_outside_the_private_module():
+    """Only ``keras_recipes/_keras_private.py`` touches private attributes of others' objects."""
     found = [f for path in _library_files() for f in _findings(path)]
     assert not found, (
-        "Private attributes or keras.src used outside keras_recipes/_state.py; move each "
+        "Private attributes or keras.src used outside keras_recipes/_keras_private.py; move each "
         "into a named function there (and a test in tests/test_private_keras.py), or add "
         "it to ALLOWED with a reason if the object is the library's own:\n  "
         + "\n  ".join(found))
@@ -490,7 +493,7 @@ def _inherited_findings(library: pathlib.Path) -> list[str]:
     for name, definitions in classes.items():
         known = defined_by_library(name, set())
         for cls, relative in definitions:
-            if relative == "_state.py":
+            if relative == "_keras_private.py":
                 continue
             for node in ast.walk(cls):
                 if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load)
@@ -523,10 +526,11 @@ def test_no_inherited_private_keras_attribute_through_self():
 
     A subclass of a Keras class (optimizer, callback) that reads a private attribute of
     its Keras base through ``self`` depends on Keras internals just as ``model._x`` does:
-    it goes through ``_state`` too (e.g. ``_state.variable_index(self, variable)``).
+    it goes through ``_keras_private`` too (e.g.
+    ``_keras_private.variable_index(self, variable)``).
     """
     found = _inherited_findings(LIBRARY)
     assert not found, (
         "Attributes read through self/cls that no library class defines (a Keras base "
-        "class's private attribute?); go through keras_recipes._state:\n  "
+        "class's private attribute?); go through keras_recipes._keras_private:\n  "
         + "\n  ".join(found))

@@ -8,6 +8,8 @@ import pytest
 
 from keras_recipes._state import TrainingState, capture_state, preserved_state
 
+pytestmark = pytest.mark.backend  # what Keras keeps differs by backend (JAX step state)
+
 
 def _model(optimizer):
     keras.utils.set_random_seed(0)

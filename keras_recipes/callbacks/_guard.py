@@ -31,7 +31,7 @@ from typing import Any
 
 import keras
 
-from keras_recipes import _state
+from keras_recipes import _keras_private, _state
 
 #: A restored epoch whose one-cycle rate is at least this fraction of the peak comes from
 #: the high-rate phase.
@@ -83,7 +83,7 @@ def one_cycle(model: Any):
 
     optimizer = getattr(model, "optimizer", None)
     for opt in _state._optimizer_chain(optimizer) if optimizer is not None else ():
-        schedule = _state.learning_rate_object(opt)
+        schedule = _keras_private.learning_rate_object(opt)
         if isinstance(schedule, OneCycle):
             return schedule
     return None

@@ -21,7 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
 from keras_recipes._print import print_msg
 from keras_recipes._validation import check_non_negative, check_one_of, fail
 from keras_recipes.callbacks import _guard
@@ -77,7 +77,7 @@ def infer_direction(name: str, model: Any = None) -> str | None:
         return "min"
     for metric in _iter_metrics(model):
         if getattr(metric, "name", None) == base:
-            declared = _state.metric_direction(metric)
+            declared = _keras_private.metric_direction(metric)
             if declared == "up":
                 return "max"
             if declared == "down":
@@ -175,7 +175,7 @@ class MonitorCallback(keras.callbacks.Callback):
         if self.direction is None:
             direction = self.mode
             if direction == "auto":
-                direction = infer_direction(self.monitor, _state.callback_model(self))
+                direction = infer_direction(self.monitor, _keras_private.callback_model(self))
             if direction is None:
                 raise ValueError(
                     f"{type(self).__name__} callback received monitor={self.monitor}, but "

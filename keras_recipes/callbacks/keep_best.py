@@ -7,7 +7,7 @@ import math
 import signal
 import threading
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._print import print_msg
 from keras_recipes._validation import check_bool
@@ -170,7 +170,7 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         self.stop_message = f"Epoch {self._epoch + 1}: {StopReason.INTERRUPTED.message}"
         if self.verbose > 0:
             print_msg("KeepBest: interrupted; stopping at the end of this batch.")
-        model = _state.callback_model(self)  # no JAX state sync inside a signal handler
+        model = _keras_private.callback_model(self)  # no JAX state sync inside a signal handler
         if model is not None:
             model.stop_training = True
 

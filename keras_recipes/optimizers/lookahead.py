@@ -7,7 +7,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import (
     check_number,
@@ -251,7 +251,7 @@ class Lookahead(keras.optimizers.Optimizer):
                 "Lookahead must be built before `apply` is called without variables. "
                 "Call `optimizer.build(trainable_variables)` first."
             )
-        all_variables = trainable_variables or _state.built_variables(self)
+        all_variables = trainable_variables or _keras_private.built_variables(self)
         pairs = [(g, v) for g, v in zip(grads, all_variables, strict=True) if g is not None]
         if not pairs:
             raise ValueError("No gradients provided for any variable.")
@@ -270,8 +270,9 @@ class Lookahead(keras.optimizers.Optimizer):
         if steps:
             # Every call runs the step; on the s-1 calls that only accumulate, `where`
             # restores the previous state (branch-free, so it also runs under JAX's jit).
-            update = ops.equal(ops.mod(_state.iteration_counter(self) + 1, steps), 0)
-            accumulators = [_state.gradient_accumulators(self)[_state.variable_index(self, v)]
+            update = ops.equal(ops.mod(_keras_private.iteration_counter(self) + 1, steps), 0)
+            accumulated = _keras_private.gradient_accumulators(self)
+            accumulators = [accumulated[_keras_private.variable_index(self, v)]
                             for v in variables]
             totals = [ops.add(ops.cast(g, a.dtype), a.value)
                       for g, a in zip(grads, accumulators, strict=True)]
@@ -290,15 +291,15 @@ class Lookahead(keras.optimizers.Optimizer):
 
         if self.use_ema:
             self._update_average()
-        _state.iteration_counter(self).assign_add(1)
+        _keras_private.iteration_counter(self).assign_add(1)
 
     def _slow_for(self, variable):
-        return self._slow_variables[_state.variable_index(self, variable)]
+        return self._slow_variables[_keras_private.variable_index(self, variable)]
 
     def _lookahead_step(self, grads, variables, all_variables):
         """Clip, decay the fast weights, run the inner step, then synchronise."""
-        grads = _state.clip_gradients(self, grads)
-        _state.apply_weight_decay(self, variables)
+        grads = _keras_private.clip_gradients(self, grads)
+        _keras_private.apply_weight_decay(self, variables)
         self.inner_optimizer.apply(grads, variables)
 
         sync = ops.equal(ops.mod(self.inner_optimizer.iterations, self.sync_period), 0)
@@ -315,11 +316,11 @@ class Lookahead(keras.optimizers.Optimizer):
 
     def _update_average(self):
         """EMA of the model weights, counted in (accumulated) steps as Keras does."""
-        step = _state.iteration_counter(self).value
+        step = _keras_private.iteration_counter(self).value
         if self.gradient_accumulation_steps:
             step = ops.floor_divide(step, self.gradient_accumulation_steps)
-        pairs = [(v, a) for v, a in zip(_state.built_variables(self),
-                                        _state.ema_averages(self), strict=True)
+        pairs = [(v, a) for v, a in zip(_keras_private.built_variables(self),
+                                        _keras_private.ema_averages(self), strict=True)
                  if a is not None]
         for variable, average in pairs:
             momentum = ops.multiply(ops.cast(ops.not_equal(step, 0), average.dtype),
@@ -342,7 +343,7 @@ class Lookahead(keras.optimizers.Optimizer):
         self.inner_optimizer.finalize_variable_values(var_list)
         if not self.use_ema:
             return
-        averages = _state.ema_averages(self)
+        averages = _keras_private.ema_averages(self)
         if len(var_list) != len(averages):
             raise ValueError(
                 f"Argument `var_list` must hold the {len(averages)} variables the optimizer "

@@ -8,7 +8,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_positive
 from keras_recipes.optimizers._checks import (
@@ -138,7 +138,7 @@ class RAdam(keras.optimizers.Optimizer):
         dtype = variable.dtype
         lr = ops.cast(learning_rate, dtype)
         gradient = ops.cast(gradient, dtype)
-        index = _state.variable_index(self, variable)
+        index = _keras_private.variable_index(self, variable)
         m = self._momentums[index]
         v = self._velocities[index]
 

@@ -1,4 +1,4 @@
-"""``_state.fix_multi_worker_logs_reduction``: the two Keras 3 fixes for several workers.
+"""``_keras_private.fix_multi_worker_logs_reduction``: the two Keras 3 fixes for several workers.
 
 Their effect (``fit`` runs under ``MultiWorkerMirroredStrategy``) is checked with two
 worker processes by ``test_multiworker.py`` (slow); here, in one process, that they are
@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_recipes import _state
+from keras_recipes import _keras_private
 
 pytestmark = pytest.mark.tf_only
 
@@ -20,9 +20,9 @@ def test_fix_is_idempotent_and_leaves_one_process_reductions_to_keras():
     import tensorflow as tf
     from keras.src.backend.tensorflow import trainer
 
-    assert _state.fix_multi_worker_logs_reduction()
+    assert _keras_private.fix_multi_worker_logs_reduction()
     wrapper, build = trainer.reduce_per_replica, trainer.TensorFlowTrainer._maybe_symbolic_build
-    assert _state.fix_multi_worker_logs_reduction()
+    assert _keras_private.fix_multi_worker_logs_reduction()
     assert trainer.reduce_per_replica is wrapper  # not wrapped twice
     assert trainer.TensorFlowTrainer._maybe_symbolic_build is build
     strategy = tf.distribute.get_strategy()
@@ -33,7 +33,7 @@ def test_fix_is_idempotent_and_leaves_one_process_reductions_to_keras():
 
 
 def test_fit_on_one_device_after_the_fix_matches_numpy():
-    _state.fix_multi_worker_logs_reduction()
+    _keras_private.fix_multi_worker_logs_reduction()
     x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
     y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, use_bias=False)])
