@@ -12,7 +12,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_recipes import _distribute, _state
+from keras_recipes import _distribute, _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes.diagnostics import logger_args as args
 from keras_recipes.diagnostics.data_facts import data_facts, summarise_data
@@ -220,7 +220,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
         """
         clone = self.__class__.__new__(self.__class__)
         memo[id(self)] = clone
-        model = _state.callback_model(self)
+        model = _keras_private.callback_model(self)
         for key, value in self.__dict__.items():
             skip = key == "first_batch_figure" or (model is not None and value is model)
             setattr(clone, key, None if skip else copy.deepcopy(value, memo))
@@ -417,7 +417,7 @@ class DiagnosticLogger(keras.callbacks.Callback):
                 and self.summary.get("batch_size") is None:
             self._measure_batch_size(batch)
         if self._steps_pending and batch:
-            model = _state.callback_model(self)
+            model = _keras_private.callback_model(self)
             if model is not None and model.built:  # built by the first training step
                 self._make_step_updates(model)
         if self._steps is not None and batch:
