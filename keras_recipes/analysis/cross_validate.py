@@ -84,8 +84,10 @@ def cross_validate(
 
     Use it on small data sets, where one validation split is too noisy to compare models
     (seed 001: split the data into 5 parts, train 5 models, each part is validated once, and
-    average the performance). Folds come from :func:`keras_recipes.data.kfold`; with
-    ``stratify=True`` every fold keeps the class ratios.
+    average the performance). Folds come from :func:`keras_recipes.data.kfold`, that is
+    scikit-learn's ``StratifiedKFold(k, shuffle=True, random_state=seed)`` (``KFold`` with
+    ``stratify=False`` or continuous targets): every fold keeps the class ratios, and a
+    study can be repeated in scikit-learn on the same folds.
 
     ``mean_m = (1/k) Σ_i m_i`` and ``std_m = sqrt(Σ_i (m_i − mean_m)² / (k − 1))``.
 
@@ -106,7 +108,8 @@ def cross_validate(
             ``callbacks``...), without ``x``, ``y``, ``validation_data`` or
             ``validation_split``. Defaults to ``None`` (``verbose=0``).
         stratify: keep class ratios in every fold. Defaults to ``True``.
-        seed: seed of the fold assignment. Defaults to ``0``.
+        seed: seed of the fold assignment (scikit-learn's ``random_state``).
+            Defaults to ``0``.
         evaluate_kwargs: keyword arguments of ``model.evaluate``. Defaults to ``None``.
         rotate_test: seed 001's variant with rotating validation and test parts
             (``k >= 3``). Defaults to ``False``.
@@ -115,7 +118,8 @@ def cross_validate(
         A :class:`CrossValidationResult`.
 
     Raises:
-        ValueError: ``k < 2`` or larger than the data, mismatched lengths, empty inputs,
+        ValueError: ``k < 2`` or larger than the data (or, stratified, than the largest
+            class), mismatched lengths, empty inputs,
             reserved ``fit_kwargs``, a builder that returns an uncompiled model or the same
             model twice.
 

@@ -28,7 +28,9 @@ def test_folds_mean_and_std(tiny_digits, seed):
     cv = cross_validate(_builder(calls), x, y, k=3, fit_kwargs={"epochs": 2, "batch_size": 32})
     assert len(calls) == 3
     assert cv.folds["fold"].tolist() == [0, 1, 2]
-    expected_val = [len(f.val_index) for f in kfold(x, y, k=3)]
+    from sklearn.model_selection import StratifiedKFold
+
+    expected_val = [len(v) for _, v in StratifiedKFold(3, shuffle=True, random_state=0).split(x, y)]
     assert cv.folds["n_val"].tolist() == expected_val
     assert (cv.folds["n_train"] + cv.folds["n_val"]).tolist() == [len(x)] * 3
     assert cv.folds["epochs"].tolist() == [2, 2, 2]

@@ -146,11 +146,70 @@ def test_kfold_partitions_and_stratifies(labelled):
             assert abs(np.sum(f.y_val == c) - n_c / 5) < 1.0 + 1e-9
 
 
+@pytest.mark.parametrize("k, seed", [(5, 0), (3, 7), (10, 123)])
+def test_kfold_is_sklearns_stratified_kfold(labelled, k, seed):
+    from sklearn.model_selection import StratifiedKFold
+
+    x, y = labelled
+    reference = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed).split(x, y)
+    folds = list(kfold(x, y, k=k, seed=seed))
+    for fold, (train_index, val_index) in zip(folds, reference, strict=True):
+        np.testing.assert_array_equal(fold.val_index, np.sort(val_index))
+        np.testing.assert_array_equal(fold.train_index, np.sort(train_index))
+        np.testing.assert_array_equal(fold.y_train, y[np.sort(train_index)])
+
+
+def test_kfold_unstratified_and_continuous_targets_are_sklearns_kfold(labelled):
+    from sklearn.model_selection import KFold
+
+    x, y = labelled
+    expected = [np.sort(v) for _, v in KFold(4, shuffle=True, random_state=3).split(x)]
+    plain = [f.val_index for f in kfold(x, y, k=4, stratify=False, seed=3)]
+    with pytest.warns(UserWarning, match="needs class labels"):
+        continuous = [f.val_index for f in kfold(x, x[:, 0], k=4, seed=3)]
+    for a, b, c in zip(expected, plain, continuous, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_kfold_sizes_follow_the_documented_counts(labelled):
+    # n = 200, k = 3: n mod k = 2 folds of n // k + 1 = 67, then one of 66 (hand count).
+    x, y = labelled
+    assert [len(f.val_index) for f in kfold(x, y, k=3)] == [67, 67, 66]
+    assert [len(f.val_index) for f in kfold(x, y, k=3, stratify=False)] == [67, 67, 66]
+    # Class sizes 50, 31, 17, 102 over 3 folds: each class's counts differ by at most one.
+    counts = np.array([np.bincount(f.y_val, minlength=4) for f in kfold(x, y, k=3)])
+    assert (counts.max(axis=0) - counts.min(axis=0) <= 1).all()
+    np.testing.assert_array_equal(counts.sum(axis=0), [50, 31, 17, 102])
+
+
+def test_kfold_stratifies_one_hot_and_string_labels_like_integers(labelled):
+    x, y = labelled
+    names = np.array(["ant", "bee", "cat", "dog"])[y]
+    reference = [f.val_index for f in kfold(x, y, k=5, seed=4)]
+    for labels in (np.eye(4)[y], names):
+        for fold, expected in zip(kfold(x, labels, k=5, seed=4), reference, strict=True):
+            np.testing.assert_array_equal(fold.val_index, expected)
+
+
 def test_kfold_errors(labelled):
     with pytest.raises(ValueError, match="Argument `k` must be >= 2"):
         next(kfold(*labelled, k=1))
     with pytest.raises(ValueError, match="Argument `k` must be <= the number of examples"):
         next(kfold(np.zeros((3, 1)), np.array([0, 1, 0]), k=4))
+    with pytest.raises(ValueError,
+                       match=r"largest class \(2\) to stratify the folds; pass stratify=False"):
+        next(kfold(np.zeros((3, 1)), np.array([0, 1, 0]), k=3))
+    assert len(list(kfold(np.zeros((3, 1)), np.array([0, 1, 0]), k=3, stratify=False))) == 3
+    with pytest.raises(ValueError, match=r"Argument `seed` must be between 0 and 2\*\*32 - 1"):
+        next(kfold(*labelled, seed=-1))
+
+
+def test_kfold_warns_when_a_class_is_smaller_than_k():
+    y = np.array([0] * 10 + [1] * 2)
+    with pytest.warns(UserWarning, match="least populated class"):
+        folds = list(kfold(np.zeros((12, 1)), y, k=4))
+    assert sorted(np.concatenate([f.val_index for f in folds]).tolist()) == list(range(12))
 
 
 def test_class_labels():
