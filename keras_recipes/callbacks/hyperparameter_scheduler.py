@@ -1,4 +1,4 @@
-"""Schedule any optimizer hyperparameter (momentum, beta_1, weight_decay, ...) by step."""
+"""Schedule optimizer hyperparameters (momentum, beta_1, weight_decay, ...) by step."""
 
 from __future__ import annotations
 
@@ -14,13 +14,37 @@ from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number, fail
+from keras_recipes.optimizers import NesterovRMSprop, RAdam, Yogi
 
-# Optimizer config entries that are not update hyperparameters, or are scheduled elsewhere.
-_NOT_SCHEDULABLE = frozenset({
-    "name", "learning_rate", "clipnorm", "global_clipnorm", "clipvalue", "use_ema",
-    "ema_momentum", "ema_overwrite_frequency", "loss_scale_factor",
-    "gradient_accumulation_steps",
-})
+_ADAM_FAMILY = ("beta_1", "beta_2", "epsilon", "weight_decay")
+#: The optimizers whose hyperparameters :class:`HyperparameterScheduler` schedules, and
+#: which ones. Each listed attribute is read by the optimizer's update (on TensorFlow, JAX
+#: and torch, whose Keras optimizers have their own update code) only through ``keras.ops``
+#: or arithmetic, so a variable in its place is read inside the compiled step; the tests
+#: check every entry on the three backends. Left out on purpose: ``initial_accumulator_value``
+#: (read once, when the slots are created), RAdam's ``beta_1``/``beta_2`` (read with
+#: ``math.log`` when the step is built), Ftrl, Lamb, Lookahead and ``LossScaleOptimizer``
+#: (untested wrappers). ``weight_decay`` is read by the base optimizer for all of them.
+#: Matched on the class itself (or Keras's backend subclass of it): a subclass of one of
+#: them may read its hyperparameters differently and is refused. A custom
+#: optimizer opts in with a class attribute ``schedulable_hyperparameters = ("rho", ...)``.
+SCHEDULABLE_HYPERPARAMETERS: dict[type, tuple[str, ...]] = {
+    keras.optimizers.SGD: ("momentum", "weight_decay"),
+    keras.optimizers.RMSprop: ("epsilon", "momentum", "rho", "weight_decay"),
+    keras.optimizers.Adam: _ADAM_FAMILY,
+    keras.optimizers.AdamW: _ADAM_FAMILY,
+    keras.optimizers.Adamax: _ADAM_FAMILY,
+    keras.optimizers.Nadam: _ADAM_FAMILY,
+    keras.optimizers.Lion: ("beta_1", "beta_2", "weight_decay"),
+    keras.optimizers.Adadelta: ("epsilon", "rho", "weight_decay"),
+    keras.optimizers.Adagrad: ("epsilon", "weight_decay"),
+    Yogi: _ADAM_FAMILY,
+    NesterovRMSprop: ("epsilon", "momentum", "rho", "weight_decay"),
+    RAdam: ("epsilon", "weight_decay"),
+}
+# Hyperparameters whose value when the optimizer is created decides whether it keeps a
+# state slot at all (``momentum=0``: no momentum buffer); the created value must be > 0.
+_NEEDS_SLOT = frozenset({"momentum"})
 # Valid values of the common hyperparameters: (low, high, high inclusive). A value outside
 # them is refused (a number when the callback is created, a schedule's value at the first
 # step when training begins). Other names only need finite values (Ftrl's
@@ -38,9 +62,6 @@ _RANGES = {
     "l2_regularization_strength": (0.0, None, True),
     "l2_shrinkage_regularization_strength": (0.0, None, True),
 }
-# Attribute of the patched ``apply`` function that marks it and tells how to remove it.
-_PATCH_ATTR = "_keras_recipes_scheduler_patch"
-_MISSING = object()
 
 
 def _is_number(value: Any) -> bool:
@@ -53,27 +74,38 @@ def check_value(name: str, value: float, argument: str) -> None:
     check_number(argument, value, low=low, high=high, high_inclusive=high_inclusive)
 
 
-def schedulable_hyperparameters(optimizer: keras.optimizers.Optimizer) -> list[str]:
-    """Names of the optimizer's hyperparameters that :class:`HyperparameterScheduler` accepts.
+def _declared(optimizer_class: type) -> tuple[str, ...] | None:
+    """The names a class supports: from the table, else its own declaration, else None.
 
-    These are the numeric entries of ``optimizer.get_config()`` read by the update (for
-    Adam: ``beta_1``, ``beta_2``, ``epsilon``), plus ``weight_decay``. The learning rate is
-    scheduled by passing a schedule as the optimizer's ``learning_rate``.
+    On torch, Keras instantiates its own backend subclass of each optimizer (the class in
+    ``keras.optimizers`` is the first listed class after Keras's backend ones in the MRO).
     """
-    config = optimizer.get_config()
-    names = [
-        key for key, value in config.items()
-        if key not in _NOT_SCHEDULABLE and _is_number(value) and hasattr(optimizer, key)
-    ]
-    if "weight_decay" not in names and hasattr(optimizer, "weight_decay"):
-        names.append("weight_decay")
-    return sorted(names)
+    for cls in optimizer_class.__mro__:
+        if cls in SCHEDULABLE_HYPERPARAMETERS:
+            return SCHEDULABLE_HYPERPARAMETERS[cls]
+        if not cls.__module__.startswith("keras.src.backend."):
+            break
+    declared = vars(optimizer_class).get("schedulable_hyperparameters")
+    if isinstance(declared, tuple | list) and all(isinstance(n, str) for n in declared):
+        return tuple(declared)
+    return None
+
+
+def schedulable_hyperparameters(optimizer: keras.optimizers.Optimizer) -> list[str]:
+    """Names of ``optimizer``'s hyperparameters that :class:`HyperparameterScheduler` accepts.
+
+    They come from :data:`SCHEDULABLE_HYPERPARAMETERS` (for Adam: ``beta_1``, ``beta_2``,
+    ``epsilon``, ``weight_decay``), or from the class attribute
+    ``schedulable_hyperparameters`` of a custom optimizer; an empty list for any other
+    optimizer. The learning rate is scheduled by passing a schedule as ``learning_rate``.
+    """
+    return sorted(_declared(type(optimizer)) or ())
 
 
 def scheduled_hyperparameters(optimizer: keras.optimizers.Optimizer) -> dict[str, Callable]:
     """``{name: schedule}`` scheduled on ``optimizer`` by a running ``fit`` (else empty)."""
-    patch = _patch_of(optimizer)
-    return dict(patch.schedules) if patch is not None and patch.guard.active() else {}
+    return {name: value.schedule for name, value in _installed(optimizer).items()
+            if value.guard.active()}
 
 
 def current_value(schedule, optimizer: keras.optimizers.Optimizer) -> float:
@@ -84,103 +116,8 @@ def current_value(schedule, optimizer: keras.optimizers.Optimizer) -> float:
     return float(np.asarray(ops.convert_to_numpy(value)).reshape(()))
 
 
-class _InGraphValue:
-    """Stand-in for a float hyperparameter during one optimizer step.
-
-    Arithmetic and tensor conversion (``ops.cast``, ``ops.multiply``, ``1 - beta_1``...)
-    see ``value``, a tensor computed in the train step from ``optimizer.iterations``.
-    Python-level tests in optimizer code (``if self.momentum != 0``) see ``nominal``,
-    the float the optimizer was created with, so its code paths and slots stay the same.
-    """
-
-    __slots__ = ("value", "nominal")
-
-    def __init__(self, value, nominal: float):
-        self.value = value
-        self.nominal = nominal
-
-    # Tensor conversion protocols (TensorFlow, JAX, NumPy).
-    def __tf_tensor__(self, dtype=None, name=None):
-        return self.value if dtype is None else ops.cast(self.value, dtype)
-
-    def __jax_array__(self):
-        return self.value
-
-    def __array__(self, dtype=None, copy=None):
-        return np.asarray(ops.convert_to_numpy(self.value), dtype=dtype)
-
-    @property
-    def dtype(self):
-        return self.value.dtype
-
-    @property
-    def shape(self):
-        return ()
-
-    # Python-level decisions use the nominal float.
-    def __bool__(self):
-        return bool(self.nominal)
-
-    def __eq__(self, other):
-        return self.nominal == other
-
-    def __ne__(self, other):
-        return self.nominal != other
-
-    def __lt__(self, other):
-        return self.nominal < other
-
-    def __le__(self, other):
-        return self.nominal <= other
-
-    def __gt__(self, other):
-        return self.nominal > other
-
-    def __ge__(self, other):
-        return self.nominal >= other
-
-    __hash__ = object.__hash__
-
-    # Arithmetic uses the in-graph value.
-    def __add__(self, other):
-        return ops.add(self.value, other)
-
-    def __radd__(self, other):
-        return ops.add(other, self.value)
-
-    def __sub__(self, other):
-        return ops.subtract(self.value, other)
-
-    def __rsub__(self, other):
-        return ops.subtract(other, self.value)
-
-    def __mul__(self, other):
-        return ops.multiply(self.value, other)
-
-    def __rmul__(self, other):
-        return ops.multiply(other, self.value)
-
-    def __truediv__(self, other):
-        return ops.divide(self.value, other)
-
-    def __rtruediv__(self, other):
-        return ops.divide(other, self.value)
-
-    def __pow__(self, other):
-        return ops.power(self.value, other)
-
-    def __rpow__(self, other):
-        return ops.power(other, self.value)
-
-    def __neg__(self):
-        return ops.negative(self.value)
-
-    def __repr__(self):
-        return f"<scheduled hyperparameter, nominal {self.nominal}>"
-
-
 class _FitGuard:
-    """True while the ``fit`` that installed a patch runs; checked when the step is traced.
+    """True while the ``fit`` that installed the schedules runs; read when a step is traced.
 
     ``fit`` gives the model a new ``History`` before ``on_train_begin``, so a later ``fit``
     (with or without a scheduler) is a different ``model.history``. The owner closes the
@@ -205,65 +142,81 @@ class _FitGuard:
         return self._history is None or getattr(model, "history", None) is self._history()
 
 
-class _Patch:
-    """What a patched ``apply`` needs to be removed: the previous instance attribute."""
+class _ScheduledHyperparameter(keras.Variable):
+    """A scalar Keras variable that reads ``schedule(optimizer.iterations)``.
 
-    __slots__ = ("previous", "schedules", "guard")
+    It takes the place of an optimizer's float attribute during a ``fit``. Its value is
+    computed from the iteration counter wherever it is read: inside the compiled train
+    step, the optimizer's ``ops.cast(self.beta_1, ...)``, ``1 - self.beta_1`` or
+    ``self.momentum * m`` go through Keras's own variable conversions on each backend and
+    read the schedule at the current step; the counter is the only state, so nothing needs
+    saving and resuming from a checkpoint of ``iterations`` gives the same values. It is not
+    added to ``optimizer.variables``, so checkpoints and ``.weights.h5`` files keep the
+    optimizer's own layout.
 
-    def __init__(self, previous, schedules: dict, guard: _FitGuard):
-        self.previous, self.schedules, self.guard = previous, schedules, guard
+    Python-level comparisons (``if self.momentum != 0`` in SGD, ``if self.momentum > 0`` in
+    RMSprop), which choose the optimizer's code path and slots when the step is built, see
+    ``nominal``: the value the optimizer was created with, as for a plain float. Once the
+    ``fit`` that installed it is over (``guard``), it reads ``nominal``.
+    """
+
+    def __init__(self, schedule, optimizer, nominal, guard: _FitGuard, name: str):
+        super().__init__(initializer=float(nominal or 0.0), shape=(), dtype="float32",
+                         trainable=False, name=f"scheduled_{name}")
+        self.schedule, self.nominal, self.guard = schedule, nominal, guard
+        self._optimizer = weakref.ref(optimizer)
+
+    @property
+    def value(self):
+        optimizer = self._optimizer()
+        if optimizer is None or not self.guard.active():
+            return ops.convert_to_tensor(float(self.nominal or 0.0), dtype=self.dtype)
+        if _is_number(self.schedule):
+            return ops.convert_to_tensor(float(self.schedule), dtype=self.dtype)
+        return ops.cast(self.schedule(optimizer.iterations), self.dtype)
+
+    def __eq__(self, other):
+        return self.nominal == other
+
+    def __ne__(self, other):
+        return self.nominal != other
+
+    def __lt__(self, other):
+        return self.nominal < other
+
+    def __le__(self, other):
+        return self.nominal <= other
+
+    def __gt__(self, other):
+        return self.nominal > other
+
+    def __ge__(self, other):
+        return self.nominal >= other
+
+    __hash__ = object.__hash__
 
 
-def _patch_of(optimizer) -> _Patch | None:
-    return getattr(vars(optimizer).get("apply"), _PATCH_ATTR, None)
+def _installed(optimizer) -> dict[str, _ScheduledHyperparameter]:
+    return {name: value for name, value in vars(optimizer).items()
+            if isinstance(value, _ScheduledHyperparameter)}
 
 
-def _install(optimizer, schedules: dict, guard: _FitGuard) -> None:
-    _uninstall(optimizer)
-    schedules = dict(schedules)
-    unscheduled = optimizer.apply
-
-    def apply(grads, trainable_variables=None):
-        # Runs when the step is traced (every step only with run_eagerly=True).
-        if not guard.active():
-            return unscheduled(grads, trainable_variables)
-        step = optimizer.iterations
-        # Under a tf.distribute strategy each replica traces this in its own thread, and
-        # the threads interleave at the optimizer's merge_call: another replica's stand-in
-        # may be in place here. Its nominal float is what must come back afterwards.
-        saved = {}
-        for name in schedules:
-            current = getattr(optimizer, name)
-            saved[name] = current.nominal if isinstance(current, _InGraphValue) else current
-        try:
-            for name, schedule in schedules.items():
-                if _is_number(schedule):
-                    value = ops.convert_to_tensor(float(schedule), dtype="float32")
-                else:
-                    value = ops.cast(schedule(step), "float32")
-                nominal = saved[name] if _is_number(saved[name]) else 1.0
-                object.__setattr__(optimizer, name, _InGraphValue(value, nominal))
-            return unscheduled(grads, trainable_variables)
-        finally:
-            for name, value in saved.items():
-                object.__setattr__(optimizer, name, value)
-
-    setattr(apply, _PATCH_ATTR, _Patch(vars(optimizer).get("apply", _MISSING), schedules,
-                                       guard))
-    object.__setattr__(optimizer, "apply", apply)
+def _install(optimizer, schedules: Mapping[str, Any], guard: _FitGuard) -> None:
+    for name, schedule in schedules.items():
+        value = _ScheduledHyperparameter(schedule, optimizer, getattr(optimizer, name), guard,
+                                         name)
+        # Plain attribute assignment would add the variable to `optimizer.variables` (the
+        # optimizer tracks every variable set on it); it holds no state of its own.
+        object.__setattr__(optimizer, name, value)
 
 
 def _uninstall(optimizer) -> bool:
-    """Remove a scheduler's patch from ``optimizer``; True when there was one."""
-    patch = _patch_of(optimizer)
-    if patch is None:
-        return False
-    patch.guard.close()
-    if patch.previous is _MISSING:
-        object.__delattr__(optimizer, "apply")
-    else:
-        object.__setattr__(optimizer, "apply", patch.previous)
-    return True
+    """Put back the optimizer's own hyperparameter values; True when any were scheduled."""
+    installed = _installed(optimizer)
+    for name, value in installed.items():
+        value.guard.close()
+        object.__setattr__(optimizer, name, value.nominal)
+    return bool(installed)
 
 
 @keras_recipes_export
@@ -272,26 +225,43 @@ class HyperparameterScheduler(keras.callbacks.Callback):
 
     Use it for the one-cycle momentum (0.95 → 0.85 → 0.95), a ``beta_1`` cycle for Adam,
     or a weight-decay schedule such as the seeds' training schedule (1e-4 → 5e-4 → 1e-5
-    → 5e-5). It works with Keras's SGD, Adam, AdamW, RMSprop... and with optimizers that read
-    their hyperparameters the same way.
+    → 5e-5).
 
-    Keras optimizers keep hyperparameters as Python floats, which the compiled train step
-    freezes as constants. During each ``optimizer.apply`` this callback substitutes every
-    scheduled float by a stand-in whose tensor value is ``schedule(optimizer.iterations)``,
-    computed inside the compiled step: the value changes every step with no retracing and no
-    Python work per batch, and training resumed with ``BackupAndRestore`` follows the same
-    trajectory. Python-level tests in the optimizer (``if momentum != 0``) see the
-    optimizer's own float, so create SGD with ``momentum > 0`` to schedule momentum. Outside
-    the step the attributes stay floats, so the model saves to ``.keras`` as usual. The
-    step function is rebuilt once when training begins and once when it ends.
+    Keras optimizers keep hyperparameters such as ``momentum`` as Python floats, which the
+    compiled train step freezes as constants. When training begins, this callback puts in
+    each scheduled attribute a scalar ``keras.Variable`` whose value is
+    ``schedule(optimizer.iterations)``, as optax's ``inject_hyperparams`` keeps them in the
+    optimizer state: the compiled step reads it, the value changes every step with no
+    retracing and no Python work per batch, and since the iteration counter is its only
+    state, training resumed with ``BackupAndRestore`` follows the same trajectory. The
+    optimizer's code is not changed; Python-level tests in it (``if momentum != 0``) see
+    the value it was created with, so create SGD with ``momentum > 0`` to schedule
+    momentum. The step function is rebuilt when training begins and when it ends, and the
+    floats come back at the end of the ``fit``.
 
-    The substitution is a patch of the optimizer's ``apply``, active only during the
-    ``fit`` that installed it (checked when the step is traced, never per batch).
-    ``on_train_end`` removes it, but Keras skips ``on_train_end`` when ``fit`` raises:
-    the next scheduler's ``on_train_begin`` replaces a stale patch, a retrace in another
-    ``fit`` ignores it, and to train or evaluate without the callback after an error,
-    wrap the fit in :meth:`restoring` or call :meth:`restore` (without it, the model keeps
-    the compiled step that reads the schedules)::
+    Supported optimizers and hyperparameters (:data:`SCHEDULABLE_HYPERPARAMETERS`; a custom
+    optimizer that reads its hyperparameters through ``keras.ops`` or arithmetic only opts
+    in with a class attribute ``schedulable_hyperparameters = ("rho", ...)``):
+
+    | optimizer | schedulable |
+    |---|---|
+    | SGD | momentum, weight_decay |
+    | RMSprop, NesterovRMSprop | rho, momentum, epsilon, weight_decay |
+    | Adam, AdamW, Adamax, Nadam, Yogi | beta_1, beta_2, epsilon, weight_decay |
+    | Lion | beta_1, beta_2, weight_decay |
+    | Adadelta | rho, epsilon, weight_decay |
+    | Adagrad, RAdam | epsilon, weight_decay |
+
+    Any other optimizer, or another name, is refused with a ``ValueError`` when training
+    begins, before any step.
+
+    While the ``fit`` runs, ``optimizer.get_config()`` holds the scheduled variables: save
+    weights only during it (``ModelCheckpoint(save_weights_only=True)``,
+    ``BackupAndRestore``) and the whole model after it. Keras skips ``on_train_end`` when
+    ``fit`` raises; the variables then stay on the optimizer but read the created value
+    in any later ``fit`` that retraces its step, the next scheduler replaces them, and to
+    train, evaluate or save without the callback after an error, wrap the fit in
+    :meth:`restoring` or call :meth:`restore`::
 
         scheduler = HyperparameterScheduler({"momentum": schedule})
         with scheduler.restoring():
@@ -320,12 +290,16 @@ class HyperparameterScheduler(keras.callbacks.Callback):
     >>> x, y = np.ones((40, 4), "float32"), np.ones((40, 1), "float32")
     >>> cb = HyperparameterScheduler({"momentum": lr.momentum_schedule()})
     >>> _ = model.fit(x, y, batch_size=8, epochs=4, callbacks=[cb], verbose=0)
+    >>> model.optimizer.momentum  # a float again after the fit
+    0.9
 
     References:
         - Smith, 2018, "A disciplined approach to neural network hyper-parameters",
           https://arxiv.org/abs/1803.09820
         - Loshchilov & Hutter, 2019, "Decoupled Weight Decay Regularization",
           https://arxiv.org/abs/1711.05101
+        - optax ``inject_hyperparams``,
+          https://optax.readthedocs.io/en/latest/api/optimizer_schedules.html
     """
 
     def __init__(self, schedules: Mapping[str, Any]):
@@ -361,28 +335,52 @@ class HyperparameterScheduler(keras.callbacks.Callback):
             for name, s in config["schedules"].items()
         })
 
-    def on_train_begin(self, logs=None):
-        model = self.model
-        optimizer = model.optimizer
-        if _uninstall(optimizer):  # left by a fit that raised: its compiled step is stale
-            model.make_train_function(force=True)
-        allowed = schedulable_hyperparameters(optimizer)
-        unknown = sorted(set(self.schedules) - set(allowed))
+    def _check(self, optimizer) -> None:
+        """Refuse an optimizer, a name or a first value that cannot be scheduled."""
+        kind = type(optimizer).__name__
+        allowed = _declared(type(optimizer))
+        if allowed is None:
+            supported = sorted(c.__name__ for c in SCHEDULABLE_HYPERPARAMETERS)
+            raise ValueError(
+                f"HyperparameterScheduler cannot schedule the hyperparameters of {kind}: "
+                f"it supports {supported}, whose updates are known to read them inside the "
+                "train step. A custom optimizer that reads them only through `keras.ops` or "
+                "arithmetic can list them in a class attribute "
+                f"`schedulable_hyperparameters`. Received: optimizer={kind}"
+            )
+        allowed = sorted(allowed)
+        unknown = sorted(n for n in self.schedules if n not in allowed and
+                         not hasattr(optimizer, n))
         if unknown:
             raise ValueError(
-                f"Unknown hyperparameter(s) {unknown} for {type(optimizer).__name__}. "
-                f"Its schedulable hyperparameters are: {allowed}. "
-                f"Received: schedules keys={sorted(self.schedules)}"
+                f"Unknown hyperparameter(s) {unknown} for {kind}. Its schedulable "
+                f"hyperparameters are: {allowed}. Received: schedules keys="
+                f"{sorted(self.schedules)}"
             )
-        if "momentum" in self.schedules and getattr(optimizer, "momentum", None) == 0:
+        refused = sorted(set(self.schedules) - set(allowed))
+        if refused:
             raise ValueError(
-                f"{type(optimizer).__name__} was created with momentum=0, so it keeps no "
-                "momentum buffer and ignores a momentum schedule. Create it with "
-                "momentum > 0 (e.g. the schedule's first value). Received: momentum=0"
+                f"Hyperparameter(s) {refused} of {kind} cannot be scheduled: its update "
+                "reads them when the step is built, not inside it. Its schedulable "
+                f"hyperparameters are: {allowed}. Received: schedules keys="
+                f"{sorted(self.schedules)}"
             )
+        for name in sorted(_NEEDS_SLOT & set(self.schedules)):
+            if getattr(optimizer, name) == 0:
+                raise ValueError(
+                    f"{kind} was created with {name}=0, so it keeps no {name} buffer and "
+                    f"ignores a {name} schedule. Create it with {name} > 0 (e.g. the "
+                    f"schedule's first value). Received: {name}=0"
+                )
         for name, schedule in self.schedules.items():
             if not _is_number(schedule):  # the value the first step will use
                 check_value(name, current_value(schedule, optimizer), f"schedules['{name}']")
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        optimizer = model.optimizer
+        _uninstall(optimizer)  # left by a fit that raised; the step is rebuilt below
+        self._check(optimizer)
         _install(optimizer, self.schedules, _FitGuard(model))
         model.make_train_function(force=True)
 
@@ -393,18 +391,18 @@ class HyperparameterScheduler(keras.callbacks.Callback):
     def restore(target: keras.Model | keras.optimizers.Optimizer) -> bool:
         """Give a model (or an optimizer) back its plain hyperparameters after a failed ``fit``.
 
-        Keras skips ``on_train_end`` when ``fit`` raises, so the optimizer keeps the patched
-        ``apply`` and the model keeps the compiled step that reads the schedules. This
-        removes the patch and, given a model, rebuilds its train step, so that a later
-        ``fit`` without the callback trains with the optimizer's own floats. Calling it when
-        nothing is installed is harmless. :meth:`restoring` calls it for you.
+        Keras skips ``on_train_end`` when ``fit`` raises, so the optimizer keeps the
+        scheduled variables and the model keeps the compiled step that reads the schedules.
+        This puts the optimizer's own floats back and, given a model, rebuilds its train
+        step, so that a later ``fit`` without the callback trains with them. Calling it when
+        nothing is scheduled is harmless. :meth:`restoring` calls it for you.
 
         Args:
             target: the model whose ``fit`` raised, or its optimizer (then rebuild the
                 model's step with ``model.make_train_function(force=True)``).
 
         Returns:
-            Whether a patch was removed.
+            Whether any scheduled hyperparameter was removed.
 
         Example:
 

@@ -1,4 +1,8 @@
-"""HyperparameterScheduler: the scheduled value reaches the update, without retracing."""
+"""HyperparameterScheduler: the scheduled value reaches the update, without retracing.
+
+Each result is checked against a NumPy replay of the optimizer's update with the
+scheduled values, or against Keras's own optimizer given the same values as floats.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import pytest
 
 from keras_recipes.callbacks import HyperparameterScheduler
 from keras_recipes.schedules import CyclicLR, OneCycle
+
+pytestmark = pytest.mark.backend
 
 N, D, STEPS = 16, 3, 8
 
@@ -26,9 +32,10 @@ def _model(optimizer):
     return model
 
 
-def _fit(model, callbacks):
+def _fit(model, callbacks, steps=STEPS):
+    """`steps` full-batch steps (one per epoch); the weights as float64."""
     x, y = _data()
-    model.fit(x, y, batch_size=N, epochs=STEPS, shuffle=False, verbose=0, callbacks=callbacks)
+    model.fit(x, y, batch_size=N, epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
     return model.layers[0].get_weights()[0].astype("float64")
 
 
@@ -49,7 +56,7 @@ def _keras_momentum(step):
 
 
 class _Counting:
-    """A callable schedule that counts how often Python runs it (= how often it is traced)."""
+    """A callable schedule that counts how often Python runs it."""
 
     def __init__(self, fn):
         self.fn, self.calls = fn, 0
@@ -59,31 +66,40 @@ class _Counting:
         return self.fn(step)
 
 
-def test_sgd_momentum_schedule_reaches_update_without_retracing():
-    lr = 0.05
-    counted = _Counting(_keras_momentum)
-    w = _fit(_model(keras.optimizers.SGD(lr, momentum=0.9)), [HyperparameterScheduler(
-        {"momentum": counted})])
+def _sgd_reference(momentum, steps, lr=0.05, nesterov=False, w=None, m=None, first=0):
+    """NumPy Keras SGD: m = μ m − lr g ; w += m (Nesterov: w += μ m − lr g), full batch."""
     x, y = (a.astype("float64") for a in _data())
-    ref, m = np.full((D, 1), 0.1), np.zeros((D, 1))
-    for k in range(STEPS):  # Keras SGD: m = μ m − lr g ; w += m
-        m = _momentum(k) * m - lr * _grad(ref, x, y)
-        ref = ref + m
+    w = np.full((D, 1), 0.1) if w is None else w
+    m = np.zeros((D, 1)) if m is None else m
+    for k in range(first, first + steps):
+        g = _grad(w, x, y)
+        m = momentum(k) * m - lr * g
+        w = w + (momentum(k) * m - lr * g if nesterov else m)
+    return w, m
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_schedule_reaches_every_step(nesterov):
+    counted = _Counting(_keras_momentum)
+    w = _fit(_model(keras.optimizers.SGD(0.05, momentum=0.9, nesterov=nesterov)),
+             [HyperparameterScheduler({"momentum": counted})])
+    ref, _ = _sgd_reference(_momentum, STEPS, nesterov=nesterov)
     np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-6)
     # A constant momentum of 0.9 gives another result: the schedule is really used.
-    plain, m = np.full((D, 1), 0.1), np.zeros((D, 1))
-    for _ in range(STEPS):
-        m = 0.9 * m - lr * _grad(plain, x, y)
-        plain = plain + m
+    plain, _ = _sgd_reference(lambda k: 0.9, STEPS, nesterov=nesterov)
     assert np.abs(plain - w).max() > 1e-3
-    # The schedule ran in the compiled step: traced a few times, not once per step.
-    assert 1 <= counted.calls < STEPS
+    if keras.backend.backend() != "torch":  # compiled: traced a few times, not per step
+        assert 1 <= counted.calls < STEPS
 
 
-def _adam_reference(beta_1, wd, lr=0.01, beta_2=0.999, eps=1e-7):
+def _adam_reference(beta_1, wd, steps=STEPS, lr=0.01, beta_2=0.999, eps=1e-7, state=None,
+                    first=0):
+    """NumPy Keras Adam(W) with scheduled β1 and weight decay: ``(w, m, v)`` after ``steps``."""
     x, y = (a.astype("float64") for a in _data())
-    w, m, v = np.full((D, 1), 0.1), np.zeros((D, 1)), np.zeros((D, 1))
-    for k in range(STEPS):
+    if state is None:
+        state = np.full((D, 1), 0.1), np.zeros((D, 1)), np.zeros((D, 1))
+    w, m, v = state
+    for k in range(first, first + steps):
         g = _grad(w, x, y)
         b1 = beta_1(k)
         w = w - w * wd(k) * lr  # decoupled decay, multiplied by the learning rate
@@ -92,7 +108,7 @@ def _adam_reference(beta_1, wd, lr=0.01, beta_2=0.999, eps=1e-7):
         m = m + (g - m) * (1 - b1)
         v = v + (g * g - v) * (1 - beta_2)
         w = w - m * alpha / (np.sqrt(v) + eps)
-    return w
+    return w, m, v
 
 
 def _np_cyclic(k, base=0.5, top=0.9, s=3):
@@ -103,20 +119,42 @@ def _np_cyclic(k, base=0.5, top=0.9, s=3):
 def test_adam_beta_1_schedule():
     w = _fit(_model(keras.optimizers.Adam(0.01)),
              [HyperparameterScheduler({"beta_1": CyclicLR(0.5, 0.9, 3)})])
-    np.testing.assert_allclose(w, _adam_reference(_np_cyclic, lambda k: 0.0), rtol=1e-4,
-                               atol=1e-6)
+    ref, _, _ = _adam_reference(_np_cyclic, lambda k: 0.0)
+    np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-6)
 
 
 def test_adamw_weight_decay_and_beta_1_schedules():
     decay = keras.optimizers.schedules.PiecewiseConstantDecay([3], [0.5, 2.0])
     w = _fit(_model(keras.optimizers.AdamW(0.01, weight_decay=0.1)),
              [HyperparameterScheduler({"weight_decay": decay, "beta_1": CyclicLR(0.5, 0.9, 3)})])
-    ref = _adam_reference(_np_cyclic, lambda k: 0.5 if k <= 3 else 2.0)
+    ref, _, _ = _adam_reference(_np_cyclic, lambda k: 0.5 if k <= 3 else 2.0)
+    np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-6)
+
+
+def test_scheduler_added_mid_training_changes_the_very_next_step():
+    """Three plain steps compile the step with the floats; the next fit's first step
+    already uses the schedule's value at iteration 3."""
+    model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
+    _fit(model, [], 3)
+    w = _fit(model, [HyperparameterScheduler({"momentum": _keras_momentum})], 1)
+    w0, m0 = _sgd_reference(lambda k: 0.9, 3)
+    ref, _ = _sgd_reference(_momentum, 1, w=w0, m=m0, first=3)  # momentum 0.0 at k = 3
+    np.testing.assert_allclose(w, ref, rtol=1e-5, atol=1e-6)
+    assert np.abs(_sgd_reference(lambda k: 0.9, 4)[0] - w).max() > 1e-4
+
+    model = _model(keras.optimizers.Adam(0.01))
+    _fit(model, [], 3)
+    w = _fit(model, [HyperparameterScheduler({"beta_1": CyclicLR(0.5, 0.9, 3)})], 2)
+    state = _adam_reference(lambda k: 0.9, lambda k: 0.0, steps=3)
+    ref, _, _ = _adam_reference(_np_cyclic, lambda k: 0.0, steps=2, state=state, first=3)
     np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-6)
 
 
 class PlainMomentum(keras.optimizers.Optimizer):
-    """A minimal custom optimizer that reads `self.rho` like Keras's own optimizers."""
+    """A minimal custom optimizer that reads `self.rho` like Keras's own optimizers, and
+    says so."""
+
+    schedulable_hyperparameters = ("rho",)
 
     def __init__(self, learning_rate=0.05, rho=0.9, name="plain_momentum", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
@@ -136,7 +174,7 @@ class PlainMomentum(keras.optimizers.Optimizer):
         return {**super().get_config(), "rho": self.rho}
 
 
-def test_custom_optimizer_hyperparameter():
+def test_custom_optimizer_that_opts_in():
     w = _fit(_model(PlainMomentum()), [HyperparameterScheduler({"rho": _keras_momentum})])
     x, y = (a.astype("float64") for a in _data())
     ref, buf = np.full((D, 1), 0.1), np.zeros((D, 1))
@@ -152,79 +190,23 @@ def test_one_cycle_momentum_trains_and_saves(model_roundtrip):
     cb = HyperparameterScheduler({"momentum": lr.momentum_schedule()})
     _fit(model, [cb])
     x, _ = _data()
-    assert model.optimizer.get_config()["momentum"] == 0.95  # floats again after training
+    assert type(model.optimizer.momentum) is float  # floats again after training
+    assert model.optimizer.get_config()["momentum"] == 0.95
+    # Nothing was added to the optimizer's state: the iteration count and the buffer.
+    assert len(model.optimizer.variables) == 2
     assert cb.values()["momentum"] == pytest.approx(0.95, abs=1e-6)  # end of the cycle
     loaded = model_roundtrip(model, x[:8])
     assert loaded.optimizer.get_config()["momentum"] == 0.95
     assert isinstance(loaded.optimizer.get_config()["learning_rate"], dict)  # the OneCycle
 
 
-def test_uninstalled_after_training():
+def test_plain_optimizer_after_training():
     model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
-    scheduled = _fit(model, [HyperparameterScheduler({"momentum": _keras_momentum})])
+    _fit(model, [HyperparameterScheduler({"momentum": _keras_momentum})])
     again = _fit(model, [])  # a second fit without the callback uses momentum 0.9 again
-    x, y = (a.astype("float64") for a in _data())
-    ref, m = scheduled.copy(), np.zeros((D, 1))
-    # The momentum buffer carries over from the first fit: rebuild it by replaying.
-    ref0, m0 = np.full((D, 1), 0.1), np.zeros((D, 1))
-    for k in range(STEPS):
-        m0 = _momentum(k) * m0 - 0.05 * _grad(ref0, x, y)
-        ref0 = ref0 + m0
-    ref, m = ref0, m0
-    for _ in range(STEPS):
-        m = 0.9 * m - 0.05 * _grad(ref, x, y)
-        ref = ref + m
+    w0, m0 = _sgd_reference(_momentum, STEPS)
+    ref, _ = _sgd_reference(lambda k: 0.9, STEPS, w=w0, m=m0, first=STEPS)
     np.testing.assert_allclose(again, ref, rtol=1e-5, atol=1e-6)
-
-
-def test_config_roundtrip(config_roundtrip):
-    cb = HyperparameterScheduler({"momentum": OneCycle(0.1, 100).momentum_schedule(),
-                                  "beta_2": 0.99})
-    config_roundtrip(cb)
-
-
-def test_unknown_name_lists_real_hyperparameters():
-    model = _model(keras.optimizers.Adam(0.01))
-    x, y = _data()
-    with pytest.raises(ValueError, match=r"Unknown hyperparameter.*'momentum'.*"
-                       r"\['beta_1', 'beta_2', 'epsilon', 'weight_decay'\]"):
-        model.fit(x, y, epochs=1, verbose=0,
-                  callbacks=[HyperparameterScheduler({"momentum": 0.9})])
-
-
-def test_bad_arguments():
-    with pytest.raises(ValueError, match="Argument `schedules` must be a non-empty mapping"):
-        HyperparameterScheduler({})
-    with pytest.raises(ValueError, match="learning_rate"):
-        HyperparameterScheduler({"learning_rate": 0.1})
-    with pytest.raises(ValueError, match=r"Argument `schedules\['momentum'\]` must be"):
-        HyperparameterScheduler({"momentum": "fast"})
-    with pytest.raises(ValueError, match=r"Argument `schedules\['momentum'\]` must be >= 0 "
-                                         r"and <= 1\. Received: schedules\['momentum'\]=-5\.0"):
-        HyperparameterScheduler({"momentum": -5.0})
-    with pytest.raises(ValueError, match=r"`schedules\['beta_1'\]` must be >= 0 and < 1"):
-        HyperparameterScheduler({"beta_1": 1.0})
-    with pytest.raises(ValueError, match=r"`schedules\['weight_decay'\]` must be >= 0"):
-        HyperparameterScheduler({"weight_decay": -1e-4})
-    with pytest.raises(ValueError, match=r"`schedules\['epsilon'\]` must be a finite number"):
-        HyperparameterScheduler({"epsilon": float("nan")})
-    # A name without a known range only needs a finite value (Ftrl's power is negative).
-    assert HyperparameterScheduler({"learning_rate_power": -0.5}).schedules
-    model = _model(keras.optimizers.SGD(0.1))
-    x, y = _data()
-    with pytest.raises(ValueError, match="momentum=0"):
-        model.fit(x, y, epochs=1, verbose=0,
-                  callbacks=[HyperparameterScheduler({"momentum": 0.9})])
-    # A schedule's first value is checked when training begins, before any step.
-    model = _model(keras.optimizers.SGD(0.1, momentum=0.9))
-    weights = [w.copy() for w in model.get_weights()]
-    negative = keras.optimizers.schedules.PolynomialDecay(-0.5, 10, 0.9)
-    with pytest.raises(ValueError, match=r"`schedules\['momentum'\]` must be >= 0 and <= 1\. "
-                                         r"Received: schedules\['momentum'\]=-0\.5"):
-        model.fit(x, y, epochs=1, verbose=0,
-                  callbacks=[HyperparameterScheduler({"momentum": negative})])
-    for before, after in zip(weights, model.get_weights(), strict=True):
-        np.testing.assert_array_equal(before, after)
 
 
 # --------------------------------------------------------------- a fit that raises midway
@@ -254,15 +236,6 @@ def _state(model):
     return w, m
 
 
-def _sgd_steps(w, m, momentum, steps, lr=0.05):
-    """NumPy replay of Keras SGD (m = μ m − lr g ; w += m), full batch, from (w, m)."""
-    x, y = (a.astype("float64") for a in _data())
-    for _ in range(steps):
-        m = momentum * m - lr * _grad(w, x, y)
-        w = w + m
-    return w
-
-
 def test_restoring_after_a_failed_fit_gives_back_the_plain_optimizer():
     model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
     scheduler = HyperparameterScheduler({"momentum": 0.1})
@@ -270,42 +243,35 @@ def test_restoring_after_a_failed_fit_gives_back_the_plain_optimizer():
         _crash(model, scheduler)
     optimizer = model.optimizer
     assert type(optimizer.momentum) is float and optimizer.momentum == 0.9
-    assert "apply" not in vars(optimizer)
     assert HyperparameterScheduler.restore(model) is False  # nothing left to remove
     w0, m0 = _state(model)
-    w = _fit_steps(model, [], 3)  # without the callback: the constant 0.9, not 0.1
-    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.9, 3), rtol=1e-5, atol=1e-6)
-    assert np.abs(w - _sgd_steps(w0, m0, 0.1, 3)).max() > 1e-4
+    w = _fit(model, [], 3)  # without the callback: the constant 0.9, not 0.1
+    np.testing.assert_allclose(w, _sgd_reference(lambda k: 0.9, 3, w=w0, m=m0)[0],
+                               rtol=1e-5, atol=1e-6)
+    assert np.abs(w - _sgd_reference(lambda k: 0.1, 3, w=w0, m=m0)[0]).max() > 1e-4
 
 
-def test_new_scheduler_after_a_failed_fit_and_save(model_roundtrip):
+def test_new_scheduler_after_a_failed_fit():
     model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
     with pytest.raises(RuntimeError, match="boom"):
         _crash(model, HyperparameterScheduler({"momentum": 0.1}))  # no cleanup at all
-    x, _ = _data()
-    loaded = model_roundtrip(model, x[:4])  # the stale patch does not reach the file
-    assert loaded.optimizer.get_config()["momentum"] == 0.9
     w0, m0 = _state(model)
-    # A new scheduler replaces the stale patch and its compiled step: 0.5 is used.
-    w = _fit_steps(model, [HyperparameterScheduler({"momentum": 0.5})], 3)
-    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.5, 3), rtol=1e-5, atol=1e-6)
-    assert "apply" not in vars(model.optimizer)  # and its own fit ended cleanly
+    # A new scheduler replaces the leftover variable and its compiled step: 0.5 is used.
+    w = _fit(model, [HyperparameterScheduler({"momentum": 0.5})], 3)
+    np.testing.assert_allclose(w, _sgd_reference(lambda k: 0.5, 3, w=w0, m=m0)[0],
+                               rtol=1e-5, atol=1e-6)
+    assert type(model.optimizer.momentum) is float  # and its own fit ended cleanly
 
 
-def test_stale_patch_is_inert_in_another_fit_then_restore_removes_it():
+def test_leftover_is_inert_in_another_fit_then_restore_removes_it():
     model = _model(keras.optimizers.SGD(0.05, momentum=0.9))
     with pytest.raises(RuntimeError, match="boom"):
         _crash(model, HyperparameterScheduler({"momentum": 0.1}))
-    # Any retrace in a later fit (here a forced one) ignores the leftover patch.
+    # Any retrace in a later fit (here a forced one) reads the created momentum.
     model.make_train_function(force=True)
     w0, m0 = _state(model)
-    w = _fit_steps(model, [], 2)
-    np.testing.assert_allclose(w, _sgd_steps(w0, m0, 0.9, 2), rtol=1e-5, atol=1e-6)
+    w = _fit(model, [], 2)
+    np.testing.assert_allclose(w, _sgd_reference(lambda k: 0.9, 2, w=w0, m=m0)[0],
+                               rtol=1e-5, atol=1e-6)
     assert HyperparameterScheduler.restore(model) is True
-    assert "apply" not in vars(model.optimizer)
-
-
-def _fit_steps(model, callbacks, steps):
-    x, y = _data()
-    model.fit(x, y, batch_size=N, epochs=steps, shuffle=False, verbose=0, callbacks=callbacks)
-    return model.layers[0].get_weights()[0].astype("float64")
+    assert type(model.optimizer.momentum) is float
