@@ -8,7 +8,7 @@ import keras
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_positive
-from keras_recipes.initializers.he_uniform import HeUniform
+from keras_recipes.initializers.keras_initializers import HeUniform
 
 
 @keras_recipes_export

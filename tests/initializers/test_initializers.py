@@ -69,7 +69,11 @@ def test_seeded_reproducible_and_config_roundtrip(name, config_roundtrip):
     a = keras.ops.convert_to_numpy(cls(seed=7)((4, 5)))
     b = keras.ops.convert_to_numpy(cls(seed=7)((4, 5)))
     np.testing.assert_array_equal(a, b)
-    assert cls(seed=7).get_config() == {"seed": 7}
+    config = cls(seed=7).get_config()
+    if cls.__module__.startswith("keras."):  # Keras's own class: its config has more keys
+        assert config["seed"] == 7
+    else:
+        assert config == {"seed": 7}
     config_roundtrip(cls(seed=7))
 
 
