@@ -254,25 +254,6 @@ def test_importing_the_workflows_starts_no_backend():
     assert proc.stdout.split() == ["False", "False", "False", "True"]
 
 
-def test_modules_of_earlier_versions_still_import():
-    from keras_recipes.workflows import practical_report, stages, steamroller_report
-    from keras_recipes.workflows.practical.report import PracticalReport
-    from keras_recipes.workflows.steamroller import SUMMARY_VERSION
-    from keras_recipes.workflows.steamroller.report import SteamrollerReport
-
-    assert stages.plan_stages is plan_stages and SUMMARY_VERSION == 1
-    assert steamroller_report.SteamrollerReport is SteamrollerReport
-    assert practical_report.PracticalReport is PracticalReport
-
-    class Finding:  # the doctor's Finding, as far as the record reads it
-        severity, code, message, advice = "warning", "overfitting", "gap", "regularise"
-        evidence = {"gap": 0.2, "epochs": [1, 2]}
-
-    assert practical_report.finding_dict(Finding()) == {
-        "severity": "warning", "code": "overfitting", "message": "gap", "advice": "regularise",
-        "evidence": {"gap": 0.2, "epochs": "[1, 2]"}}
-
-
 def test_plan_notes_say_when_the_chosen_classes_are_all_of_them():
     from types import SimpleNamespace
 
