@@ -3,8 +3,13 @@
 Each hidden unit is ``Dense``/``Conv`` **without bias** → ``BatchNormalization`` → ReLU. The
 bias is dropped because BatchNormalization's β replaces it. BatchNormalization starts at
 Keras's defaults, which are the seeds' values: γ = 1, β = 0, moving mean 0, moving
-variance 1. The head (``Dense(num_classes)``, with bias) starts from Glorot uniform scaled
-down (a tenth of its variance) and a zero bias, so that the untrained loss is about ln C
+variance 1. Three options change that structure (the workflows' repairs use them, see
+:mod:`keras_recipes.workflows.repair`): ``activation=`` (another hidden non-linearity),
+``kernel_initializer=`` (another initialisation than He) and ``batch_norm=False`` (no
+BatchNormalization; the hidden layers then get a bias, initialised at zero).
+
+The head (``Dense(num_classes)``, with bias) starts from Glorot uniform scaled down (a tenth
+of its variance) and a zero bias, so that the untrained loss is about ln C
 (:func:`head_initializer`).
 """
 
@@ -16,7 +21,7 @@ import keras
 
 from keras_recipes._validation import check_number, check_probability
 
-__all__ = ["MODEL_BUILDERS", "baseline_cnn", "baseline_mlp", "build_model",
+__all__ = ["ACTIVATIONS", "MODEL_BUILDERS", "baseline_cnn", "baseline_mlp", "build_model",
            "head_initializer"]
 
 
@@ -30,6 +35,49 @@ def _check_common(input_shape, num_classes) -> tuple[int, ...]:
                          f"Received: input_shape={input_shape}")
     check_number("num_classes", num_classes, low=1, integer=True)
     return shape
+
+
+#: Hidden activations the baselines accept (``keras.activations`` names).
+ACTIVATIONS = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid",
+               "hard_sigmoid", "softplus", "softsign", "linear")
+
+
+def _check_structure(activation, kernel_initializer, batch_norm) -> None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Argument `activation` must be one of {list(ACTIVATIONS)}. "
+                         f"Received: activation={activation!r}")
+    if kernel_initializer is not None:
+        try:
+            keras.initializers.get(kernel_initializer)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Argument `kernel_initializer` must be None, a Keras initializer "
+                             f"or its name. Received: kernel_initializer={kernel_initializer!r}"
+                             ) from exc
+    if not isinstance(batch_norm, bool):
+        raise ValueError(f"Argument `batch_norm` must be a bool. "
+                         f"Received: batch_norm={batch_norm!r}")
+
+
+def _initializer(kernel_initializer, default):
+    """A fresh initializer for one layer: ``default()`` for ``None``, else a copy of the
+    given one made from its config. An unseeded Keras initializer fixes its seed when it is
+    created, so one instance shared by layers of one shape would give them equal kernels;
+    its copies draw theirs afresh (a seeded one keeps its seed, as asked)."""
+    if kernel_initializer is None:
+        return default()
+    if isinstance(kernel_initializer, str):
+        return keras.initializers.get(kernel_initializer)
+    return type(kernel_initializer).from_config(kernel_initializer.get_config())
+
+
+def _hidden_block(x, layer, i: int, activation: str, batch_norm: bool):
+    """``layer`` → [BatchNorm] → activation, named ``*_i``."""
+    x = layer(x)
+    if batch_norm:
+        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
+    if activation == "relu":
+        return keras.layers.ReLU(name=f"relu_{i}")(x)
+    return keras.layers.Activation(activation, name=f"{activation}_{i}")(x)
 
 
 #: Scale of the head's Glorot-uniform variance: 0.1 makes its weights about 3× smaller.
@@ -67,6 +115,9 @@ def baseline_mlp(
     output_activation: str | None = "softmax",
     name: str = "baseline_mlp",
     normalization: keras.layers.Layer | None = None,
+    activation: str = "relu",
+    kernel_initializer: str | keras.initializers.Initializer | None = None,
+    batch_norm: bool = True,
 ) -> keras.Model:
     """Multi-layer perceptron: [Dense (no bias, He uniform) → BN → ReLU] × len(hidden) → head.
 
@@ -83,6 +134,14 @@ def baseline_mlp(
         normalization: a layer applied to the raw inputs first, typically a
             ``keras.layers.Normalization`` holding train-set statistics, so that the saved
             model predicts on raw inputs. Defaults to ``None``.
+        activation: the hidden layers' non-linearity, one of :data:`ACTIVATIONS`
+            (``"relu"`` is a ``keras.layers.ReLU`` named ``relu_i``, any other a
+            ``keras.layers.Activation`` named ``<activation>_i``). Defaults to ``"relu"``.
+        kernel_initializer: the hidden kernels' initializer (a Keras name or instance);
+            ``None`` is He uniform, ``U(±√(6/fan_in))``. Defaults to ``None``.
+        batch_norm: put a ``BatchNormalization`` between each hidden ``Dense`` and its
+            activation; with ``False`` the ``Dense`` layers get a bias instead. Defaults to
+            ``True``.
 
     Returns:
         An uncompiled functional ``keras.Model``.
@@ -93,20 +152,25 @@ def baseline_mlp(
     >>> model = baseline_mlp((8, 8, 1), 10, hidden=(64, 64))
     >>> model.output_shape
     (None, 10)
+    >>> plain = baseline_mlp(4, 2, hidden=(8,), activation="tanh",
+    ...                      kernel_initializer="glorot_uniform", batch_norm=False)
+    >>> [layer.name for layer in plain.layers[1:]]
+    ['dense_0', 'tanh_0', 'head']
     """
     shape = _check_common(input_shape, num_classes)
     check_probability("dropout", dropout)
     for width in hidden:
         check_number("hidden", width, low=1, integer=True)
+    _check_structure(activation, kernel_initializer, batch_norm)
     inputs = keras.Input(shape=shape)
     x = normalization(inputs) if normalization is not None else inputs
     x = keras.layers.Flatten()(x) if len(shape) > 1 else x
     for i, width in enumerate(hidden):
-        x = keras.layers.Dense(
-            width, use_bias=False, kernel_initializer="he_uniform", name=f"dense_{i}"
-        )(x)
-        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
-        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        dense = keras.layers.Dense(
+            width, use_bias=not batch_norm,
+            kernel_initializer=_initializer(kernel_initializer, keras.initializers.HeUniform),
+            name=f"dense_{i}")
+        x = _hidden_block(x, dense, i, activation, batch_norm)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
     return keras.Model(inputs, _head(x, num_classes, output_activation), name=name)
@@ -122,6 +186,9 @@ def baseline_cnn(
     output_activation: str | None = "softmax",
     name: str = "baseline_cnn",
     normalization: keras.layers.Layer | None = None,
+    activation: str = "relu",
+    kernel_initializer: str | keras.initializers.Initializer | None = None,
+    batch_norm: bool = True,
 ) -> keras.Model:
     """Convolutional network: [Conv (no bias, He normal) → BN → ReLU → MaxPool] × n → GAP → head.
 
@@ -141,6 +208,13 @@ def baseline_cnn(
         name: model name. Defaults to ``"baseline_cnn"``.
         normalization: a layer applied to the raw inputs first (see
             :func:`baseline_mlp`). Defaults to ``None``.
+        activation: the convolutional blocks' non-linearity (see :func:`baseline_mlp`).
+            Defaults to ``"relu"``.
+        kernel_initializer: the convolutions' initializer; ``None`` is the seeds' plain He
+            normal ``N(0, 2/fan_in)``. Defaults to ``None``.
+        batch_norm: put a ``BatchNormalization`` between each convolution and its
+            activation; with ``False`` the convolutions get a bias instead. Defaults to
+            ``True``.
 
     Returns:
         An uncompiled functional ``keras.Model``.
@@ -159,6 +233,7 @@ def baseline_cnn(
         )
     check_number("kernel_size", kernel_size, low=1, integer=True)
     check_probability("dropout", dropout)
+    _check_structure(activation, kernel_initializer, batch_norm)
     inputs = keras.Input(shape=shape)
     x = normalization(inputs) if normalization is not None else inputs
     from keras_recipes.initializers import HeNormal
@@ -166,12 +241,11 @@ def baseline_cnn(
     size = min(shape[0], shape[1])
     for i, f in enumerate(filters):
         check_number("filters", f, low=1, integer=True)
-        x = keras.layers.Conv2D(
-            f, kernel_size, padding="same", use_bias=False,
-            kernel_initializer=HeNormal(), name=f"conv_{i}",
-        )(x)
-        x = keras.layers.BatchNormalization(name=f"bn_{i}")(x)
-        x = keras.layers.ReLU(name=f"relu_{i}")(x)
+        conv = keras.layers.Conv2D(
+            f, kernel_size, padding="same", use_bias=not batch_norm,
+            kernel_initializer=_initializer(kernel_initializer, HeNormal), name=f"conv_{i}",
+        )
+        x = _hidden_block(x, conv, i, activation, batch_norm)
         if pool and size >= 2:
             x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
             size //= 2
@@ -185,7 +259,17 @@ MODEL_BUILDERS = {"mlp": baseline_mlp, "cnn": baseline_cnn}
 
 
 def build_model(kind: str, input_shape, num_classes: int, **kwargs) -> keras.Model:
-    """Build a baseline by name: ``"mlp"`` or ``"cnn"``."""
+    """Build a baseline by name: ``"mlp"`` or ``"cnn"``.
+
+    ``kwargs`` go to :func:`baseline_mlp` or :func:`baseline_cnn` (``hidden=``/``filters=``,
+    ``dropout=``, ``activation=``, ``kernel_initializer=``, ``batch_norm=``...).
+
+    Example:
+
+    >>> from keras_recipes.models import build_model
+    >>> build_model("mlp", 4, 3, activation="sigmoid", batch_norm=False).output_shape
+    (None, 3)
+    """
     if kind not in MODEL_BUILDERS:
         raise ValueError(
             f"Unknown model {kind!r}. Use one of {sorted(MODEL_BUILDERS)}. Received: model={kind!r}"
