@@ -14,6 +14,7 @@ import pytest
 from keras_recipes.callbacks import HyperparameterScheduler
 from keras_recipes.callbacks.hyperparameter_scheduler import SCHEDULABLE_HYPERPARAMETERS
 from keras_recipes.optimizers import Lookahead, NesterovRMSprop, RAdam, Yogi
+from tests.callbacks.test_resume import _Interrupt, _StopAfter
 
 # (value for the first two steps, value afterwards) of each hyperparameter.
 _VALUES = {
@@ -143,20 +144,6 @@ def test_names_read_outside_the_step_are_refused():
 
 
 # ------------------------------------------------------------------------- resumption
-class _Interrupt(Exception):
-    pass
-
-
-class _StopAfter(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise _Interrupt()
-
-
 def _resumable_run(factory, schedules, callbacks, epochs=4):
     keras.utils.set_random_seed(0)
     model = _model(factory())
