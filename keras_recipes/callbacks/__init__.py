@@ -17,6 +17,7 @@ from keras_recipes.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 from keras_recipes.callbacks.snapshot_ensemble import SnapshotEnsemble
 from keras_recipes.callbacks.stop_reason import StopReason
 from keras_recipes.callbacks.time_budget import TimeBudget
+from keras_recipes.callbacks.watchdog import Watchdog, WatchdogEvent
 
 __all__ = [
     "ConvergenceStopping",
@@ -32,6 +33,8 @@ __all__ = [
     "SnapshotEnsemble",
     "StopReason",
     "TimeBudget",
+    "Watchdog",
+    "WatchdogEvent",
     "batchnorm_layers",
     "recalibrate_batchnorm",
 ]
