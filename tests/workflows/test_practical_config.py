@@ -15,16 +15,17 @@ import pytest
 
 from keras_recipes.data import Dataset
 from keras_recipes.workflows import PracticalConfig, practical
+from keras_recipes.workflows.practical.context import RunContext
+from keras_recipes.workflows.practical.state import Candidate, PracticalState
 from keras_recipes.workflows.practical.steps import (
     CONTINUE_CODES,
-    RunContext,
-    step1,
-    step2,
-    step3,
-    step4,
-    step5,
-    step6,
-    step7,
+    check_initial_loss,
+    find_learning_rate,
+    overfit_small_sample,
+    read_learning_curves,
+    search_grid,
+    train_candidates,
+    train_while_improving,
 )
 
 # The "config" of summary.json, as practical() has always written it (key order included).
@@ -171,11 +172,13 @@ def test_step1_alone_gives_ln_c(digits200, tmp_path):
     config = PracticalConfig(out=tmp_path, seed=3, verbose=0)
     run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10), tmp_path, config,
                      io.StringIO())
-    step = step1(run, config)
+    state = PracticalState()
+    step = check_initial_loss(run, state)
     expected = math.log(10)  # ln C for C = 10 classes
     assert step.number == 1 and step.passed
     assert step.details["expected"] == pytest.approx(expected, rel=1e-12)
     assert abs(step.details["initial_loss"] - expected) <= 0.5 * expected
+    assert state.initial_loss == step.details["initial_loss"]
     # The same initial weights (seed 3), the cross-entropy in NumPy.
     keras.utils.set_random_seed(3)
     probs = np.asarray(small_net(digits200.input_shape, 10).predict(run.train[0], verbose=0),
@@ -193,38 +196,50 @@ def test_steps_2_to_7_alone(digits200, tmp_path):
                              max_loops=0)
     run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10), tmp_path, config,
                      io.StringIO())
-    second, history = step2(run, config)
+    state = PracticalState()
+    second = overfit_small_sample(run, state)
     assert second.number == 2 and second.details["examples"] == 10  # one per class
-    assert len(history.history["loss"]) == second.details["epochs"] <= 5
+    assert len(state.overfit_history["loss"]) == second.details["epochs"] <= 5
+    assert (state.findings != []) == (not second.passed)  # the doctor reads a failed step 2
 
-    third = step3(run, config, before=math.log(10))
+    state.initial_loss = math.log(10)
+    third = find_learning_rate(run, state)
     assert third.number == 3 and third.details["iterations"] == 10
     assert [r["loss_before"] for r in third.details["candidates"]] == \
         [pytest.approx(math.log(10))] * len(third.details["candidates"])
+    assert state.learning_rate == third.details["learning_rate"]
     assert (tmp_path / "lr_finder.csv").is_file()
     assert (tmp_path / "figures" / "lr_finder.png").is_file()
 
-    fourth = step4(run, config, 0.03)  # 0.03 × (1, 2)
+    state.learning_rate = 0.03
+    fourth = search_grid(run, state)  # 0.03 × (1, 2)
     assert fourth.passed and fourth.details["trials"] == 2
     assert fourth.details["space"] == {"learning_rate": [0.03, 0.06], "weight_decay": [0.0]}
-    assert len(fourth.details["top"]) == 1 and (tmp_path / "grid.csv").is_file()
+    assert len(state.top) == 1 and (tmp_path / "grid.csv").is_file()
+    assert fourth.details["top"] == [c.as_dict() for c in state.top]
 
-    fifth, results, best = step5(run, config, [{"learning_rate": 0.03, "weight_decay": 0.0},
-                                               {"learning_rate": 0.01, "weight_decay": 0.0}])
-    assert [r["index"] for r in results] == [1, 2] and len(fifth.details["configs"]) == 2
-    assert best["val_accuracy"] == max(r["val_accuracy"] for r in results)
-    assert len(best["history"]["loss"]) == 2 == best["epochs"]
+    state.top = [Candidate(0.03, 0.0), Candidate(0.01, 0.0)]
+    fifth = train_candidates(run, state)
+    assert [t.index for t in state.trained] == [1, 2] and len(fifth.details["configs"]) == 2
+    best = state.best
+    assert best.val_accuracy == max(t.val_accuracy for t in state.trained)
+    assert best in state.trained
+    assert len(best.history["loss"]) == 2 == best.epochs
+    assert fifth.details["configs"][0]["learning_rate"] == 0.03
     assert (tmp_path / "config2" / "history.csv").is_file()
 
-    seventh, findings = step7(run, config, best)  # max_loops=0: reads, never trains
-    assert seventh.number == 7 and seventh.details["loops"] == [] and best["epochs"] == 2
-    asked = any(f.code in CONTINUE_CODES for f in findings)
-    seventh, findings = step7(run, dataclasses.replace(config, max_loops=1), best)
+    seventh = train_while_improving(run, state)  # max_loops=0: reads, never trains
+    assert seventh.number == 7 and seventh.details["loops"] == [] and best.epochs == 2
+    asked = any(f.code in CONTINUE_CODES for f in state.findings)
+    run.config = dataclasses.replace(config, max_loops=1)
+    seventh = train_while_improving(run, state)
     assert len(seventh.details["loops"]) == (1 if asked else 0)
-    assert best["epochs"] == len(best["history"]["loss"]) == (4 if asked else 2)
+    assert best.epochs == len(best.history["loss"]) == (4 if asked else 2)
+    assert state.best is best  # trained longer in place
 
-    sixth = step6(run, config, results, best, findings)
-    assert sixth.number == 6 and sixth.details["codes"] == [f.code for f in findings]
+    run.config = config
+    sixth = read_learning_curves(run, state)
+    assert sixth.number == 6 and sixth.details["codes"] == [f.code for f in state.findings]
     assert list(run.figures) == ["lr_finder", "learning_curves_1", "learning_curves_2",
                                  "activations"]
     for rel in run.figures.values():

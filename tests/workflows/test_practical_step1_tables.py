@@ -12,7 +12,9 @@ import pytest
 from sklearn import datasets
 
 from keras_recipes.workflows.practical import PracticalConfig
-from keras_recipes.workflows.practical.steps import RunContext, step1
+from keras_recipes.workflows.practical.context import RunContext
+from keras_recipes.workflows.practical.state import PracticalState
+from keras_recipes.workflows.practical.steps import check_initial_loss
 from keras_recipes.workflows.practical.workflow import _builder, _load
 
 TABLES = {
@@ -36,7 +38,7 @@ def test_step1_passes_on_a_real_table_with_string_labels(tmp_path, name, model):
                              out=str(tmp_path / "run"), verbose=0)
     ds = _load(config)
     run = RunContext(ds, _builder(config, ds), tmp_path / "run", config, io.StringIO())
-    result = step1(run, config)
+    result = check_initial_loss(run, PracticalState())
     expected = math.log(len(names))
     assert result.details["expected"] == pytest.approx(expected)
     assert result.passed, result.summary

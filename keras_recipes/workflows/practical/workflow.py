@@ -11,23 +11,15 @@ from typing import Any, TextIO
 
 from keras_recipes.workflows.common import atomic_write, build_network, finite
 from keras_recipes.workflows.practical.config import PracticalConfig
+from keras_recipes.workflows.practical.context import RunContext
 from keras_recipes.workflows.practical.report import (
     ADVICE,
     PracticalReport,
     PracticalStep,
     write_practical_report,
 )
-from keras_recipes.workflows.practical.steps import (
-    CONFIG_FILES,
-    RunContext,
-    step1,
-    step2,
-    step3,
-    step4,
-    step5,
-    step6,
-    step7,
-)
+from keras_recipes.workflows.practical.state import PracticalState
+from keras_recipes.workflows.practical.steps import CHECKED_STEPS, CONFIG_FILES, FINAL_STEPS
 from keras_recipes.workflows.run_folder import RunFolder
 
 
@@ -82,33 +74,22 @@ def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
     return build
 
 
-def _seven_steps(run: RunContext, config: PracticalConfig,
-                 record: Callable[[PracticalStep], bool]) -> tuple[dict | None, list[Any]]:
-    """Steps 1 to 7 in order, each passed to ``record`` (which says whether it passed);
-    stops at the first failed check. Returns the kept result of step 5 (``None`` when a
-    check failed) and the doctor's findings."""
-    from keras_recipes.diagnostics import diagnose
-
-    first = step1(run, config)
-    if not record(first):
-        return None, []
-    second, history = step2(run, config)
-    if not record(second):
-        return None, diagnose(history)
-    third = step3(run, config, first.details["initial_loss"])
-    if not record(third):
-        return None, []
-    fourth = step4(run, config, third.details["learning_rate"])
-    if not record(fourth):
-        return None, []
-    fifth, results, best = step5(run, config, fourth.details["top"])
+def _seven_steps(run: RunContext, record: Callable[[PracticalStep], bool]) -> PracticalState:
+    """Steps 1 to 7 over one :class:`PracticalState`, each passed to ``record`` (which says
+    whether it passed); stops at the first failed check. Returns the state: its ``best`` is
+    the kept configuration (``None`` when a check failed), its ``findings`` the doctor's
+    reading."""
+    state = PracticalState()
+    for step in CHECKED_STEPS:
+        if not record(step(run, state)):
+            return state
     # Step 7 reads the curves and trains longer while they ask; step 6 then records the
-    # last reading and draws the figures. Steps 5-7 are timed together, on step 5.
-    seventh, findings = step7(run, config, best)
-    sixth = step6(run, config, results, best, findings)
-    for step in (fifth, sixth, seventh):
+    # last reading and draws the figures. Steps 5-7 are recorded in their numbers' order
+    # and timed together, on step 5.
+    done = [step(run, state) for step in FINAL_STEPS]
+    for step in sorted(done, key=lambda s: s.number):
         record(step)
-    return best, findings
+    return state
 
 
 def practical(
@@ -285,16 +266,15 @@ def practical(
                     f" - {step.summary} [{step.seconds:.1f}s]")
             return step.passed
 
-        kept, findings = _seven_steps(run, config, record)
+        state = _seven_steps(run, record)
         best = test_accuracy = None
-        if kept is not None:
-            net = kept["net"]
+        if state.best is not None:  # every check passed
+            net = state.best.net
             test_accuracy = finite(net.evaluate(*run.test, verbose=0, batch_size=256)[1])
             run.claim("model.keras")
             atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
-            best = {k: kept[k] for k in ("learning_rate", "weight_decay", "epochs",
-                                         "val_loss", "val_accuracy")}
-        report = PracticalReport(steps, best, test_accuracy, findings, out,
+            best = state.best.choice()
+        report = PracticalReport(steps, best, test_accuracy, state.findings, out,
                                  time.perf_counter() - begin)
         _print_outcome(report, run)
         run.claim("report.md", "summary.json")
