@@ -200,6 +200,8 @@ class MonitorCallback(keras.callbacks.Callback):
 
         ``min``: ``value < reference − δ``; ``max``: ``value > reference + δ``, with
         ``δ = min_delta`` or ``δ = min_delta · |reference|``. A NaN is never an improvement.
+        Computed as Keras's ``MonitorCallback._is_improvement`` computes it (``value + δ <
+        reference``), so that a change of exactly ``δ`` rounds the same way as in Keras.
         """
         if reference is None:
             return not math.isnan(value)
@@ -207,8 +209,8 @@ class MonitorCallback(keras.callbacks.Callback):
         if self.min_delta_mode == "relative":
             delta = self.min_delta * abs(reference)
         if self.resolve_direction() == "min":
-            return value < reference - delta
-        return value > reference + delta
+            return value + delta < reference
+        return value - delta > reference
 
     # ------------------------------------------------------------------ logs
     def get_monitor_value(self, logs: dict | None, name: str | None = None) -> float | None:

@@ -1,4 +1,13 @@
-"""EarlyStopping: a strict superset of ``keras.callbacks.EarlyStopping``."""
+"""EarlyStopping: a strict superset of ``keras.callbacks.EarlyStopping``.
+
+A fork of Keras 3.15.1's ``keras/src/callbacks/early_stopping.py``
+(https://github.com/keras-team/keras/blob/v3.15.1/keras/src/callbacks/early_stopping.py):
+``on_train_begin``, ``on_epoch_end`` and ``on_train_end`` keep its decisions statement for
+statement (the comments mark where this class adds to them), and
+``tests/callbacks/test_early_stopping_keras.py`` runs Keras's own test scenarios against this
+class and compares it decision by decision with the installed ``keras.callbacks.EarlyStopping``.
+When Keras changes its class, compare the two files again and update the version here.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +32,8 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
     """Stop training when a monitored metric stops improving, reaches a target or diverges.
 
     It takes every argument of ``keras.callbacks.EarlyStopping`` with the same meaning and
-    the same decisions (Keras's own test scenarios pass against it), and adds:
+    the same decisions (it follows Keras 3.15.1's code, and Keras's own test scenarios pass
+    against it), and adds:
 
     - ``check_finite``: stop as soon as the monitored value is NaN or infinite, and restore
       the best weights (or the weights from before training when no epoch was finite);
@@ -157,17 +167,20 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             self._initial_weights = self.model.get_weights()
 
     def on_epoch_end(self, epoch, logs=None):
-        # A monitor missing from the logs warns (listing what is there) in every mode; its
-        # direction is only needed, and only resolved, once a value exists.
+        # Keras 3.15.1's `EarlyStopping.on_epoch_end`, statement for statement, except where
+        # a comment says "added". Keras resolves the direction first, and so raises on a
+        # monitor it cannot classify even when it is missing from the logs; here a missing
+        # monitor warns (listing what is there) in every mode, and the direction is only
+        # resolved once a value exists.
         current = self.get_monitor_value(logs)
-        self._last_epoch = epoch
+        self._last_epoch = epoch  # added: the epoch another callback stopped at
         if current is None or epoch < self.start_from_epoch:
             return
         self.resolve_direction()
-        if self.check_finite and not math.isfinite(current):
+        if self.check_finite and not math.isfinite(current):  # added: check_finite
             self.stop(epoch, StopReason.NON_FINITE, f"{self.monitor}={current}")
             return
-        self._initial_weights = None
+        self._initial_weights = None  # added: a finite epoch was seen
         if self.restore_best_weights and self.best_weights is None:
             # If best weights were never set, then the current weights are the best.
             self.best_weights = self.model.get_weights()
@@ -181,6 +194,8 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             # Only restart wait if we beat both the baseline and our previous best.
             if self.baseline is None or self.is_improvement(current, self.baseline):
                 self.wait = 0
+            # Keras returns here; the two thresholds below (added) may stop on an
+            # improving epoch too.
 
         if self.stopping_threshold is not None and self._reached(current):
             self.stop(
@@ -199,7 +214,7 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
             return
         if improved:
             return
-        if self.wait >= self.patience and epoch > 0:
+        if self.wait >= self.patience and epoch > 0:  # Keras's rule; the reasons are added
             reason = StopReason.PATIENCE_EXHAUSTED
             if self.baseline is not None and not self.is_improvement(self.best, self.baseline):
                 reason = StopReason.BASELINE_NOT_MET

@@ -15,8 +15,11 @@ class FakeModel:
         self.weights = weights
 
 
-def drive(callback, rows, model=None):
-    """Feed one logs dict per epoch to the callback like ``fit`` would; returns epochs run."""
+def drive(callback, rows, model=None, stop_at=None):
+    """Feed one logs dict per epoch to the callback like ``fit`` would; returns epochs run.
+
+    ``stop_at``: the epoch at whose end another callback sets ``model.stop_training``.
+    """
     model = model or FakeModel()
     callback.set_model(model)
     model.stop_training = False
@@ -26,6 +29,8 @@ def drive(callback, rows, model=None):
         epochs += 1
         model.weights = epoch
         callback.on_epoch_end(epoch, logs=logs)
+        if stop_at is not None and epoch == stop_at:
+            model.stop_training = True
         if model.stop_training:
             break
     callback.on_train_end()

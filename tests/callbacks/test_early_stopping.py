@@ -1,4 +1,8 @@
-"""EarlyStopping: Keras's own scenarios, then the additions (thresholds, NaN, reasons...)."""
+"""EarlyStopping: the additions to Keras's (thresholds, NaN, reasons...).
+
+Keras's own scenarios, and a comparison with ``keras.callbacks.EarlyStopping`` decision by
+decision, are in ``test_early_stopping_keras.py``.
+"""
 
 from __future__ import annotations
 
@@ -11,109 +15,23 @@ import pytest
 
 from keras_recipes.callbacks import EarlyStopping, StopReason
 from tests.callbacks._driver import FakeModel
+from tests.callbacks._driver import drive as drive_rows
 
 
 def drive(callback, values, monitor="val_loss", model=None, stop_at=None):
     """Run ``values`` through the callback like ``fit`` would; returns the epochs run."""
-    model = model or FakeModel()
-    callback.set_model(model)
-    model.stop_training = False
-    callback.on_train_begin()
-    epochs = 0
-    for epoch, value in enumerate(values):
-        epochs += 1
-        model.weights = epoch
-        callback.on_epoch_end(epoch, logs={monitor: value, "other": 0.0})
-        if stop_at is not None and epoch == stop_at:
-            model.stop_training = True
-        if model.stop_training:
-            break
-    callback.on_train_end()
-    return epochs
+    rows = [{monitor: value, "other": 0.0} for value in values]
+    return drive_rows(callback, rows, model=model, stop_at=stop_at)
 
 
-def small_regression_model():
-    model = keras.Sequential([
-        keras.Input((5,)),
-        keras.layers.Dense(1, activation="relu"),
-        keras.layers.Dense(1, activation="relu"),
-    ])
-    return model
-
-
-# --------------------------------------------------------------------------- Keras scenarios
-def test_keras_scenario_mode_inference_in_fit():
-    rng = np.random.default_rng(0)
-    x, y = rng.random((10, 5)), rng.random((10, 1))
-    model = small_regression_model()
-    model.compile(
-        loss="mae",
-        optimizer="adam",
-        metrics=["mse", "acc", "accuracy", "hinge", keras.metrics.F1Score(name="f1_score")],
-    )
-    cases = [
-        ("max", "val_mse", "max"),
-        ("min", "val_loss", "min"),
-        ("auto", "val_mse", "min"),
-        ("auto", "loss", "min"),
-        ("auto", "acc", "max"),
-        ("auto", "val_accuracy", "max"),
-        ("auto", "hinge", "min"),
-        ("auto", "f1_score", "max"),
-    ]
-    for mode, monitor, expected in cases:
-        stopper = EarlyStopping(patience=0, monitor=monitor, mode=mode)
-        model.fit(x, y, batch_size=5, validation_data=(x, y), callbacks=[stopper], epochs=1,
-                  verbose=0)
-        assert stopper.direction == expected, (mode, monitor)
-        assert stopper.monitor_op is (np.greater if expected == "max" else np.less)
-
-    # Keras raises here; this EarlyStopping warns about the missing metric (as its docs
-    # say) and trains on (test_missing_monitor_warns_in_every_mode).
-    with pytest.warns(UserWarning, match="`unknown` which is not available"):
-        model.fit(x, y, batch_size=5, validation_data=(x, y), epochs=1, verbose=0,
-                  callbacks=[EarlyStopping(patience=0, monitor="unknown")])
-
-
+# ------------------------------------------- direction and state (Keras's scenarios: *_keras.py)
 def test_undecidable_metric_that_is_logged_raises_in_auto_mode():
     stopper = EarlyStopping(monitor="wobble", patience=0)
     with pytest.raises(ValueError, match="cannot determine whether that metric"):
         drive(stopper, [1.0, 2.0], monitor="wobble")
 
 
-@pytest.mark.parametrize("patience", [0, 1, 2, 3])
-def test_keras_scenario_patience(patience):
-    losses = [10.0, 9.0, 8.0, 9.0, 8.9, 8.8, 8.7, 8.6, 8.5]
-    stopper = EarlyStopping(monitor="loss", patience=patience)
-    drive(stopper, losses, monitor="loss")
-    assert stopper.stopped_epoch == max(patience, 1) + 2
-    assert stopper.stop_reason is StopReason.PATIENCE_EXHAUSTED
-
-
-def test_keras_scenario_reuse_and_baseline_and_start_from_epoch():
-    rng = np.random.default_rng(0)
-    data = rng.random((32, 1))
-    labels = np.where(data > 0.5, 1, 0)
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, activation="relu"),
-                              keras.layers.Dense(1, activation="relu")])
-    model.compile(optimizer="sgd", loss="mae", metrics=["mse"])
-    stopper = EarlyStopping(monitor="mse", patience=3)
-    history1 = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
-    assert len(history1.epoch) >= 3
-    history2 = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
-    assert len(history2.epoch) >= 3
-
-    stopper = EarlyStopping(monitor="mse", patience=3, baseline=0.6)
-    hist = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
-    assert len(hist.epoch) >= 3
-
-    for patience, start in [(3, 2), (0, 2)]:
-        stopper = EarlyStopping(monitor="mse", patience=patience, start_from_epoch=start)
-        history = model.fit(data, labels, callbacks=[stopper], verbose=0, epochs=6)
-        assert len(history.epoch) >= patience + start
-
-
-def test_keras_scenario_state_reset_across_fit_calls():
+def test_state_reset_across_fit_calls():
     stopper = EarlyStopping(monitor="loss", patience=3)
     stopper.set_model(keras.Sequential())
     stopper.on_train_begin()
@@ -131,32 +49,6 @@ def test_keras_scenario_state_reset_across_fit_calls():
     assert stopper.best_weights is None
     assert stopper.best_value is None
     assert stopper.stop_reason is StopReason.NOT_STOPPED
-
-
-def test_keras_scenario_final_weights_when_restoring():
-    stopper = EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
-    model = FakeModel()
-    drive(stopper, [0.2, 0.15, 0.1, 0.11, 0.12], model=model)
-    assert model.weights == 2
-
-    # No epoch improves on the baseline: train for `patience` epochs, restore the best.
-    stopper = EarlyStopping(monitor="val_loss", patience=5, baseline=0.5,
-                            restore_best_weights=True)
-    model = FakeModel()
-    epochs = drive(stopper, [0.9, 0.8, 0.7, 0.71, 0.72, 0.73], model=model)
-    assert epochs == 5
-    assert model.weights == 2
-    assert stopper.stop_reason is StopReason.BASELINE_NOT_MET
-
-    # Another callback requests the stop: the best weights are still restored.
-    stopper = EarlyStopping(monitor="val_loss", patience=5, baseline=0.5,
-                            restore_best_weights=True)
-    model = FakeModel()
-    epochs = drive(stopper, [0.9, 0.8, 0.7, 0.71, 0.72, 0.73], model=model, stop_at=3)
-    assert epochs == 4
-    assert model.weights == 2
-    assert stopper.stop_reason is StopReason.OTHER_CALLBACK
-    assert stopper.stopped_epoch == 3
 
 
 # --------------------------------------------------------------------------- additions
