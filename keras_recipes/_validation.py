@@ -1,28 +1,153 @@
-"""Helpers that raise Keras-style argument errors.
+"""Helpers that raise Keras-style argument errors, as structured :class:`ArgumentError`.
 
 Every message names the argument and what was received, e.g.
-``Argument `max_lr` must be > `min_lr`. Received: min_lr=1, max_lr=0.1``.
+``Argument `max_lr` must be > `min_lr`. Received: min_lr=1, max_lr=0.1``. The error also
+carries them as data (``.argument``, ``.required``, ``.received``), and its message is kept
+as a template whose argument names another reader may spell its own way
+(:meth:`ArgumentError.render`): the ``keras-recipes`` command names its flags there
+(``--max-lr must be > --min-lr``) without rewriting the text.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import string
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+#: ``spell(name, value)`` names an argument in a message: ``value`` is ``None`` for the name
+#: in prose (`` `out` ``), ``""`` for the start of an assignment (``out=``), or the text of
+#: a value for a whole assignment (``resume=False``).
+Spelling = Callable[[str, "str | None"], "str | None"]
 
 
 def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
+def literal_text(text: str) -> str:
+    """``text`` as literal text of a message template (braces doubled)."""
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def python_spelling(name: str, value: str | None) -> str:
+    """How the library names arguments: `` `name` ``, ``name=`` and ``name=value``."""
+    if value is None:
+        return f"`{name}`"
+    return f"{name}={value}"
+
+
+def render_template(template: str, spell: Spelling | None = None) -> str:
+    """``template`` with each ``{name}``, ``{name=}`` and ``{name=value}`` field spelled by
+    ``spell``, which may answer ``None``: an assignment is then spelled as its ``name=``
+    and the value, and anything else as the library spells it. A field ``{name:subject}``
+    opens a sentence: ``Argument `name``` in the library's words, the spelling alone in
+    another's.
+
+    Example:
+
+    >>> from keras_recipes._validation import render_template
+    >>> text = "{out:subject} is taken. Use another {out}, or {resume=False}."
+    >>> render_template(text)
+    'Argument `out` is taken. Use another `out`, or resume=False.'
+    >>> flags = {("out", None): "--out", ("resume", "False"): "--fresh"}
+    >>> render_template(text, lambda name, value: flags.get((name, value)))
+    '--out is taken. Use another --out, or --fresh.'
+    """
+    parts = []
+    for literal, field, role, _ in string.Formatter().parse(template):
+        parts.append(literal)
+        if field is None:
+            continue
+        name, eq, value = field.partition("=")
+        value = value if eq else None
+        word = spell(name, value) if spell is not None else None
+        if word is None and value:  # no word for the assignment: the name's, then the value
+            start = spell(name, "") if spell is not None else None
+            word = None if start is None else start + value
+        if word is None:
+            word = python_spelling(name, value)
+            word = f"Argument {word}" if role == "subject" else word
+        parts.append(word)
+    return "".join(parts)
+
+
+def template_received(**values: Any) -> str:
+    """:func:`received` as a message template (see :func:`render_template`)."""
+    return "Received: " + ", ".join(f"{{{k}=}}{literal_text(_fmt(v))}" for k, v in values.items())
+
+
 def received(**values: Any) -> str:
     """``"Received: a=1, b=2"`` for the given keyword values."""
-    return "Received: " + ", ".join(f"{k}={_fmt(v)}" for k, v in values.items())
+    return render_template(template_received(**values))
+
+
+class ArgumentError(ValueError):
+    """A bad argument: its name, what was required and the value received, as data.
+
+    The message is Keras's (``Argument `x` must be > 0. Received: x=-1``), built from a
+    template in which argument names are fields (``{x}`` in prose, ``{x=}`` before a value,
+    ``{resume=False}`` for an assignment); :meth:`render` spells them another way, e.g. as
+    command-line flags.
+
+    Attributes:
+        argument: the argument's name, or ``None`` for an error about several arguments.
+        required: what it must be, e.g. ``"> 0"`` or ``"> `min_lr`"``.
+        received: the value received.
+        values: every value the message shows, by argument name.
+        template: the message template (``required`` and ``template`` are templates too:
+            literal braces doubled); ``note`` is literal text after the values.
+
+    Example:
+
+    >>> from keras_recipes._validation import ArgumentError, check_number
+    >>> try:
+    ...     check_number("epochs", 0, low=1, integer=True)
+    ... except ArgumentError as exc:
+    ...     print(exc.argument, "|", exc.required, "|", exc.received)
+    ...     print(exc)
+    ...     print(exc.render(lambda name, value: "--" + name + ("=" if value == "" else "")))
+    epochs | >= 1 | 0
+    Argument `epochs` must be >= 1. Received: epochs=0
+    --epochs must be >= 1. Received: --epochs=0
+    """
+
+    def __init__(self, argument: str | None, required: str = "", received: Any = None, *,
+                 values: Mapping[str, Any] | None = None, template: str | None = None,
+                 note: str = ""):
+        self.argument, self.received = argument, received
+        self.values = dict(values) if values is not None else (
+            {} if argument is None else {argument: received})
+        self._required = required
+        if template is None:
+            template = (f"{{{argument}:subject}} must be {required}. "
+                        + template_received(**self.values) + literal_text(note))
+        self.template = template
+        super().__init__(self.render())
+
+    @property
+    def required(self) -> str:
+        """What the argument must be, in the library's words."""
+        return render_template(self._required)
+
+    def render(self, spell: Spelling | None = None) -> str:
+        """The message with argument names spelled by ``spell`` (see
+        :func:`render_template`); without it, the message itself."""
+        return render_template(self.template, spell)
+
+    def __reduce__(self):
+        return (_rebuild, (type(self), self.argument, self._required, self.received,
+                           self.values, self.template))
+
+
+def _rebuild(cls, argument, required, received, values, template):
+    return cls(argument, required, received, values=values, template=template)
 
 
 def fail(name: str, requirement: str, value: Any) -> None:
-    """Raise ``ValueError("Argument `name` must be <requirement>. Received: name=value")``."""
-    raise ValueError(f"Argument `{name}` must be {requirement}. {received(**{name: value})}")
+    """Raise :class:`ArgumentError` (``Argument `name` must be <requirement>. Received:
+    name=value``); ``requirement`` is literal text."""
+    raise ArgumentError(name, literal_text(requirement), value)
 
 
 #: Largest integer an int64 holds; larger integer arguments overflow in NumPy and TensorFlow.
@@ -149,10 +274,8 @@ def check_one_of(name: str, value: Any, allowed: Iterable[Any]) -> Any:
 def check_less(low_name: str, low: Any, high_name: str, high: Any) -> None:
     """Check ``low < high``; the message names both arguments."""
     if not float(low) < float(high):
-        raise ValueError(
-            f"Argument `{high_name}` must be > `{low_name}`. "
-            f"{received(**{low_name: low, high_name: high})}"
-        )
+        raise ArgumentError(high_name, f"> {{{low_name}}}", high,
+                            values={low_name: low, high_name: high})
 
 
 def reject_unknown_kwargs(
