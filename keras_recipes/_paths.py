@@ -13,7 +13,8 @@ through a symbolic link or leaves its folder once resolved, and :func:`find_link
 first link under a folder.
 
 They import nothing heavy, so the ``keras-recipes`` command runs them before Keras is
-imported. Errors are Keras-style ``ValueError`` messages naming the argument.
+imported. Errors are Keras-style :class:`~keras_recipes._validation.ArgumentError` (a
+``ValueError``) naming the argument.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
+
+from keras_recipes._validation import ArgumentError, literal_text, template_received
 
 __all__ = ["check_output_dir", "check_output_file", "check_relative", "find_link",
            "read_small", "resolve_inside", "shown", "writable"]
@@ -37,8 +40,12 @@ def writable(path: str | os.PathLike) -> bool:
     return os.access(path, os.W_OK | os.X_OK)
 
 
-def _received(name: str, path: str | os.PathLike) -> str:
-    return f"Received: {name}={os.fspath(path)!r}"
+def _refused(name: str, text: str, path: str | os.PathLike) -> ArgumentError:
+    """``Argument `name` <text> Received: name='path'``, as an :class:`ArgumentError`."""
+    text = text.strip()
+    return ArgumentError(name, literal_text(text.removeprefix("must be ").rstrip(".")),
+                         os.fspath(path), template=f"{{{name}:subject}} {literal_text(text)} "
+                         + template_received(**{name: os.fspath(path)}))
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -74,26 +81,26 @@ def check_output_dir(path: str | os.PathLike, name: str = "out") -> Path:
     >>> check_output_dir(f"{root}/f/a")
     Traceback (most recent call last):
     ...
-    ValueError: Argument `out` cannot be created: ... is a file, not a folder. Received: ...
+    keras_recipes._validation.ArgumentError: Argument `out` cannot be created: ... is a file, ...
     """
     path = Path(path)
     if os.path.lexists(path):
         if not path.exists():
-            raise ValueError(f"Argument `{name}` is a broken link. {_received(name, path)}")
+            raise _refused(name, "is a broken link.", path)
         if not path.is_dir():
-            raise ValueError(f"Argument `{name}` must be a folder, but {str(path)!r} is a "
-                             f"file. {_received(name, path)}")
+            raise _refused(name, f"must be a folder, but {str(path)!r} is a "
+                             f"file.", path)
         if not writable(path):
-            raise ValueError(f"Argument `{name}` must be a writable folder, but "
-                             f"{str(path)!r} is read-only. {_received(name, path)}")
+            raise _refused(name, f"must be a writable folder, but "
+                             f"{str(path)!r} is read-only.", path)
         return path
     parent = _nearest_existing(path.absolute())
     if not parent.is_dir():
-        raise ValueError(f"Argument `{name}` cannot be created: {str(parent)!r} is a file, "
-                         f"not a folder. {_received(name, path)}")
+        raise _refused(name, f"cannot be created: {str(parent)!r} is a file, "
+                         f"not a folder.", path)
     if not writable(parent):
-        raise ValueError(f"Argument `{name}` cannot be created: the folder {str(parent)!r} "
-                         f"is read-only. {_received(name, path)}")
+        raise _refused(name, f"cannot be created: the folder {str(parent)!r} "
+                         f"is read-only.", path)
     return path
 
 
@@ -121,28 +128,28 @@ def check_output_file(
     >>> check_output_file("model.txt", "save", (".keras",))
     Traceback (most recent call last):
     ...
-    ValueError: Argument `save` must end in .keras. Received: save='model.txt'
+    keras_recipes._validation.ArgumentError: Argument `save` must end in .keras. Received: ...
     """
     path = Path(path)
     if suffixes and not str(path).endswith(tuple(suffixes)):
-        raise ValueError(f"Argument `{name}` must end in {' or '.join(suffixes)}. "
-                         f"{_received(name, path)}")
+        raise _refused(name, f"must end in {' or '.join(suffixes)}. "
+                         f"", path)
     if os.path.isdir(path):
-        raise ValueError(f"Argument `{name}` must be a file path, but {str(path)!r} is a "
-                         f"folder. {_received(name, path)}")
+        raise _refused(name, f"must be a file path, but {str(path)!r} is a "
+                         f"folder.", path)
     parent = path.absolute().parent
     if not parent.exists():
         above = _nearest_existing(parent)
         why = (f"{str(above)!r} is a file, not a folder" if not above.is_dir()
                else f"the folder {str(parent)!r} does not exist")
-        raise ValueError(f"Argument `{name}` cannot be written: {why}. "
-                         f"{_received(name, path)}")
+        raise _refused(name, f"cannot be written: {why}. "
+                         f"", path)
     if not parent.is_dir():
-        raise ValueError(f"Argument `{name}` cannot be written: {str(parent)!r} is a file, "
-                         f"not a folder. {_received(name, path)}")
+        raise _refused(name, f"cannot be written: {str(parent)!r} is a file, "
+                         f"not a folder.", path)
     if not writable(parent) or (path.exists() and not os.access(path, os.W_OK)):
-        raise ValueError(f"Argument `{name}` cannot be written: {str(parent)!r} is "
-                         f"read-only. {_received(name, path)}")
+        raise _refused(name, f"cannot be written: {str(parent)!r} is "
+                         f"read-only.", path)
     return path
 
 
