@@ -10,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from keras_recipes._validation import FLOAT32_MAX, check_number
+from keras_recipes._validation import (
+    FLOAT32_MAX,
+    ArgumentError,
+    check_number,
+    literal_text,
+    template_received,
+)
 
 #: Names that work with no network: bundled in scikit-learn or generated.
 OFFLINE_DATASETS = ("digits", "moons", "spirals", "blobs", "regression")
@@ -235,18 +241,23 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
                     f"The file {where!r} looks {word}-separated (its header is "
                     f"{columns[0]!r}, one column): save it with commas as separators.")
     if target is None:
-        raise ValueError(
-            f"Argument `target` must name the target column of {where!r}. "
-            f"Received: target=None (columns: {columns})"
-        )
+        raise ArgumentError("target", literal_text(f"the target column of {where!r}"), None,
+                            template="{target:subject} must name the target column of "
+                            + literal_text(f"{where!r}. ") + template_received(target=None)
+                            + literal_text(f" (columns: {columns})"))
     drop = [] if drop is None else [drop] if isinstance(drop, str) else [str(c) for c in drop]
     for name, value in [("target", target)] + [("drop", c) for c in drop]:
         if value not in columns:
-            raise ValueError(f"Column {value!r} is not in {where!r}. "
-                             f"Received: {name}={value!r} (columns: {columns})")
+            raise ArgumentError(name, literal_text(f"a column of {where!r}"), value,
+                                template=literal_text(f"Column {value!r} is not in {where!r}. ")
+                                + template_received(**{name: value})
+                                + literal_text(f" (columns: {columns})"))
     if target in drop:
-        raise ValueError(f"The target column {target!r} cannot also be dropped. "
-                         f"Received: target={target!r}, drop={drop}")
+        raise ArgumentError("drop", literal_text(f"columns other than the target {target!r}"),
+                            drop, values={"target": target, "drop": drop},
+                            template=literal_text(f"The target column {target!r} cannot also be "
+                                              "dropped. ") + template_received(target=target,
+                                                                               drop=drop))
     if frame.empty:
         raise ValueError(f"The file {where!r} has a header but no rows.")
     features = frame.drop(columns=[target, *drop])
@@ -260,18 +271,20 @@ def _read_csv(path: Path, target: str | None, drop) -> tuple[np.ndarray, np.ndar
             bad = converted.isna() & values.notna()
             if bad.any():
                 row = int(np.argmax(bad.to_numpy()))
-                raise ValueError(
+                raise ArgumentError(None, template=literal_text(
                     f"Column {column!r} of {where!r} is not numeric: row {row + 1} (line "
                     f"{row + 2} of the file) holds {values.iloc[row]!r}. Encode it as "
-                    "numbers, or leave the column out (--drop / drop=).")
+                    "numbers, or leave the column out with ") + "{drop}.",
+                    values={"drop": column})
             features[column] = converted
         missing = features[column].isna().to_numpy()
         if missing.any():
             row = int(np.argmax(missing))
-            raise ValueError(
+            raise ArgumentError(None, template=literal_text(
                 f"Column {column!r} of {where!r} has a missing value (NaN) at row {row + 1} "
                 f"(line {row + 2} of the file), {int(missing.sum())} in all. Fill or remove "
-                "them first, or leave the column out (--drop / drop=).")
+                "them first, or leave the column out with ") + "{drop}.",
+                values={"drop": column})
     labels = frame[target]
     missing = labels.isna().to_numpy()
     if missing.any():
@@ -491,10 +504,10 @@ def load_dataset(
         if not path.is_file():
             raise ValueError(f"No such data file: {key!r}.")
         return _from_file(path, target, flatten, drop)
-    raise ValueError(
-        f"Unknown dataset {key!r}. Use one of {list(DATASET_NAMES)} or a path to a .npz or "
-        ".csv file. Received: name=" + repr(key)
-    )
+    raise ArgumentError("name", literal_text(f"one of {list(DATASET_NAMES)} or a .npz/.csv path"),
+                        key, template=literal_text(
+                            f"Unknown dataset {key!r}. Use one of {list(DATASET_NAMES)} or a "
+                            "path to a .npz or .csv file. ") + template_received(name=key))
 
 
 def as_classification_dataset(
@@ -521,8 +534,11 @@ def as_classification_dataset(
         except DatasetUnavailableError as exc:
             raise ValueError(str(exc)) from exc
     else:
-        raise ValueError("Argument `dataset` must be a data set name, a .npz/.csv path or a "
-                         f"Dataset. Received: dataset={type(dataset).__name__}")
+        raise ArgumentError("dataset", "a data set name, a .npz/.csv path or a Dataset",
+                            type(dataset).__name__,
+                            template="{dataset:subject} must be a data set name, a .npz/.csv "
+                            "path or a Dataset. Received: {dataset=}"
+                            + literal_text(type(dataset).__name__))
     if ds.task != "classification":
         raise ValueError(f"{workflow} needs a classification data set; {ds.name!r} is a "
                          f"regression set. Received: dataset={ds.name!r}")
