@@ -105,15 +105,17 @@ def test_default_stages_are_seed_000s_three():
     assert [s.gate.metric for s in STEAMROLLER_STAGES] == ["train_accuracy", "val_accuracy",
                                                           "test_accuracy"]
     config = SteamrollerConfig(out="unused-folder")
-    assert [s.epochs(config) for s in STEAMROLLER_STAGES] == [100, 20, 20]
-    assert overfit.gate.bound(config) == 0.99 and generalise.gate.bound(config) == 0.9
+    assert [s.epochs for s in STEAMROLLER_STAGES] == [100, 20, 20]
+    assert overfit.gate.bound == 0.99 and generalise.gate.bound == 0.9
     assert train.gate.bound is None and train.error_analysis and train.network == "grown"
-    assert [s.dropout(config) for s in STEAMROLLER_STAGES] == [0.0, 0.1, 0.1]
-    assert [s.augment(config) for s in STEAMROLLER_STAGES] == [0.0, 0.05, pytest.approx(0.1)]
+    assert [s.dropout for s in STEAMROLLER_STAGES] == [0.0, 0.1, 0.1]
+    assert [s.augment for s in STEAMROLLER_STAGES] == [0.0, 0.05, pytest.approx(0.1)]
+    # the config's defaults are the stages' own
+    assert config.stages() == STEAMROLLER_STAGES
     # Stage 3 keeps the last epoch of its schedule (only a divergence puts an earlier back).
     from keras_recipes.callbacks import EarlyStopping, NaNGuard
 
-    stoppers = [type(s.stopper(config)[0]) for s in STEAMROLLER_STAGES]
+    stoppers = [type(s.make_stopper(config)[0]) for s in STEAMROLLER_STAGES]
     assert stoppers == [EarlyStopping, EarlyStopping, NaNGuard]
 
 
@@ -128,7 +130,10 @@ def test_gate_check_in_both_directions():
 @pytest.mark.parametrize("change, match", [
     ({"validation": "test"}, "validation"),
     ({"network": "huge"}, "network"),
-    ({"epochs": 5}, "epochs"),
+    ({"epochs": 0}, "epochs"),
+    ({"epochs": 2.5}, "epochs"),
+    ({"dropout": 1.0}, "dropout"),
+    ({"augment": -0.1}, "augment"),
     ({"gate": "val_accuracy"}, "Gate"),
 ])
 def test_stage_refuses_bad_fields(change, match):
