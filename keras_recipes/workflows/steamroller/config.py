@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from keras_recipes._validation import check_number, check_one_of, check_probability
+from keras_recipes._validation import check_number, check_one_of, check_probability, fail
 from keras_recipes.workflows.common import check_model, model_label
 
 #: Stage-3 schedules.
@@ -25,6 +25,36 @@ RECORDED_KEYS = ("stage1_epochs", "stage2_epochs", "stage3_epochs", "batch_size"
 #: written before them still matches a run with the default settings.
 OPTIONAL_RECORDED_KEYS = ("minibatch_steps", "minibatch_max_loss", "plateau_factor",
                           "plateau_patience")
+
+
+#: ``distribute=`` set-ups (:data:`keras_recipes._distribute.SETUPS`, which imports Keras).
+DISTRIBUTE_SETUPS = ("mirrored", "multiworker", "jax-data-parallel")
+#: The numbered arguments and the run-wide regularisation arguments, mapped onto the default
+#: stages (:data:`~keras_recipes.workflows.STEAMROLLER_STAGES`, by index):
+#: ``(argument or property of the config, stage index, Stage setting)``; ``"bound"`` is the
+#: gate's bound.
+STAGE_ARGUMENTS = (
+    ("stage1_epochs", 0, "epochs"), ("stage1_min_train_accuracy", 0, "bound"),
+    ("stage2_epochs", 1, "epochs"), ("stage2_min_val_accuracy", 1, "bound"),
+    ("dropout", 1, "dropout"), ("augment", 1, "augment"),
+    ("stage3_epochs", 2, "epochs"), ("dropout", 2, "dropout"),
+    ("stage3_strength", 2, "augment"),
+)
+
+
+def _option(kind: str, help: str, *, flag: str | None = None, choices: Sequence[str] = (),
+            value: Any = None) -> dict[str, Any]:
+    """Field metadata: the setting's command-line option, from which
+    :mod:`keras_recipes.cli` builds the flag, its default and its help.
+
+    ``kind`` says what the flag takes: ``"count"`` (an integer >= 1), ``"count0"`` (>= 0),
+    ``"positive"`` (a finite number > 0), ``"choice"`` (one of ``choices``), ``"path"``,
+    ``"classes"`` (a number of classes or labels), or ``"switch"`` (a flag without a value
+    that sets the field to ``value``). ``flag`` defaults to ``--`` and the field's name with
+    dashes.
+    """
+    return {"option": {"kind": kind, "help": help, "flag": flag, "choices": tuple(choices),
+                       "value": value}}
 
 
 class SteamrollerInputError(ValueError):
@@ -45,6 +75,11 @@ class SteamrollerConfig:
     names, ``stage_classes`` an int or a tuple of labels. Whether ``out`` can be written
     depends on the machine, so it is checked when the run starts (on every worker of a
     multi-worker run, before they agree to go on), not here.
+
+    The per-stage arguments (``stage1_epochs``, ``stage2_min_val_accuracy``...) set the
+    default stages' own values (:meth:`stages`); a stage of your own carries its own.
+    Fields with an ``"option"`` in their metadata are the ``keras-recipes steamroller``
+    command's flags: their help and default come from here.
 
     Stage 1's minibatch check and stage 3's staircase schedule read four more settings:
 
@@ -70,6 +105,8 @@ class SteamrollerConfig:
     >>> config = SteamrollerConfig(stage3_epochs=30, out="runs/demo")
     >>> config.stage3_epochs, config.stage3_strength
     (30, 0.1)
+    >>> [stage.epochs for stage in config.stages()]
+    [100, 20, 30]
     >>> dataclasses.replace(config, augment=0.1).stage3_strength
     0.2
     >>> SteamrollerConfig(schedule="linear")  # doctest: +ELLIPSIS
@@ -80,34 +117,65 @@ class SteamrollerConfig:
 
     dataset: Any = "digits"
     model: str | Callable[..., Any] = "mlp"
-    stage_classes: int | Sequence[int] = 2
-    stage1_per_class: int = 10
-    out: str | os.PathLike = "runs/steamroller"
+    stage_classes: int | Sequence[int] = dataclasses.field(default=2, metadata=_option(
+        "classes", "classes of stages 1-2: a single integer is a number of classes (the first "
+        "ones in label order); a comma-separated list names labels as the data file writes "
+        "them, e.g. 3,8 or barolo,barbera (default: 2)"))
+    stage1_per_class: int = dataclasses.field(default=10, metadata=_option(
+        "count", "training examples per class in stage 1 (default: 10)"))
+    out: str | os.PathLike = dataclasses.field(default="runs/steamroller", metadata=_option(
+        "path", "run folder: report.md, summary.json, logs and models (default: "
+        "runs/steamroller; a rerun resumes it)"))
     seed: int = 0
     target: str | None = None
     drop: str | Sequence[str] | None = None
-    stage1_epochs: int = 100
-    stage2_epochs: int = 20
-    stage3_epochs: int = 20
-    batch_size: int = 32
+    stage1_epochs: int = dataclasses.field(default=100, metadata=_option(
+        "count", "most epochs of stage 1"))
+    stage2_epochs: int = dataclasses.field(default=20, metadata=_option(
+        "count", "most epochs of stage 2"))
+    stage3_epochs: int = dataclasses.field(default=20, metadata=_option(
+        "count", "most epochs of stage 3"))
+    batch_size: int = dataclasses.field(default=32, metadata=_option("count", "batch size"))
     stage1_min_train_accuracy: float = 0.99
-    stage2_min_val_accuracy: float = 0.9
+    stage2_min_val_accuracy: float = dataclasses.field(default=0.9, metadata=_option(
+        "positive", "stage-2 gate on the validation accuracy (default: 0.9)",
+        flag="--min-val-accuracy"))
     patience: int = 8
-    lr_finder_steps: int = 100
-    schedule: str = "onecycle"
+    lr_finder_steps: int = dataclasses.field(default=100, metadata=_option(
+        "count", "steps of each stage's learning-rate range test"))
+    schedule: str = dataclasses.field(default="onecycle", metadata=_option(
+        "choice", "stage-3 schedule: one-cycle, cosine with warm-up, or staircase (a constant "
+        "rate times --plateau-factor at each plateau of the validation loss) "
+        "(default: onecycle)", choices=SCHEDULES))
     dropout: float = 0.1
     weight_decay: float = 1e-4
     augment: float = 0.05
     stage3_augment: float | None = None
-    grow: bool = True
+    grow: bool = dataclasses.field(default=True, metadata=_option(
+        "switch", "stage 3 trains the big network directly (default: grow from the stage-2 "
+        "size while the validation loss falls)", flag="--no-grow", value=False))
     standardize: bool = True
-    resume: bool = True
-    verbose: int = 1
-    distribute: str | None = None
-    minibatch_steps: int = 100
-    minibatch_max_loss: float = 0.01
-    plateau_factor: float = 0.2
-    plateau_patience: int = 3
+    resume: bool = dataclasses.field(default=True, metadata=_option(
+        "switch", "delete the files an earlier steamroller run wrote in --out (and nothing "
+        "else) and start afresh", flag="--fresh", value=False))
+    verbose: int = dataclasses.field(default=1, metadata=_option(
+        "switch", "print only the final summary", flag="--quiet", value=0))
+    distribute: str | None = dataclasses.field(default=None, metadata=_option(
+        "choice", "train on several devices: mirrored (TensorFlow, local devices; two logical "
+        "CPUs on a one-CPU machine), multiworker (TensorFlow, TF_CONFIG from the environment, "
+        "same command on every worker; only the chief writes --out), jax-data-parallel (JAX, "
+        "all jax.devices()) (default: one device)", choices=DISTRIBUTE_SETUPS))
+    minibatch_steps: int = dataclasses.field(default=100, metadata=_option(
+        "count0", "most steps of stage 1's overfit-one-minibatch check; 0 turns it off "
+        "(default: 100)"))
+    minibatch_max_loss: float = dataclasses.field(default=0.01, metadata=_option(
+        "positive", "the minibatch's training loss that counts as near zero (default: 0.01)"))
+    plateau_factor: float = dataclasses.field(default=0.2, metadata=_option(
+        "positive", "with --schedule staircase, the rate's factor at each plateau, in (0, 1) "
+        "(default: 0.2)"))
+    plateau_patience: int = dataclasses.field(default=3, metadata=_option(
+        "count0", "with --schedule staircase, epochs without improvement that make a plateau "
+        "(default: 3)"))
 
     def __post_init__(self) -> None:
         try:
@@ -147,12 +215,11 @@ class SteamrollerConfig:
             check_setup(self.distribute)
         if isinstance(self.out, bytes) or not isinstance(self.out, str | os.PathLike) \
                 or not str(self.out):
-            raise ValueError(f"Argument `out` must be a folder path. Received: out={self.out!r}")
+            fail("out", "a folder path", self.out)
         self._set("out", Path(self.out))
         check_model(self.model)
         if self.stage1_per_class is None or isinstance(self.stage1_per_class, bool):
-            raise ValueError(f"Argument `stage1_per_class` must be an integer >= 1. "
-                             f"Received: stage1_per_class={self.stage1_per_class}")
+            fail("stage1_per_class", "an integer >= 1", self.stage1_per_class)
         check_number("stage1_per_class", self.stage1_per_class, low=1, integer=True)
         if self.drop is not None:
             self._set("drop", (self.drop,) if isinstance(self.drop, str) else tuple(self.drop))
@@ -180,6 +247,43 @@ class SteamrollerConfig:
         return {**{k: getattr(self, k) for k in RECORDED_KEYS},
                 **{k: getattr(self, k) for k in OPTIONAL_RECORDED_KEYS
                    if getattr(self, k) != fields[k]}}
+
+    def stages(self, stages: Sequence[Any] | None = None) -> tuple[Any, ...]:
+        """The stages this run trains, each with plain per-stage values.
+
+        The numbered arguments (``stage1_epochs``, ``stage2_min_val_accuracy``...) and the
+        regularisation ones (``dropout``, ``augment``, ``stage3_augment``) set the default
+        stages' values, as :data:`STAGE_ARGUMENTS` lists; this is the one place where they
+        meet the stages. A stage that is not one of
+        :data:`~keras_recipes.workflows.STEAMROLLER_STAGES` (a fourth stage, or a default
+        one changed with :func:`dataclasses.replace`) keeps its own values. Settings given
+        as functions of the config are then replaced by their values
+        (:meth:`~keras_recipes.workflows.Stage.resolved`).
+
+        Args:
+            stages: a sequence of :class:`~keras_recipes.workflows.Stage`. Defaults to
+                ``None`` (the three default stages).
+
+        Example:
+
+        >>> from keras_recipes.workflows import SteamrollerConfig
+        >>> config = SteamrollerConfig(stage1_epochs=50, stage2_min_val_accuracy=0.8)
+        >>> [(s.name, s.epochs, s.gate.bound) for s in config.stages()]
+        [('overfit', 50, 0.99), ('generalise', 20, 0.8), ('train', 20, None)]
+        """
+        from keras_recipes.workflows.steamroller.stages import STEAMROLLER_STAGES
+
+        given = STEAMROLLER_STAGES if stages is None else tuple(stages)
+        out = []
+        for stage in given:
+            index = next((i for i, d in enumerate(STEAMROLLER_STAGES) if stage == d), None)
+            values = {setting: getattr(self, argument) for argument, i, setting
+                      in STAGE_ARGUMENTS if i == index}
+            if "bound" in values:
+                values["gate"] = dataclasses.replace(stage.gate, bound=values.pop("bound"))
+            out.append(stage.resolved(self) if not values
+                       else dataclasses.replace(stage, **values).resolved(self))
+        return tuple(out)
 
     def identity(self, dataset_name: str, stage_classes: list[int]) -> dict[str, Any]:
         """What a rerun in the same folder must repeat (``"config"`` of ``summary.json``)."""

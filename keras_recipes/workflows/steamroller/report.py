@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from keras_recipes.workflows.report import Report
+from keras_recipes.workflows.steamroller.summary import RunSummary, StageRecord
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.md"
@@ -20,43 +21,44 @@ class StageResult:
 
     Attributes:
         stage: the stage's number (1, 2, 3 for the default stages).
-        record: the stage's entry of ``summary.json`` (gate, learning rate, sizes, files,
-            findings, next steps, timings). Paths in ``record["files"]`` are relative to
-            the run folder.
+        record: the stage's :class:`~keras_recipes.workflows.steamroller.summary.StageRecord`
+            (gate, learning rate, sizes, files, findings, timings), its entry of
+            ``summary.json``; it also reads like that JSON object (``record["gate"]``).
+            Paths in ``record.files`` are relative to the run folder.
         model: the trained ``keras.Model`` (loaded from the stage's ``.keras`` file when the
             stage was completed by an earlier run), or ``None`` when it was not loaded.
         resumed: ``True`` when an earlier run completed this stage and it was skipped.
     """
 
     stage: int
-    record: dict[str, Any]
+    record: StageRecord
     model: Any = None
     resumed: bool = False
 
     @property
     def name(self) -> str:
         """Short name: ``"overfit"``, ``"generalise"`` or ``"train"``."""
-        return str(self.record.get("name", ""))
+        return self.record.name
 
     @property
     def status(self) -> str:
         """``"passed"``, ``"failed"`` or, for a stage without a bound (stage 3), ``"done"``."""
-        return str(self.record.get("status", ""))
+        return self.record.status
 
     @property
     def passed(self) -> bool:
         """Whether the stage met its goal (a stage without a bound does once it finished)."""
-        return self.status in ("passed", "done")
+        return self.record.passed
 
     @property
     def gate(self) -> dict[str, Any]:
         """``{"metric", "value", "bound"}`` of the stage's check."""
-        return dict(self.record.get("gate", {}))
+        return dict(self.record.gate)
 
     @property
     def findings(self) -> list[dict[str, Any]]:
         """The doctor's findings on this stage's training, as dicts."""
-        return list(self.record.get("findings", []))
+        return list(self.record.findings)
 
 
 @dataclasses.dataclass
@@ -65,7 +67,9 @@ class SteamrollerReport:
 
     Attributes:
         out: the run folder.
-        summary: the content of ``summary.json``.
+        summary: the content of ``summary.json``, a
+            :class:`~keras_recipes.workflows.steamroller.summary.RunSummary` (which also
+            reads like the JSON object: ``summary["stages"]["1"]["gate"]``).
         stages: one :class:`StageResult` per stage run or resumed, in order.
 
     Example:
@@ -77,33 +81,33 @@ class SteamrollerReport:
     """
 
     out: Path
-    summary: dict[str, Any]
+    summary: RunSummary
     stages: list[StageResult] = dataclasses.field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         """``True`` when every stage finished and every gate passed."""
-        return self.summary.get("status") == "passed"
+        return self.summary.passed
 
     @property
     def status(self) -> str:
         """``"passed"``, ``"failed"`` (a gate failed) or ``"running"``."""
-        return str(self.summary.get("status", "running"))
+        return self.summary.status
 
     @property
     def failed_stage(self) -> int | None:
         """The stage whose gate failed, or ``None``."""
-        return self.summary.get("failed_stage")
+        return self.summary.failed_stage
 
     @property
     def test_accuracy(self) -> float | None:
         """The test accuracy of the last stage that measured it (stage 3), or ``None``."""
-        return self.summary.get("test_accuracy")
+        return self.summary.test_accuracy
 
     @property
     def next_steps(self) -> list[str]:
         """What to try next after a failed gate (empty when every gate passed)."""
-        return list(self.summary.get("next_steps", []))
+        return list(self.summary.next_steps)
 
     @property
     def report_path(self) -> Path:
@@ -129,7 +133,7 @@ class SteamrollerReport:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready copy of the summary."""
-        return json.loads(json.dumps(self.summary))
+        return self.summary.to_json()
 
     @classmethod
     def load(cls, out: str | os.PathLike, load_models: bool = False) -> SteamrollerReport:
@@ -137,8 +141,8 @@ class SteamrollerReport:
 
         The folder may come from someone else: the summary is read as a regular file of
         bounded size and checked like a run's own reread
-        (:func:`~keras_recipes.workflows.steamroller.folder.check_summary`: field types,
-        each stage's files inside its own stage folder), and a model is loaded only from
+        (:meth:`~keras_recipes.workflows.steamroller.summary.RunSummary.from_json`: field
+        types, each stage's files inside its own stage folder), and a model is loaded only from
         a path that stays inside ``out`` without crossing a symbolic link.
 
         Raises:
@@ -147,7 +151,6 @@ class SteamrollerReport:
         """
         from keras_recipes._paths import read_small, resolve_inside
         from keras_recipes.workflows.run_folder import RunFolderError
-        from keras_recipes.workflows.steamroller.folder import check_summary
 
         out = Path(out)
         try:
@@ -155,12 +158,11 @@ class SteamrollerReport:
         except ValueError as exc:
             raise RunFolderError(f"{str(out / SUMMARY_FILE)!r} cannot be read as a run's "
                                  f"summary ({exc}).") from None
-        summary = check_summary(summary, out / SUMMARY_FILE)
+        summary = RunSummary.from_json(summary, out / SUMMARY_FILE)
         stages = []
-        for key in sorted(summary.get("stages", {}), key=int):
-            record = summary["stages"][key]
+        for key, record in sorted(summary.stages.items()):
             model = None
-            path = record.get("files", {}).get("model")
+            path = record.model_file
             if load_models and path:
                 try:
                     target = resolve_inside(out, path)
@@ -170,7 +172,7 @@ class SteamrollerReport:
                     import keras
 
                     model = keras.saving.load_model(target, safe_mode=True)
-            stages.append(StageResult(int(key), record, model, resumed=True))
+            stages.append(StageResult(key, record, model, resumed=True))
         return cls(out, summary, stages)
 
     def __repr__(self) -> str:
@@ -248,58 +250,57 @@ def _preprocessing_lines(pre: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
+def render_markdown(out: Path, summary: RunSummary) -> Path:
     """Write ``out/report.md`` from ``summary`` (figures already lie in the stage folders)."""
     report = Report(out, title="Steamroller report")
-    config = summary.get("config", {})
-    plan = summary.get("plan", {})
-    status = summary.get("status", "running")
+    config = summary.config
+    plan = summary.plan or {}
     verdict = {"passed": "every stage passed", "failed":
-               f"stopped: the gate of stage {summary.get('failed_stage')} failed",
-               "running": "in progress (a rerun with the same folder resumes it)"}[status]
+               f"stopped: the gate of stage {summary.failed_stage} failed",
+               "running": "in progress (a rerun with the same folder resumes it)"}.get(
+                   summary.status, summary.status)
     report.text(f"Data set **{config.get('dataset')}**, model **{config.get('model')}**, "
                 f"seed {config.get('seed')}: {verdict}.")
     if plan.get("notes"):
         report.bullets(plan["notes"])
-    if summary.get("test_accuracy") is not None:
+    if summary.test_accuracy is not None:
         sizes = plan.get("sizes", {})
         last = sizes[max(sizes, key=int)] if sizes else {}
-        report.text(f"Final test accuracy: **{summary['test_accuracy']:.4f}** "
+        report.text(f"Final test accuracy: **{summary.test_accuracy:.4f}** "
                     f"on {last.get('test', '?')} test examples.")
+    records = sorted(summary.stages.items())
     rows = []
-    for key in sorted(summary.get("stages", {}), key=int):
-        r = summary["stages"][key]
-        rows.append({"stage": f"{key} {r.get('name', '')}", "status": r.get("status"),
-                     "check": _format_gate(r.get("gate", {})),
-                     "train/val/test": "/".join(str(r.get("sizes", {}).get(k, "?"))
+    for key, r in records:
+        rows.append({"stage": f"{key} {r.name}", "status": r.status,
+                     "check": _format_gate(r.gate),
+                     "train/val/test": "/".join(str(r.sizes.get(k, "?"))
                                                 for k in ("train", "val", "test")),
-                     "classes": len(r.get("classes", [])), "lr": r.get("lr", {}).get("used"),
-                     "epochs": r.get("epochs_run"), "seconds": r.get("seconds")})
+                     "classes": len(r.classes), "lr": r.lr.get("used"),
+                     "epochs": r.epochs_run, "seconds": r.seconds})
     report.heading("Stages")
     report.table(rows)
-    if summary.get("next_steps"):
+    if summary.next_steps:
         report.heading("What to try next")
-        report.bullets(summary["next_steps"])
-    for key in sorted(summary.get("stages", {}), key=int):
-        r = summary["stages"][key]
-        report.heading(f"Stage {key}: {r.get('name', '')}")
-        report.text(f"Goal: {r.get('goal', '')}.")
+        report.bullets(summary.next_steps)
+    for key, r in records:
+        report.heading(f"Stage {key}: {r.name}")
+        report.text(f"Goal: {r.goal}.")
         report.bullets([
-            f"Classes: {r.get('class_names', r.get('classes'))}",
-            f"Model: {r.get('model_desc', '')}",
-            *_preprocessing_lines(r.get("preprocessing")),
-            f"Regularisation: {r.get('regularisation', {})}",
-            f"Learning rate: {r.get('lr', {})}",
-            f"Early stopping: {r.get('stopping', '')}",
-            *_minibatch_lines(r.get("minibatch")),
-            *_staircase_lines(r.get("lr", {}).get("staircase")),
-            f"Check: {_format_gate(r.get('gate', {}))} → **{r.get('status')}**",
+            f"Classes: {r.class_names or r.classes}",
+            f"Model: {r.model_desc}",
+            *_preprocessing_lines(r.preprocessing),
+            f"Regularisation: {r.regularisation}",
+            f"Learning rate: {r.lr}",
+            f"Early stopping: {r.stopping}",
+            *_minibatch_lines(r.minibatch),
+            *_staircase_lines(r.lr.get("staircase")),
+            f"Check: {_format_gate(r.gate)} → **{r.status}**",
         ])
-        if r.get("growth"):
+        if r.growth:
             report.text("Network size, small → big (each trained a few probe epochs; the "
                         "next size is tried while the validation loss falls by 2 % or more):")
-            report.table(r["growth"])
-        figures = r.get("files", {}).get("figures", {})
+            report.table(r.growth)
+        figures = r.files.get("figures", {})
         for fig_name, caption in (("lr_finder", "Learning-rate range test"),
                                   ("learning_curves", "Learning curves"),
                                   ("activations", "Activation statistics"),
@@ -307,14 +308,14 @@ def render_markdown(out: Path, summary: dict[str, Any]) -> Path:
                                   ("worst_examples", "Worst test examples")):
             if fig_name in figures:
                 report.image(figures[fig_name], caption)
-        if r.get("most_confused"):
+        if r.most_confused:
             report.text("Most confused pairs (test set):")
-            report.table(r["most_confused"])
-        findings = r.get("findings", [])
+            report.table(r.most_confused)
+        findings = r.findings
         report.text(("Doctor's findings:" if findings else "Doctor's findings: none.")
                     + " " + DOCTOR_MODE)
         if findings:
             report.table(findings, columns=["severity", "code", "message", "advice"])
-        files = {k: v for k, v in r.get("files", {}).items() if k != "figures"}
+        files = {k: v for k, v in r.files.items() if k != "figures"}
         report.text("Files: " + ", ".join(f"`{v}`" for v in files.values()))
     return report.write(REPORT_FILE)

@@ -1,8 +1,10 @@
 """Run one steamroller stage, whatever it is: range test, training, gate, plots, model.
 
-:func:`run_stage` reads everything stage-specific from its
-:class:`~keras_recipes.workflows.steamroller.stages.Stage` and the run's settings from its
-:class:`~keras_recipes.workflows.SteamrollerConfig`; it has no stage-number branches.
+:func:`run_stage` reads everything stage-specific (epochs, bound, dropout, augmentation,
+optimizer, stopper...) from its :class:`~keras_recipes.workflows.steamroller.stages.Stage`
+and the run-wide settings from its :class:`~keras_recipes.workflows.SteamrollerConfig`; it
+has no stage-number branches, and returns a
+:class:`~keras_recipes.workflows.steamroller.summary.StageRecord`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from keras_recipes.workflows.common import (
     save_figure,
 )
 from keras_recipes.workflows.steamroller.stages import Stage, StageData
+from keras_recipes.workflows.steamroller.summary import StageRecord
 
 #: A bigger network is kept when it lowers the validation loss by at least this fraction.
 GROWTH_MIN_GAIN = 0.02
@@ -92,11 +95,13 @@ def run_stage(
     of: int = 3,
     standardize_on: Any = None,
     stream: TextIO | None = None,
-) -> tuple[dict[str, Any], keras.Model, list]:
+) -> tuple[StageRecord, keras.Model, list]:
     """Train ``stage`` on ``data`` into ``stage_dir``; return its record, model and findings.
 
     Args:
-        stage: what to do (:class:`~keras_recipes.workflows.steamroller.stages.Stage`).
+        stage: what to do (:class:`~keras_recipes.workflows.steamroller.stages.Stage`);
+            settings given as functions of ``config`` are read first
+            (:meth:`~keras_recipes.workflows.steamroller.stages.Stage.resolved`).
         config: the run's :class:`~keras_recipes.workflows.SteamrollerConfig`.
         data: the stage's examples (:func:`~keras_recipes.workflows.plan_stages`);
             ``data.stage`` is the stage's number.
@@ -108,8 +113,9 @@ def run_stage(
         stream: where to print when ``config.verbose``. Defaults to ``None`` (silent).
 
     Returns:
-        ``(record, model, findings)``: the stage's entry of ``summary.json``, the trained
-        model and the doctor's findings.
+        ``(record, model, findings)``: the stage's
+        :class:`~keras_recipes.workflows.steamroller.summary.StageRecord` (its entry of
+        ``summary.json``), the trained model and the doctor's findings.
     """
     from keras_recipes.callbacks import PreciseBatchNorm
     from keras_recipes.diagnostics import DiagnosticLogger, diagnose
@@ -125,9 +131,8 @@ def run_stage(
     say(f"   data: {data.sizes()} examples, classes {data.class_names}")
 
     keras.utils.set_random_seed(config.seed + number)
-    dropout = float(stage.dropout(config))
-    augment = float(stage.augment(config))
-    epochs = int(stage.epochs(config))
+    stage = stage.resolved(config)
+    dropout, augment, epochs = stage.dropout, stage.augment, stage.epochs
     x_tr, y_tr = data.train
     batch_size = min(int(config.batch_size), len(x_tr))
     steps_per_epoch = -(-len(x_tr) // batch_size)
@@ -186,7 +191,7 @@ def run_stage(
     # 2. training with the diagnostic logger, a CSV log and the stage's stopper.
     optimizer, opt_desc = stage.optimizer(lr, epochs * steps_per_epoch, config)
     _compile(model, optimizer)
-    stopper, stop_desc = stage.stopper(config)
+    stopper, stop_desc = stage.make_stopper(config)
     extra = list(stopper) if isinstance(stopper, list | tuple) else []
     if extra:
         stopper = extra.pop(0)
@@ -232,7 +237,7 @@ def run_stage(
         scores[part] = {"loss": finite(loss), "accuracy": finite(accuracy)}
     part, _, kind = stage.gate.metric.partition("_")
     value = scores[part][kind]
-    bound = None if stage.gate.bound is None else float(stage.gate.bound(config))
+    bound = stage.gate.bound
     passed = stage.gate.check(value, bound)
     reason = None
     if bound is not None and not passed:
@@ -244,34 +249,33 @@ def run_stage(
         passed = False
         reason = "; ".join(r for r in (reason, failure_reason(minibatch)) if r)
     weight_decay = getattr(optimizer, "weight_decay", None) or 0.0
-    record: dict[str, Any] = {
-        "stage": number, "name": data.name, "goal": data.goal,
-        "classes": data.classes, "class_names": data.class_names, "sizes": data.sizes(),
-        "model_desc": _describe(config.model, number, dropout, size),
-        "growth": growth,
-        "preprocessing": {**_preprocessing_note(standardize_on, precise_bn),
-                          "batchnorm_momentum": bn_momentum},
-        "regularisation": {"dropout": dropout, "weight_decay": float(weight_decay),
-                           "augmentation": augment},
-        "lr": {"suggestion": finite(suggestion), "rule": finder.rule, "used": lr,
-               "optimizer": opt_desc,
-               "suggestions": {k: finite(v) for k, v in finder.suggestions.items()}},
-        "stopping": stop_desc,
-        "stop_reason": str(getattr(stopper, "stop_message", "") or ""),
-        "epochs_run": len(history.history.get("loss", [])), "epochs_max": epochs,
+    record = StageRecord(
+        stage=number, name=data.name, goal=data.goal,
+        classes=list(data.classes), class_names=list(data.class_names), sizes=data.sizes(),
+        model_desc=_describe(config.model, number, dropout, size),
+        growth=growth,
+        preprocessing={**_preprocessing_note(standardize_on, precise_bn),
+                       "batchnorm_momentum": bn_momentum},
+        regularisation={"dropout": dropout, "weight_decay": float(weight_decay),
+                        "augmentation": augment},
+        lr={"suggestion": finite(suggestion), "rule": finder.rule, "used": lr,
+            "optimizer": opt_desc,
+            "suggestions": {k: finite(v) for k, v in finder.suggestions.items()}},
+        stopping=stop_desc,
+        stop_reason=str(getattr(stopper, "stop_message", "") or ""),
+        epochs_run=len(history.history.get("loss", [])), epochs_max=epochs,
         **scores,
-        "gate": {"metric": stage.gate.metric, "value": value, "bound": bound,
-                 "higher_is_better": stage.gate.higher_is_better,
-                 **({} if minibatch is None else {"minibatch": minibatch["passed"]}),
-                 **({} if reason is None else {"reason": reason})},
-        "status": ("done" if bound is None and minibatch is None
-                   else "passed" if passed else "failed"),
-    }
-    if minibatch is not None:
-        record["minibatch"] = minibatch
+        gate={"metric": stage.gate.metric, "value": value, "bound": bound,
+              "higher_is_better": stage.gate.higher_is_better,
+              **({} if minibatch is None else {"minibatch": minibatch["passed"]}),
+              **({} if reason is None else {"reason": reason})},
+        status=("done" if bound is None and minibatch is None
+                else "passed" if passed else "failed"),
+        minibatch=minibatch,
+    )
     plateau = next((c for c in extra if hasattr(c, "reductions")), None)
     if plateau is not None:
-        record["lr"]["staircase"] = {
+        record.lr["staircase"] = {
             "factor": plateau.factor, "patience": plateau.patience,
             "reductions": [{"epoch": e, "step": st, "learning_rate": r}
                            for e, st, r in plateau.reductions]}
@@ -281,7 +285,7 @@ def run_stage(
     findings = diagnose(logger)
     if minibatch is not None and not minibatch["passed"]:
         findings = [_minibatch_finding(minibatch), *findings]
-    record["findings"] = findings_as_dicts(findings)
+    record.findings = findings_as_dicts(findings)
     clock.lap("doctor")
     _plots(history, logger, stage_dir, rel_dir, files)
     if stage.error_analysis:
@@ -292,15 +296,13 @@ def run_stage(
     atomic_write(stage_dir / "model.keras", lambda tmp: model.save(tmp))
     files["model"] = f"{rel_dir}/model.keras"
     clock.lap("save")
-    record["files"] = files
-    record["timings"] = clock.laps
-    record["seconds"] = clock.total
-    atomic_write_json(stage_dir / "stage.json", record)
-    verdict = {"passed": "PASSED", "failed": "FAILED", "done": "reported"}[record["status"]]
+    record.files, record.timings, record.seconds = files, clock.laps, clock.total
+    atomic_write_json(stage_dir / "stage.json", record.to_json())
+    verdict = {"passed": "PASSED", "failed": "FAILED", "done": "reported"}[record.status]
     shown = f" (bound {bound:g})" if bound is not None else ""
     say(f"   {stage.gate.metric} = {value if value is not None else float('nan'):.4f} "
         f"(inference mode, after training){shown}: "
-        f"{verdict} [{record['epochs_run']} epochs, {record['seconds']:.1f}s]")
+        f"{verdict} [{record.epochs_run} epochs, {record.seconds:.1f}s]")
     return record, model, findings
 
 
@@ -407,7 +409,7 @@ def _plots(history, logger, stage_dir: Path, rel_dir: str, files: dict) -> None:
 
 
 def _error_analysis(model, stage: StageData, stage_dir: Path, rel_dir: str, files: dict,
-                    record: dict) -> None:
+                    record: StageRecord) -> None:
     from keras_recipes.analysis import ErrorAnalysis
 
     x_te, y_te = stage.test
@@ -418,10 +420,9 @@ def _error_analysis(model, stage: StageData, stage_dir: Path, rel_dir: str, file
     files["figures"]["confusion_matrix"] = f"{rel_dir}/confusion_matrix.png"
     analysis.table.to_csv(stage_dir / "errors.csv", index_label="index")
     files["errors"] = f"{rel_dir}/errors.csv"
-    record["most_confused"] = analysis.most_confused(min_count=1).head(5).to_dict(
+    record.most_confused = analysis.most_confused(min_count=1).head(5).to_dict(
         orient="records")
-    per_class = analysis.per_class().reset_index()
-    record["per_class"] = per_class.to_dict(orient="records")
+    record.per_class = analysis.per_class().reset_index().to_dict(orient="records")
     if x_te.ndim >= 3 or int(np.sqrt(np.prod(x_te.shape[1:]))) ** 2 == np.prod(x_te.shape[1:]):
         _figure(analysis.plot_examples("worst", n=min(12, len(x_te))),
                      stage_dir / "worst_examples.png")

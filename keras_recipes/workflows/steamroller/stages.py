@@ -1,8 +1,11 @@
 """The steamroller's stages as data: what each trains on, how, and what it must reach.
 
 A :class:`Stage` describes one stage completely: its data plan (:class:`DataPlan`), its
-optimizer factory, its stopper, its validation source, its gate (:class:`Gate`), its
-regularisation and the advice printed when its gate fails. :data:`STEAMROLLER_STAGES` holds
+epochs, its optimizer factory, its stopper, its validation source, its gate (:class:`Gate`,
+with its bound), its regularisation and the advice printed when its gate fails. The
+per-stage settings (epochs, bound, dropout, augmentation) are plain values on the stage; the
+run-wide ones (batch size, schedule, weight decay...) are on the
+:class:`~keras_recipes.workflows.SteamrollerConfig`. :data:`STEAMROLLER_STAGES` holds
 seed 000's three stages; :func:`~keras_recipes.workflows.steamroller.runner.run_stage` runs
 any of them the same way, and :func:`plan_stages` cuts each stage's data out of one split.
 Adding a stage is adding one :class:`Stage` to a sequence passed as ``stages=``.
@@ -11,15 +14,26 @@ Adding a stage is adding one :class:`Stage` to a sequence passed as ``stages=``.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from keras_recipes._validation import check_number, received
+from keras_recipes._validation import (
+    ArgumentError,
+    check_number,
+    check_probability,
+    fail,
+    literal_text,
+    received,
+    template_received,
+)
 from keras_recipes.data import class_labels, split, subset
 
-#: A setting read from the run's :class:`~keras_recipes.workflows.SteamrollerConfig`.
+#: A per-stage setting given as a function of the run's
+#: :class:`~keras_recipes.workflows.SteamrollerConfig` (the form of earlier versions, still
+#: accepted): :meth:`Stage.resolved` replaces it by its value when the stage starts.
 Setting = Callable[[Any], Any]
 #: Validation sources: the stage's own training examples, or the validation split.
 VALIDATION_SOURCES = ("train", "val")
@@ -51,25 +65,28 @@ class DataPlan:
 
 @dataclasses.dataclass(frozen=True)
 class Gate:
-    """The check that ends a stage: ``metric`` compared with ``bound(config)``.
+    """The check that ends a stage: ``metric`` compared with ``bound``.
 
     Attributes:
         metric: one of :data:`GATE_METRICS`, measured in inference mode after training
             (``test_*`` on the test split).
-        bound: ``config -> float``, or ``None`` for a stage that reports its metric without
-            a check (its status is then ``"done"``).
+        bound: the value to reach, or ``None`` for a stage that reports its metric without
+            a check (its status is then ``"done"``). A function ``config -> float`` is also
+            accepted (see :data:`Setting`).
         higher_is_better: ``True`` passes when ``value >= bound`` (accuracies); ``False``
             when ``value <= bound`` (losses).
     """
 
     metric: str
-    bound: Setting | None = None
+    bound: float | Setting | None = None
     higher_is_better: bool = True
 
     def __post_init__(self) -> None:
         if self.metric not in GATE_METRICS:
             raise ValueError(f"Argument `metric` must be one of {list(GATE_METRICS)}. "
                              f"{received(metric=self.metric)}")
+        if self.bound is not None and not callable(self.bound):
+            object.__setattr__(self, "bound", float(check_number("bound", self.bound)))
 
     def check(self, value: float | None, bound: float | None) -> bool:
         """Whether ``value`` passes ``bound`` (a missing or non-finite value fails)."""
@@ -80,10 +97,6 @@ class Gate:
         return value >= bound if self.higher_is_better else value <= bound
 
 
-def _zero(config) -> float:
-    return 0.0
-
-
 @dataclasses.dataclass(frozen=True)
 class Stage:
     """One stage of the steamroller, as data.
@@ -92,11 +105,13 @@ class Stage:
         name: short name (``"overfit"``), used in messages and the report.
         goal: what the stage proves, one sentence.
         data: the stage's :class:`DataPlan`.
-        epochs: ``config -> int``, the most epochs.
+        epochs: the most epochs, ``>= 1``.
         optimizer: ``(learning_rate, total_steps, config) -> (optimizer, description)``;
             the learning rate is the range test's suggestion.
-        stopper: ``config -> (callback, description)``: early stopping or keep-best; the
-            callback may be a list of callbacks (e.g. with a ``ReduceLROnPlateau``, whose
+        stopper: ``(config, stage) -> (callback, description)``: early stopping or
+            keep-best, from the run's config and this stage's own settings (a function of
+            the config alone, the form of earlier versions, is called without the stage);
+            the callback may be a list of callbacks (e.g. with a ``ReduceLROnPlateau``, whose
             schedule is then recorded).
         gate: the stage's :class:`Gate`.
         validation: ``"val"`` validates on the validation split; ``"train"`` on the
@@ -105,8 +120,8 @@ class Stage:
             :func:`~keras_recipes.lr_finder.find_lr`'s ``suggest``).
         network: ``"small"`` (a preset's first size) or ``"grown"`` (grown from it while
             the validation loss falls, when the run's ``grow`` is on; else its second size).
-        dropout: ``config -> float``.
-        augment: ``config -> float``, the augmentation strength (``0``: none).
+        dropout: the dropout rate, in ``[0, 1)``.
+        augment: the augmentation strength, ``>= 0`` (``0``: none).
         recalibrate_every_epoch: recompute BatchNorm statistics after every epoch (a stage
             whose stopping reads inference-mode metrics while it trains).
         error_analysis: measure the test split and write the confusion matrix, per-class
@@ -118,20 +133,36 @@ class Stage:
             gate also fails when it does not. The network is restored after the check, so
             the stage trains exactly as without it.
         next_steps: advice printed, with the doctor's, when the gate fails.
+
+    ``epochs``, ``dropout``, ``augment`` and ``gate.bound`` may also be functions of the
+    run's config (:data:`Setting`); :meth:`resolved` gives the stage with their values.
+    The numbered arguments of :func:`~keras_recipes.workflows.steamroller`
+    (``stage1_epochs``...) set the default stages' values
+    (:meth:`~keras_recipes.workflows.SteamrollerConfig.stages`).
+
+    Example:
+
+    >>> import dataclasses
+    >>> from keras_recipes.workflows import STEAMROLLER_STAGES
+    >>> overfit = STEAMROLLER_STAGES[0]
+    >>> overfit.epochs, overfit.gate.bound, overfit.dropout
+    (100, 0.99, 0.0)
+    >>> dataclasses.replace(overfit, name="overfit-long", epochs=300).epochs
+    300
     """
 
     name: str
     goal: str
     data: DataPlan
-    epochs: Setting
+    epochs: int | Setting
     optimizer: Callable[[float, int, Any], tuple[Any, str]]
-    stopper: Callable[[Any], tuple[Any, str]]
+    stopper: Callable[..., tuple[Any, str]]
     gate: Gate
     validation: str = "val"
     lr_rule: str = "valley"
     network: str = "small"
-    dropout: Setting = _zero
-    augment: Setting = _zero
+    dropout: float | Setting = 0.0
+    augment: float | Setting = 0.0
     recalibrate_every_epoch: bool = False
     error_analysis: bool = False
     overfit_minibatch: bool = False
@@ -147,11 +178,41 @@ class Stage:
         if not isinstance(self.data, DataPlan) or not isinstance(self.gate, Gate):
             raise ValueError("Arguments `data` and `gate` must be a DataPlan and a Gate. "
                              f"{received(data=self.data, gate=self.gate)}")
-        for name in ("epochs", "optimizer", "stopper", "dropout", "augment"):
+        for name in ("optimizer", "stopper"):
             if not callable(getattr(self, name)):
                 raise ValueError(f"Argument `{name}` must be callable. "
                                  f"{received(**{name: getattr(self, name)})}")
+        self._check_settings()
         object.__setattr__(self, "next_steps", tuple(self.next_steps))
+
+    def _check_settings(self) -> None:
+        """Check (and normalise) the per-stage settings given as values."""
+        if not callable(self.epochs):
+            object.__setattr__(self, "epochs",
+                               int(check_number("epochs", self.epochs, low=1, integer=True)))
+        if not callable(self.dropout):
+            object.__setattr__(self, "dropout", float(check_probability("dropout",
+                                                                        self.dropout)))
+        if not callable(self.augment):
+            object.__setattr__(self, "augment",
+                               float(check_number("augment", self.augment, low=0)))
+
+    def resolved(self, config: Any) -> Stage:
+        """This stage with every setting given as a function of ``config`` replaced by its
+        value (checked as a value would be); a stage of plain values is returned as is."""
+        values = {name: getattr(self, name)(config) for name in ("epochs", "dropout", "augment")
+                  if callable(getattr(self, name))}
+        if callable(self.gate.bound):
+            values["gate"] = dataclasses.replace(self.gate, bound=self.gate.bound(config))
+        return dataclasses.replace(self, **values) if values else self
+
+    def make_stopper(self, config: Any) -> tuple[Any, str]:
+        """``stopper(config, stage)``, or ``stopper(config)`` for a one-argument stopper."""
+        try:
+            takes_stage = len(inspect.signature(self.stopper).parameters) >= 2
+        except (TypeError, ValueError):
+            takes_stage = True
+        return self.stopper(config, self) if takes_stage else self.stopper(config)
 
 
 # ---------------------------------------------------------------- the three stages' parts
@@ -194,24 +255,24 @@ def _adamw_scheduled(lr: float, steps: int, config) -> tuple[Any, str]:
             f"AdamW + {desc}, weight_decay={config.weight_decay:g}")
 
 
-def _stop_when_fitted(config) -> tuple[Any, str]:
+def _stop_when_fitted(config, stage: Stage) -> tuple[Any, str]:
     from keras_recipes.callbacks import EarlyStopping
 
-    bound = config.stage1_min_train_accuracy
+    bound = stage.gate.bound
     return (EarlyStopping(monitor="val_accuracy", mode="max", stopping_threshold=bound,
-                          patience=config.stage1_epochs),
+                          patience=stage.epochs),
             f"EarlyStopping(stops once the accuracy on the training examples, in inference "
             f"mode, reaches {bound:g}; no patience limit)")
 
 
-def _stop_on_val_loss(config) -> tuple[Any, str]:
+def _stop_on_val_loss(config, stage: Stage) -> tuple[Any, str]:
     from keras_recipes.callbacks import EarlyStopping
 
     return (EarlyStopping(monitor="val_loss", patience=config.patience),
             f"EarlyStopping(val_loss, patience={config.patience}, restore best weights)")
 
 
-def _keep_last(config) -> tuple[Any, str]:
+def _keep_last(config, stage: Stage) -> tuple[Any, str]:
     from keras_recipes.callbacks import NaNGuard
 
     # The schedule ends at a tiny rate (one-cycle: max_lr/1e5), where the weights have
@@ -231,20 +292,22 @@ def _keep_last(config) -> tuple[Any, str]:
     return [guard, plateau], desc + "; the staircase found is recorded under lr.staircase"
 
 
-#: Seed 000's three stages ("méthode rouleau compresseur").
+#: Seed 000's three stages ("méthode rouleau compresseur"), with the defaults of
+#: :func:`~keras_recipes.workflows.steamroller`'s numbered arguments (``stage1_epochs``...),
+#: which :meth:`~keras_recipes.workflows.SteamrollerConfig.stages` sets on them.
 STEAMROLLER_STAGES: tuple[Stage, ...] = (
     Stage(
         name="overfit",
         goal="a few examples of a few classes, no regularisation, no augmentation: prove the "
              "network can overfit",
         data=DataPlan(classes="chosen", sample=True),
-        epochs=lambda c: c.stage1_epochs,
+        epochs=100,
         optimizer=_adam,
         stopper=_stop_when_fitted,
         # BatchNormalization's moving statistics lag behind training mode's batch statistics:
         # the stage validates, in inference mode, on the examples it must fit.
         validation="train",
-        gate=Gate("train_accuracy", bound=lambda c: c.stage1_min_train_accuracy),
+        gate=Gate("train_accuracy", bound=0.99),
         recalibrate_every_epoch=True,
         # Seed 003: "overfit one minibatch to zero training loss", checked on the fresh
         # network (restored afterwards) before the stage trains.
@@ -264,12 +327,12 @@ STEAMROLLER_STAGES: tuple[Stage, ...] = (
         goal="all the data of those classes, some regularisation and augmentation: prove the "
              "network can generalise",
         data=DataPlan(classes="chosen"),
-        epochs=lambda c: c.stage2_epochs,
+        epochs=20,
         optimizer=_adamw,
         stopper=_stop_on_val_loss,
-        gate=Gate("val_accuracy", bound=lambda c: c.stage2_min_val_accuracy),
-        dropout=lambda c: c.dropout,
-        augment=lambda c: c.augment,
+        gate=Gate("val_accuracy", bound=0.9),
+        dropout=0.1,
+        augment=0.05,
         next_steps=(
             "Add regularisation (dropout, weight_decay) or augmentation if train accuracy is "
             "far above validation accuracy.",
@@ -283,7 +346,7 @@ STEAMROLLER_STAGES: tuple[Stage, ...] = (
         name="train",
         goal="all the data and all the classes, a schedule, a bigger network: normal training",
         data=DataPlan(classes="all"),
-        epochs=lambda c: c.stage3_epochs,
+        epochs=20,
         optimizer=_adamw_scheduled,
         stopper=_keep_last,
         gate=Gate("test_accuracy"),
@@ -292,8 +355,8 @@ STEAMROLLER_STAGES: tuple[Stage, ...] = (
         # minimum/10 alone gets 0.959 on spirals (benchmarks/recipe_vs_defaults.py).
         lr_rule="combined",
         network="grown",
-        dropout=lambda c: c.dropout,
-        augment=lambda c: c.stage3_strength,
+        dropout=0.1,
+        augment=0.1,
         error_analysis=True,
     ),
 )
@@ -341,29 +404,25 @@ def resolve_stage_classes(stage_classes: int | Sequence[int], y) -> list[int]:
     present = [int(c) for c in np.unique(y)]
     if isinstance(stage_classes, int | np.integer) and not isinstance(stage_classes, bool):
         if stage_classes > len(present):
-            raise ValueError(
-                f"Argument `stage_classes` must be <= the number of classes "
-                f"({len(present)}). {received(stage_classes=stage_classes)}"
-            )
+            fail("stage_classes", f"<= the number of classes ({len(present)})",
+                 stage_classes)
         check_number("stage_classes", stage_classes, low=2, integer=True)
         return present[: int(stage_classes)]
     if isinstance(stage_classes, str | bytes) or not isinstance(stage_classes, Sequence):
-        raise ValueError(
-            "Argument `stage_classes` must be an int >= 2 or a list of class labels. "
-            f"{received(stage_classes=stage_classes)}"
-        )
+        fail("stage_classes", "an int >= 2 or a list of class labels", stage_classes)
     chosen = [int(c) for c in stage_classes]
     if len(chosen) < 2 or len(set(chosen)) != len(chosen):
-        raise ValueError(
-            "Argument `stage_classes` must list at least 2 distinct class labels. "
-            f"{received(stage_classes=list(stage_classes))}"
-        )
+        raise ArgumentError("stage_classes", "a list of at least 2 distinct class labels",
+                            list(stage_classes), template="{stage_classes:subject} must list "
+                            "at least 2 distinct class labels. "
+                            + template_received(stage_classes=list(stage_classes)))
     missing = sorted(set(chosen) - set(present))
     if missing:
-        raise ValueError(
-            f"Argument `stage_classes` holds labels {missing} that are not classes of the "
-            f"data set (classes: {present}). {received(stage_classes=list(stage_classes))}"
-        )
+        raise ArgumentError("stage_classes", literal_text(f"classes of the data set {present}"),
+                            list(stage_classes), template="{stage_classes:subject} holds "
+                            + literal_text(f"labels {missing} that are not classes of the data "
+                                           f"set (classes: {present}). ")
+                            + template_received(stage_classes=list(stage_classes)))
     return chosen
 
 
@@ -431,10 +490,8 @@ def plan_stages(
     train, val, test = split(x, labels, fractions=fractions, seed=seed)
     smallest = min(int(np.sum(train[1] == c)) for c in chosen)
     if stage1_per_class > smallest:
-        raise ValueError(
-            f"Argument `stage1_per_class` must be <= {smallest}, the training examples of "
-            f"the smallest chosen class. {received(stage1_per_class=stage1_per_class)}"
-        )
+        fail("stage1_per_class", f"<= {smallest}, the training examples of the smallest "
+             "chosen class", stage1_per_class)
     names = [str(c) for c in range(int(labels.max()) + 1)] if class_names is None \
         else [str(n) for n in class_names]
 

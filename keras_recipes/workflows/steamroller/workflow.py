@@ -27,7 +27,6 @@ from keras_recipes.workflows.steamroller.config import SteamrollerConfig, Steamr
 from keras_recipes.workflows.steamroller.folder import (
     OUTPUTS,
     STAGE_FILES,
-    SUMMARY_VERSION,
     Bystander,
     adopt,
     outputs,
@@ -47,6 +46,7 @@ from keras_recipes.workflows.steamroller.stages import (
     Stage,
     StageData,
 )
+from keras_recipes.workflows.steamroller.summary import RunSummary, StageRecord
 
 __all__ = ["MODEL_NAMES", "OUTPUTS", "STAGE_FILES", "run_steamroller", "steamroller"]
 
@@ -61,7 +61,7 @@ class _Run:
     plan: list[StageData]
     identity: dict[str, Any]
     folder: Any
-    summary: dict[str, Any] | None
+    summary: RunSummary | None
     stream: TextIO
     begin: float
 
@@ -76,12 +76,15 @@ class _Run:
     def write(self) -> None:
         """Write ``summary.json`` and ``report.md`` (the chief only)."""
         if self.dist.is_chief:
-            self.summary["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
-            atomic_write_json(self.out / SUMMARY_FILE, self.summary)
+            self.summary.updated = time.strftime("%Y-%m-%dT%H:%M:%S")
+            atomic_write_json(self.out / SUMMARY_FILE, self.summary.to_json())
             render_markdown(self.out, self.summary)
 
 
-def _check_stages(stages: Sequence[Stage] | None) -> tuple[Stage, ...]:
+def _check_stages(config: SteamrollerConfig,
+                  stages: Sequence[Stage] | None) -> tuple[Stage, ...]:
+    """The stages of the run, with the config's per-stage arguments set on the default
+    ones and every setting a value (:meth:`SteamrollerConfig.stages`)."""
     from keras_recipes.lr_finder import SUGGESTION_RULES
 
     stages = STEAMROLLER_STAGES if stages is None else tuple(stages)
@@ -93,7 +96,10 @@ def _check_stages(stages: Sequence[Stage] | None) -> tuple[Stage, ...]:
             raise SteamrollerInputError(
                 f"Stage {stage.name!r}: `lr_rule` must be one of {list(SUGGESTION_RULES)}. "
                 f"Received: lr_rule={stage.lr_rule!r}")
-    return stages
+    try:
+        return config.stages(stages)
+    except (ValueError, TypeError) as exc:
+        raise SteamrollerInputError(str(exc)) from exc
 
 
 def _open(config: SteamrollerConfig, stages: tuple[Stage, ...], dist, stream: TextIO,
@@ -161,36 +167,34 @@ def _plan_notes(run: _Run) -> list[str]:
 def _finished(run: _Run) -> bool:
     """Whether the folder holds a finished run (passed or failed) with these very settings."""
     summary = run.summary
-    if summary is None or summary.get("status") not in ("passed", "failed"):
+    if summary is None or summary.status not in ("passed", "failed"):
         return False
     same = {k: v for k, v in run.config.recorded().items() if k != "resume"}
-    before = {k: v for k, v in summary.get("settings", {}).items() if k != "resume"}
+    before = {k: v for k, v in (summary.settings or {}).items() if k != "resume"}
     names = [s.name for s in run.stages]
     # A summary without stage names was written by a run of the three default stages.
-    earlier = summary.get("stage_names", [s.name for s in STEAMROLLER_STAGES])
+    earlier = summary.stage_names or [s.name for s in STEAMROLLER_STAGES]
     if before != same or earlier != names:
         return False
-    return all((run.out / rec["files"]["model"]).is_file()
-               for rec in summary.get("stages", {}).values()
-               if rec.get("files", {}).get("model"))
+    return all((run.out / rec.model_file).is_file() for rec in summary.stages.values()
+               if rec.model_file)
 
 
 def _finished_report(run: _Run) -> SteamrollerReport | None:
     """The report of a finished run with its models loaded back, or ``None`` when a stage's
     files are damaged (that stage is then trained again)."""
     results = []
-    for key in sorted(run.summary.get("stages", {}), key=int):
-        record = run.summary["stages"][key]
+    for key, record in sorted(run.summary.stages.items()):
         model = None
-        if record.get("files", {}).get("model"):
-            model = _stage_model(run, int(key), record)
+        if record.model_file:
+            model = _stage_model(run, key, record)
             if model is None:
                 return None
-        results.append(StageResult(int(key), record, model, resumed=True))
+        results.append(StageResult(key, record, model, resumed=True))
     return SteamrollerReport(run.out, run.summary, results)
 
 
-def _stage_model(run: _Run, n: int, record: dict[str, Any]):
+def _stage_model(run: _Run, n: int, record: StageRecord):
     """Stage ``n``'s model loaded back (``safe_mode``), or ``None`` when the stage's files
     are missing or damaged: a ``.keras`` file that does not load, a ``stage.json`` that
     does not parse. The stage is then unfinished and trained again; the reason is said.
@@ -200,7 +204,7 @@ def _stage_model(run: _Run, n: int, record: dict[str, Any]):
     """
     import keras
 
-    rel = record["files"]["model"]
+    rel = record.model_file
     try:
         path = resolve_inside(run.out, rel)
         marker = resolve_inside(run.out, f"stage{n}/stage.json")
@@ -234,38 +238,36 @@ def _start(run: _Run) -> None:
         run.folder.clear()  # only what earlier steamroller runs wrote here
     run.folder.claim(SUMMARY_FILE, REPORT_FILE)
     if run.summary is None:
-        run.summary = {"version": SUMMARY_VERSION, "workflow": "steamroller",
-                       "config": run.identity, "stages": {}}
+        run.summary = RunSummary(config=run.identity)
     summary = run.summary
-    for key in [k for k in summary["stages"] if int(k) > len(run.stages)]:
-        del summary["stages"][key]  # a longer earlier run's last stages are not this run's
-    summary["settings"] = run.config.recorded()
-    summary["stage_names"] = [s.name for s in run.stages]
-    summary["plan"] = {"sizes": {str(d.stage): d.sizes() for d in run.plan},
-                       "stage_classes": run.identity["stage_classes"],
-                       "num_classes": run.ds.num_classes, "notes": _plan_notes(run)}
-    summary.update(status="running", failed_stage=None, next_steps=[])
+    for key in [k for k in summary.stages if k > len(run.stages)]:
+        del summary.stages[key]  # a longer earlier run's last stages are not this run's
+    summary.settings = run.config.recorded()
+    summary.stage_names = [s.name for s in run.stages]
+    summary.plan = {"sizes": {str(d.stage): d.sizes() for d in run.plan},
+                    "stage_classes": run.identity["stage_classes"],
+                    "num_classes": run.ds.num_classes, "notes": _plan_notes(run)}
+    summary.status, summary.failed_stage, summary.next_steps = "running", None, []
     if run.config.distribute is not None:
-        summary["distribute"] = {"setup": run.config.distribute,
-                                 "replicas": run.dist.num_replicas}
+        summary.distribute = {"setup": run.config.distribute,
+                              "replicas": run.dist.num_replicas}
     run.say(f"Steamroller on {run.identity['dataset']} ({len(run.ds)} examples, "
             f"{run.ds.num_classes} classes) with model {run.identity['model']} → "
             f"{run.out}")
-    for note in summary["plan"]["notes"]:
+    for note in summary.plan["notes"]:
         run.say(f"   note: {note}")
 
 
 def _resumed(run: _Run, stage: Stage, data: StageData) -> StageResult | None:
     """The stage as an earlier run completed it (model loaded back), or ``None``."""
-    record = run.summary["stages"].get(str(data.stage))
-    model_file = (record or {}).get("files", {}).get("model")
-    if not (record and record.get("status") in ("passed", "done") and model_file
-            and record.get("name", stage.name) == stage.name):
+    record = run.summary.stages.get(data.stage)
+    if not (record and record.passed and record.model_file
+            and (record.name or stage.name) == stage.name):
         return None
     loaded = _stage_model(run, data.stage, record)
     if loaded is None:
         return None
-    gate = record.get("gate", {})
+    gate = record.gate
     value = gate.get("value")
     run.say(f"== stage {data.stage}/{len(run.stages)} {data.name}: completed by an earlier "
             f"run, skipped ({gate.get('metric')} = "
@@ -279,7 +281,7 @@ def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]
 
     n = data.stage
     for later in range(n, len(run.stages) + 1):  # records of this and later stages are stale
-        run.summary["stages"].pop(str(later), None)
+        run.summary.stages.pop(later, None)
     rel_dir = f"stage{n}"
     if run.dist.is_chief:  # an interrupted run's scratch folder is emptied first
         partial = run.folder.scratch(f".stage{n}.partial")
@@ -301,7 +303,7 @@ def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]
         run.folder.move_in(partial.name, rel_dir, last=("model.keras", "stage.json"))
     else:
         shutil.rmtree(partial, ignore_errors=True)
-    run.summary["stages"][str(n)] = record
+    run.summary.stages[n] = record
     return StageResult(n, record, model, resumed=False), findings
 
 
@@ -310,15 +312,15 @@ def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
     """A failed gate: record what to try next, write, print the doctor's report."""
     from keras_recipes.diagnostics import print_report
 
-    record = result.record
-    advice = [f["advice"] for f in record["findings"]
-              if f["severity"] in ("error", "warning") and f["advice"]]
-    run.summary.update(status="failed", failed_stage=result.stage,
-                       next_steps=list(dict.fromkeys([*stage.next_steps, *advice])))
-    run.summary["wall_seconds"] = round(time.perf_counter() - run.begin, 2)
+    record, summary = result.record, run.summary
+    advice = [f["advice"] for f in record.findings
+              if f.get("severity") in ("error", "warning") and f.get("advice")]
+    summary.status, summary.failed_stage = "failed", result.stage
+    summary.next_steps = list(dict.fromkeys([*stage.next_steps, *advice]))
+    summary.wall_seconds = round(time.perf_counter() - run.begin, 2)
     run.write()
     if run.config.verbose:
-        gate, stream = record["gate"], run.stream
+        gate, stream = record.gate, run.stream
         value = gate["value"] if gate["value"] is not None else float("nan")
         below = "<" if stage.gate.higher_is_better else ">"
         why = gate.get("reason") or f"{gate['metric']} = {value:.4f} {below} {gate['bound']:g}"
@@ -326,7 +328,7 @@ def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
               file=stream)
         print_report(findings, file=stream)
         print("What to try next:", file=stream)
-        for step in run.summary["next_steps"]:
+        for step in summary.next_steps:
             print(f"  - {step}", file=stream)
         print(f"Report: {run.out / REPORT_FILE}", file=stream, flush=True)
     return SteamrollerReport(run.out, run.summary, results)
@@ -334,15 +336,16 @@ def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
 
 def _finish(run: _Run, results: list[StageResult]) -> SteamrollerReport:
     # The final test scores: the last stage that measured the test split.
-    test = next((r.record["test"] for r in reversed(results) if "test" in r.record), {})
-    run.summary.update(status="passed", test_accuracy=test.get("accuracy"),
-                       test_loss=test.get("loss"))
-    run.summary["wall_seconds"] = round(time.perf_counter() - run.begin, 2)
+    summary = run.summary
+    test = next((r.record.test for r in reversed(results) if r.record.test is not None), {})
+    summary.status = "passed"
+    summary.test_accuracy, summary.test_loss = test.get("accuracy"), test.get("loss")
+    summary.wall_seconds = round(time.perf_counter() - run.begin, 2)
     run.write()
-    accuracy = run.summary["test_accuracy"]
+    accuracy = summary.test_accuracy
     run.say(f"Steamroller passed: test accuracy "
             f"{'n/a' if accuracy is None else f'{accuracy:.4f}'} "
-            f"({run.summary['wall_seconds']:.1f}s). Report: {run.out / REPORT_FILE}")
+            f"({summary.wall_seconds:.1f}s). Report: {run.out / REPORT_FILE}")
     return SteamrollerReport(run.out, run.summary, results)
 
 
@@ -372,7 +375,7 @@ def run_steamroller(config: SteamrollerConfig, stages: Sequence[Stage] | None = 
                                     f"Received: config={config!r}")
     begin = time.perf_counter()
     stream = stream if stream is not None else sys.stdout
-    stages = _check_stages(stages)
+    stages = _check_stages(config, stages)
     from keras_recipes import _distribute
 
     try:  # first: a multi-worker strategy must exist before any other TensorFlow work
