@@ -8,7 +8,9 @@ The scripts in ``recipes/`` call the library themselves and share the command's 
 from here: :class:`ArgumentParser` (a bad flag is one line), the flag types
 (:func:`positive_int`, :func:`learning_rate_arg`...), :func:`add_data_model_args` and
 :func:`load_for_cli`, :func:`usage_errors` (a library ``ValueError`` becomes a one-line
-message naming flags) and :func:`run_guarded` (messages and exit codes).
+message; an :class:`~keras_recipes._validation.ArgumentError` names the flag of its
+argument, :func:`flag_message`) and :func:`run_guarded` (messages and exit codes). The
+steamroller's options are generated from its config's fields (:func:`add_config_options`).
 
 Order of work in every command: parse the flags, check the output paths, load the data
 (NumPy and pandas only) and check what depends on it (``--stage-classes`` labels, the
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -48,52 +51,53 @@ class UsageError(Exception):
     """A bad command-line argument: printed as one line, exit code 2."""
 
 
-#: Python argument names whose option is not ``--`` + the name with dashes.
-_FLAG_ALIASES = {"stage2_min_val_accuracy": "--min-val-accuracy", "log_dir": "--log-dir",
-                 "resume": "--fresh", "fresh": "--fresh"}
+#: How the options spell the library's argument names: ``{(name, None): "--flag",
+#: (name, "value"): "--flag"}``, filled by :meth:`ArgumentParser.add_argument` (and by
+#: :func:`add_config_options` for a field whose option has another name).
+_SPELLINGS: dict[tuple[str, str | None], str] = {}
 
 
-def _flag_names() -> dict[str, str]:
-    """Python argument name -> command-line option, over every sub-command."""
-    names = dict(_FLAG_ALIASES)
-    subcommands = [a.choices for a in build_parser()._actions if isinstance(a.choices, dict)]
-    for sub in (p for choices in subcommands for p in choices.values()):
-        for action in sub._actions:
-            longs = [o for o in action.option_strings if o.startswith("--")]
-            if longs and action.dest not in names:
-                names[action.dest] = longs[0]
-    return names
+def _remember(name: str, flag: str, value: str | None = None) -> None:
+    _SPELLINGS.setdefault((name, value), flag)
 
 
-def as_flags(message: str) -> str:
-    """Rewrite a library error so that it names command-line options, not Python arguments.
+def flag_spelling(name: str, value: str | None) -> str | None:
+    """How the command line names the library's argument ``name``
+    (:data:`keras_recipes._validation.Spelling`): ``--out`` for ``out``, ``--out=`` before a
+    value, ``--fresh`` for ``resume=False``; ``None`` when no option sets it."""
+    if value:
+        return _SPELLINGS.get((name, value))
+    flag = _SPELLINGS.get((name, None))
+    return None if flag is None else flag + ("=" if value == "" else "")
 
-    ``Argument `stage_classes` must be ...`` becomes ``--stage-classes must be ...``,
-    ``Received: out='x'`` becomes ``Received: --out='x'`` and ``resume=False`` becomes
-    ``--fresh``. Names without an option are left as they are.
+
+def flag_message(exc: BaseException) -> str:
+    """The message of ``exc`` with the library's argument names spelled as options.
+
+    A library error that carries its arguments as data
+    (:class:`~keras_recipes._validation.ArgumentError`) is rendered with
+    :func:`flag_spelling`; an error that wraps one with the same message (``raise
+    SteamrollerInputError(str(exc)) from exc``) is rendered from it. Any other message is
+    shown as it is.
     """
-    names = _flag_names()
-    message = message.replace("pass resume=False", "pass --fresh")
-    message = re.sub(r"\b(resume=False|fresh=True)", "--fresh", message)
+    from keras_recipes._validation import ArgumentError
 
-    def flag(match: re.Match, fmt: str) -> str:
-        name = match.group(1)
-        return fmt.format(names[name]) if name in names else match.group(0)
-
-    message = re.sub(r"Argument `(\w+)`", lambda m: flag(m, "{}"), message)
-    message = re.sub(r"`(\w+)`", lambda m: flag(m, "{}"), message)
-    return re.sub(r"(?<![\w-])(\w+)=", lambda m: flag(m, "{}="), message)
+    found: BaseException | None = exc
+    while found is not None and not isinstance(found, ArgumentError):
+        cause = found.__cause__
+        found = cause if cause is not None and str(cause) == str(exc) else None
+    return str(exc) if found is None else found.render(flag_spelling)
 
 
 @contextlib.contextmanager
 def usage_errors(*types: type[BaseException]) -> Iterator[None]:
     """Turn the exceptions ``types`` (default ``ValueError``) raised inside into a
-    :class:`UsageError` whose message names command-line options (:func:`as_flags`)."""
+    :class:`UsageError` whose message names command-line options (:func:`flag_message`)."""
     caught = types or (ValueError,)
     try:
         yield
     except caught as exc:
-        raise UsageError(as_flags(str(exc))) from exc
+        raise UsageError(flag_message(exc)) from exc
 
 
 def check_dir(path: str | os.PathLike | None, flag: str) -> None:
@@ -122,11 +126,22 @@ class HelpFormatter(argparse.HelpFormatter):
 class ArgumentParser(argparse.ArgumentParser):
     """An :class:`argparse.ArgumentParser` whose errors raise :class:`UsageError`: one line
     on stderr and exit code 2 under :func:`run_guarded` (argparse prints the usage too).
-    Its help shows every option's default (:class:`HelpFormatter`)."""
+    Its help shows every option's default (:class:`HelpFormatter`), and each option it adds
+    is remembered as the spelling of its destination (:func:`flag_spelling`), so a library
+    error about that argument names the option."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest not in ("help", "version"):
+            _remember(action.dest, longs[0])
+            if isinstance(action.const, bool):  # a flag without a value: dest=const
+                _remember(action.dest, longs[0], str(action.const))
+        return action
 
     def error(self, message: str):
         raise UsageError(message)
@@ -513,6 +528,62 @@ def _cmd_diagnose(args) -> int:
     return 0
 
 
+#: Flag types of the option kinds of the workflows' config fields
+#: (:func:`keras_recipes.workflows.steamroller.config._option`).
+_KINDS: dict[str, Callable[[str], object] | None] = {
+    "count": positive_int, "count0": non_negative_int, "positive": positive_float,
+    "classes": stage_classes_arg, "path": None, "choice": None}
+
+
+def _options(config_class) -> Iterator[tuple[dataclasses.Field, dict, str, str]]:
+    """``(field, option, flag, dest)`` of each field of ``config_class`` with an option."""
+    for field in dataclasses.fields(config_class):
+        option = field.metadata.get("option")
+        if option is None:
+            continue
+        flag = option["flag"] or "--" + field.name.replace("_", "-")
+        negated = flag == "--no-" + field.name.replace("_", "-")
+        dest = field.name if negated else flag[2:].replace("-", "_")
+        yield field, option, flag, dest
+
+
+def add_config_options(p: argparse.ArgumentParser, config_class) -> None:
+    """One option per field of the dataclass ``config_class`` whose metadata holds an
+    ``"option"``: its flag, type, default and help all come from the field, so a new
+    setting of the workflow is one edit there.
+
+    A ``"switch"`` becomes a flag without a value that sets the field to the option's
+    ``value``: ``--no-grow`` (``grow=False``) keeps the field's name as destination;
+    another name (``--fresh`` for ``resume=False``) is its own destination, read back by
+    :func:`config_settings`.
+    """
+    for field, option, flag, dest in _options(config_class):
+        if option["kind"] == "switch":
+            action = "store_false" if dest == field.name else "store_true"
+            p.add_argument(flag, dest=dest, action=action, help=option["help"])
+            _remember(field.name, flag, str(option["value"]))
+        else:
+            kind = _KINDS[option["kind"]]
+            p.add_argument(flag, dest=dest, default=field.default, help=option["help"],
+                           **({"type": kind} if kind is not None else {}),
+                           **({"choices": option["choices"]} if option["choices"] else {}))
+        _remember(field.name, flag)
+
+
+def config_settings(args: argparse.Namespace, config_class) -> dict:
+    """The ``config_class`` keyword arguments of the options :func:`add_config_options`
+    added (those ``args`` holds)."""
+    settings = {}
+    for field, option, _, dest in _options(config_class):
+        if not hasattr(args, dest):
+            continue
+        value = getattr(args, dest)
+        if option["kind"] == "switch" and dest != field.name:
+            value = option["value"] if value else field.default
+        settings[field.name] = value
+    return settings
+
+
 def check_steamroller(ds, settings: dict) -> None:
     """The steamroller's settings and stage plan checked on ``ds`` without Keras: the
     workflow's own :class:`~keras_recipes.workflows.SteamrollerConfig` and
@@ -539,21 +610,11 @@ def check_steamroller(ds, settings: dict) -> None:
 def steamroller_settings(args, stage_classes) -> dict:
     """The :func:`~keras_recipes.workflows.steamroller` keyword arguments of the flags in
     ``args`` (those :func:`add_data_model_args` adds and the steamroller's own)."""
-    settings = dict(
-        model=args.model, stage_classes=stage_classes, out=args.out, seed=args.seed,
-        target=args.target, drop=args.drop, standardize=args.standardize,
-        resume=not args.fresh)
-    for name in ("stage1_per_class", "stage1_epochs", "stage2_epochs", "stage3_epochs",
-                 "batch_size", "lr_finder_steps", "schedule", "grow", "distribute",
-                 "minibatch_steps", "minibatch_max_loss", "plateau_factor",
-                 "plateau_patience"):
-        if hasattr(args, name):
-            settings[name] = getattr(args, name)
-    if hasattr(args, "min_val_accuracy"):
-        settings["stage2_min_val_accuracy"] = args.min_val_accuracy
-    if hasattr(args, "quiet"):
-        settings["verbose"] = 0 if args.quiet else 1
-    return settings
+    from keras_recipes.workflows.steamroller.config import SteamrollerConfig
+
+    return {**config_settings(args, SteamrollerConfig), "model": args.model,
+            "stage_classes": stage_classes, "seed": args.seed, "target": args.target,
+            "drop": args.drop, "standardize": args.standardize}
 
 
 def _cmd_steamroller(args) -> int:
@@ -598,6 +659,7 @@ def _cmd_practical(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (sub-commands included)."""
     from keras_recipes import __version__
+    from keras_recipes.workflows.steamroller.config import SteamrollerConfig
 
     parser = ArgumentParser(prog="keras-recipes", description=(
         "Training recipes for Keras 3. Every command runs offline on the embedded "
@@ -634,57 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("steamroller", help="the three-stage steamroller: overfit a few "
                        "examples, generalise on a few classes, then train on everything")
     add_data_model_args(p, workflow=True)
-    p.add_argument("--out", default="runs/steamroller",
-                   help="run folder: report.md, summary.json, logs and models "
-                   "(default: runs/steamroller; a rerun resumes it)")
-    p.add_argument("--stage-classes", type=stage_classes_arg, default=2,
-                   help="classes of stages 1-2: a single integer is a number of classes "
-                   "(the first ones in label order); a comma-separated list names labels as "
-                   "the data file writes them, e.g. 3,8 or barolo,barbera (default: 2)")
-    p.add_argument("--stage1-per-class", type=positive_int, default=10,
-                   help="training examples per class in stage 1 (default: 10)")
-    p.add_argument("--stage1-epochs", type=positive_int, default=100,
-                   help="most epochs of stage 1")
-    p.add_argument("--stage2-epochs", type=positive_int, default=20,
-                   help="most epochs of stage 2")
-    p.add_argument("--stage3-epochs", type=positive_int, default=20,
-                   help="most epochs of stage 3")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size")
-    p.add_argument("--min-val-accuracy", type=positive_float, default=0.9,
-                   help="stage-2 gate on the validation accuracy (default: 0.9)")
-    p.add_argument("--lr-finder-steps", type=positive_int, default=100,
-                   help="steps of each stage's learning-rate range test")
-    p.add_argument("--schedule", choices=("onecycle", "cosine", "staircase"),
-                   default="onecycle",
-                   help="stage-3 schedule: one-cycle, cosine with warm-up, or staircase "
-                   "(a constant rate times --plateau-factor at each plateau of the "
-                   "validation loss) (default: onecycle)")
-    p.add_argument("--plateau-factor", type=positive_float, default=0.2,
-                   help="with --schedule staircase, the rate's factor at each plateau, "
-                   "in (0, 1) (default: 0.2)")
-    p.add_argument("--plateau-patience", type=non_negative_int, default=3,
-                   help="with --schedule staircase, epochs without improvement that make "
-                   "a plateau (default: 3)")
-    p.add_argument("--minibatch-steps", type=non_negative_int, default=100,
-                   help="most steps of stage 1's overfit-one-minibatch check; 0 turns it "
-                   "off (default: 100)")
-    p.add_argument("--minibatch-max-loss", type=positive_float, default=0.01,
-                   help="the minibatch's training loss that counts as near zero "
-                   "(default: 0.01)")
-    p.add_argument("--no-grow", dest="grow", action="store_false",
-                   help="stage 3 trains the big network directly (default: grow from the "
-                   "stage-2 size while the validation loss falls)")
-    p.add_argument("--fresh", action="store_true",
-                   help="delete the files an earlier steamroller run wrote in --out (and "
-                   "nothing else) and start afresh")
-    p.add_argument("--distribute", choices=("mirrored", "multiworker", "jax-data-parallel"),
-                   default=None,
-                   help="train on several devices: mirrored (TensorFlow, local devices; two "
-                   "logical CPUs on a one-CPU machine), multiworker (TensorFlow, TF_CONFIG "
-                   "from the environment, same command on every worker; only the chief "
-                   "writes --out), jax-data-parallel (JAX, all jax.devices()) "
-                   "(default: one device)")
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    add_config_options(p, SteamrollerConfig)  # every option from the config's fields
     p.set_defaults(func=_cmd_steamroller)
 
     p = sub.add_parser("practical", help="seed 004's seven steps: initial loss, overfit a "

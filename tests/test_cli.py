@@ -107,14 +107,49 @@ def test_run_guarded_returns_the_exit_code_and_lets_bugs_through(capsys):
 
 
 def test_usage_errors_name_the_flags():
+    from keras_recipes._validation import ArgumentError, check_less, check_number
+
+    cli.build_parser()  # the options the messages are spelled with
     with pytest.raises(cli.UsageError) as exc:
         with cli.usage_errors():
-            raise ValueError("Argument `stage_classes` must be >= 2. Received: out='x', "
-                             "stage_classes=1")
+            raise ArgumentError("stage_classes", ">= 2", 1, values={"out": "x",
+                                                                  "stage_classes": 1})
     assert str(exc.value) == ("--stage-classes must be >= 2. Received: --out='x', "
                               "--stage-classes=1")
+    # the library's own message names the arguments
+    assert str(exc.value.__cause__) == ("Argument `stage_classes` must be >= 2. Received: "
+                                        "out='x', stage_classes=1")
+    with pytest.raises(cli.UsageError, match=r"^--max-lr must be > --min-lr\. Received: "
+                       r"--min-lr=1, --max-lr=0\.1$"), cli.usage_errors():
+        check_less("min_lr", 1, "max_lr", 0.1)
+    # an argument that no option sets keeps its name; another option's name is its own
+    with pytest.raises(cli.UsageError, match=r"^Argument `momentum` must be"), \
+            cli.usage_errors():
+        check_number("momentum", -1, low=0)
+    with pytest.raises(cli.UsageError, match=r"^--min-val-accuracy must be > 0 and <= 1\. "
+                       r"Received: --min-val-accuracy=2$"), cli.usage_errors():
+        check_number("stage2_min_val_accuracy", 2, low=0, high=1, low_inclusive=False)
     with pytest.raises(KeyError), cli.usage_errors(ValueError):  # other errors pass through
         raise KeyError("k")
+
+
+def test_a_wrapped_argument_error_is_spelled_from_its_cause():
+    from keras_recipes._validation import ArgumentError
+    from keras_recipes.workflows.steamroller.config import SteamrollerInputError
+
+    cli.build_parser()
+    with pytest.raises(cli.UsageError, match=r"^Use another --out, or --fresh\.$"), \
+            cli.usage_errors():
+        try:
+            raise ArgumentError(None, template="Use another {out}, or {resume=False}.")
+        except ArgumentError as inner:
+            raise SteamrollerInputError(str(inner)) from inner
+    # a wrapper that says something else is shown as it is
+    with pytest.raises(cli.UsageError, match=r"^outer says so$"), cli.usage_errors():
+        try:
+            raise ArgumentError("out", "a folder", "x")
+        except ArgumentError as inner:
+            raise ValueError("outer says so") from inner
 
 
 def test_check_csv_out(tmp_path):

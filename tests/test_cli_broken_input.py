@@ -1,8 +1,10 @@
 """Every sub-command on broken input: one line on stderr, exit code 2, nothing written.
 
-Each case runs ``python -m keras_recipes.cli`` in a fresh process, from a folder holding
-the broken inputs, and compares the bytes of every file in that folder before and after.
-The cases fail before Keras is imported, so a sub-command's cases run side by side.
+Each case runs ``keras_recipes.cli.main(argv)`` in this process, from a folder holding the
+broken inputs, and compares the bytes of every file in that folder before and after. The
+last test runs the installed ``keras-recipes`` command in fresh processes, for what only a
+fresh interpreter shows: the exit code of the process, and that TensorFlow is never
+imported before a refusal.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-# End-to-end command runs (about a minute of subprocesses in all); they never import Keras,
-# so one backend is enough.
+from keras_recipes.cli import main
+
+# Whole commands on bad input; they fail before Keras does any work, so one backend is enough.
 pytestmark = pytest.mark.integration
 
 #: What every sub-command needs besides the broken input (its output options).
@@ -110,33 +113,31 @@ def snapshot(root) -> dict[str, str]:
             for p in sorted(root.rglob("*"))}
 
 
-def run_cli(cwd, *argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "keras_recipes.cli", *argv], cwd=cwd,
-                          capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` in this process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 @pytest.mark.parametrize("command", sorted(BASE))
-def test_broken_input_one_line_exit_2_nothing_written(command, inputs):
+def test_broken_input_one_line_exit_2_nothing_written(command, inputs, monkeypatch, capsys):
+    monkeypatch.chdir(inputs)
     before = snapshot(inputs)
-    cases = _cases(command)
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = dict(zip(cases, pool.map(
-            lambda argv: run_cli(inputs, command, *BASE[command], *argv), cases.values()),
-            strict=True))
     problems = []
-    for name, result in results.items():
-        lines = result.stderr.strip().splitlines()
-        if (result.returncode != 2 or len(lines) != 1 or "Traceback" in result.stderr
+    for name, argv in _cases(command).items():
+        code, out, err = run_cli(capsys, command, *BASE[command], *argv)
+        lines = err.strip().splitlines()
+        if (code != 2 or len(lines) != 1 or "Traceback" in err
                 or not lines[0].startswith("keras-recipes: error: ")):
-            problems.append(f"{name}: exit {result.returncode}, stderr {result.stderr!r}")
-        elif result.stdout.strip():
-            problems.append(f"{name}: printed {result.stdout!r}")
+            problems.append(f"{name}: exit {code}, stderr {err!r}")
+        elif out.strip():
+            problems.append(f"{name}: printed {out!r}")
     assert not problems, "\n".join(problems)
     assert snapshot(inputs) == before
 
 
-def test_messages_name_the_options_and_the_file(inputs):
+def test_messages_name_the_options_and_the_file(inputs, monkeypatch, capsys):
     cases = {
         ("train", "--seed", "-1"): "argument --seed: expected an integer from 0",
         ("train", "--lr", "nan"): "argument --lr: expected a finite positive number",
@@ -148,18 +149,28 @@ def test_messages_name_the_options_and_the_file(inputs):
         ("lr-find", "--out", "a_file"): "--out must be a folder, but 'a_file' is a file",
         ("steamroller", "--out", "a_file/run"): "--out cannot be created:",
         ("practical", "--dataset", "good.csv"): "--target must name the target column",
+        ("train", "--dataset", "strings.csv", "--target", "label"):
+            "Encode it as numbers, or leave the column out with --drop.",
+        ("steamroller", "--dataset", "nan.csv", "--target", "label", "--out", "run"):
+            "Fill or remove them first, or leave the column out with --drop.",
+        ("steamroller", "--dataset", "good.csv", "--target", "label", "--drop", "label",
+         "--out", "run"): "cannot also be dropped. Received: --target='label', "
+                          "--drop=['label']",
+        ("steamroller", "--out", "run", "--stage1-per-class", "1000"):
+            "the training examples of the smallest chosen class. Received: "
+            "--stage1-per-class=1000",
     }
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        results = list(pool.map(lambda argv: run_cli(inputs, *argv), cases))
-    for (argv, expected), result in zip(cases.items(), results, strict=True):
-        assert result.returncode == 2, argv
-        assert expected in result.stderr, (argv, result.stderr)
-        assert "`" not in result.stderr and "Argument" not in result.stderr, result.stderr
+    monkeypatch.chdir(inputs)
+    for argv, expected in cases.items():
+        code, _, err = run_cli(capsys, *argv)
+        assert code == 2, argv
+        assert expected in err, (argv, err)
+        assert "`" not in err and "Argument" not in err, err
 
 
-def test_datasets_with_a_stray_argument(inputs):
-    result = run_cli(inputs, "datasets", "extra")
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+def test_datasets_with_a_stray_argument(inputs, capsys):
+    code, _, err = run_cli(capsys, "datasets", "extra")
+    assert code == 2 and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------- in-process: keras_recipes.cli.main(argv)
@@ -206,8 +217,6 @@ REFUSALS = {
 
 @pytest.mark.parametrize("argv", list(REFUSALS), ids=[" ".join(a) for a in REFUSALS])
 def test_bad_numbers_and_data_are_one_line_exit_2(argv, inputs, monkeypatch, capsys):
-    from keras_recipes.cli import main
-
     monkeypatch.chdir(inputs)
     before = snapshot(inputs)
     code = main(list(argv))
@@ -223,7 +232,9 @@ def test_console_command_refuses_before_importing_tensorflow(inputs):
     TensorFlow is never imported (Python's import-time report lists every module)."""
     command = os.path.join(os.path.dirname(sys.executable), "keras-recipes")
     cases = [("train", "--lr", "1e-320"), ("train", "--dataset", "scalar.npz"),
-             ("lr-find", "--out", "out", "--dataset", "big.csv", "--target", "label")]
+             ("lr-find", "--out", "out", "--dataset", "big.csv", "--target", "label"),
+             ("steamroller", "--out", "a_file/run"),
+             ("practical", "--out", "run", "--dataset", "good.csv")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPROFILEIMPORTTIME": "1"}
 
     def run(argv):
