@@ -7,6 +7,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import stat
@@ -28,6 +29,7 @@ from keras_recipes._paths import (
     resolve_inside,
     shown,
 )
+from keras_recipes._validation import ArgumentError, literal_text
 from keras_recipes.workflows.common import atomic_write_json
 
 __all__ = ["RunFolder", "RunFolderError"]
@@ -51,8 +53,46 @@ _MARK = '{\n  "format": "keras_recipes.run_folder"'
 _RESERVED = (MANIFEST_FILE, LOCK_FILE, OWNER_FILE)
 
 
-class RunFolderError(ValueError):
-    """The folder cannot hold this run; nothing in it was changed."""
+class RunFolderError(ArgumentError):
+    """The folder cannot hold this run; nothing in it was changed.
+
+    An :class:`~keras_recipes._validation.ArgumentError` about the run folder's argument:
+    its message template names that argument as ``{out}`` (and how to start afresh, such
+    as ``{resume=False}``), so a caller spells them its own way (the command line:
+    ``--out``, ``--fresh``; :meth:`render`). ``RunFolderError(message)`` takes a message
+    without fields; ``RunFolderError(template=...)`` a template (literal braces doubled).
+
+    Example:
+
+    >>> from keras_recipes.workflows.run_folder import RunFolderError
+    >>> error = RunFolderError(template="The folder 'x' is taken. Use another {out}.")
+    >>> str(error)
+    "The folder 'x' is taken. Use another `out`."
+    >>> error.render(lambda name, value: "--out" if name == "out" else None)
+    "The folder 'x' is taken. Use another --out."
+    """
+
+    def __init__(self, message: str = "", *, template: str | None = None):
+        super().__init__("out", template=literal_text(message) if template is None
+                         else template)
+
+    def __reduce__(self):
+        return (_run_folder_error, (self.template,))
+
+
+def _run_folder_error(template: str) -> RunFolderError:
+    return RunFolderError(template=template)
+
+
+def _refused(message: str, then: str) -> RunFolderError:
+    """A :class:`RunFolderError`: ``message`` as it is (paths, values read from disk), then
+    ``then``, a template that names arguments as fields (``"use another {out}."``)."""
+    return RunFolderError(template=literal_text(message) + then)
+
+
+def _assignment(hint: str) -> str:
+    """``hint`` (``"resume=False"``) as a template field, so a caller can spell it."""
+    return f"{{{hint}}}" if re.fullmatch(r"\w+=\w+", hint) else literal_text(hint)
 
 
 def _now() -> str:
@@ -262,8 +302,10 @@ class RunFolder:
                 Defaults to ``()``.
             adopt: ``adopt(path, summary) -> relative paths`` for a folder written before
                 manifests, whose ``summary.json`` names this workflow. Defaults to ``None``.
-            restart_hint: how the caller asks to replace an earlier run, named in the
-                message that refuses other data. Defaults to ``"resume=False"``.
+            restart_hint: the argument assignment that replaces an earlier run
+                (``"name=value"``), named in the message that refuses other data as a
+                field that callers spell their own way (:class:`RunFolderError`).
+                Defaults to ``"resume=False"``.
 
         Raises:
             RunFolderError: the path cannot be written, holds a symbolic link, a damaged
@@ -299,17 +341,17 @@ class RunFolder:
         if found is not None:
             link, target = found
             rel = link.relative_to(self.root).as_posix()
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a symbolic link, {shown(rel)} (to "
                 f"{shown(target)}); a run could delete or overwrite files outside the "
                 "folder through it, so it is refused and nothing was changed. Replace the "
-                "link by a real file or folder, or use another `out`.")
+                "link by a real file or folder, or use ", "another {out}.")
 
     def _bad_manifest(self, why: str) -> RunFolderError:
-        return RunFolderError(
+        return _refused(
             f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} with a bad entry: {why}. "
             "keras-recipes never writes such an entry, so the folder is refused and nothing "
-            "was changed. Use another `out`.")
+            "was changed. Use ", "another {out}.")
 
     def _read_manifest(self) -> dict[str, Any]:
         """The manifest, checked: plain relative paths, each field of its type."""
@@ -318,28 +360,28 @@ class RunFolder:
             raw = read_small(path, _MAX_MANIFEST)
         except (OSError, ValueError) as exc:
             why = getattr(exc, "strerror", None) or str(exc)
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} that cannot be read "
-                f"({why}); use another `out`.") from None
+                f"({why}); use ", "another {out}.") from None
         try:
             record = json.loads(raw)
         except ValueError as exc:
             if not raw.strip() or _FORMAT in raw or _MARK.startswith(raw):
                 state = "empty" if not raw.strip() else f"truncated or corrupt: {exc}"
-                raise RunFolderError(
+                raise _refused(
                     f"The folder {str(self.path)!r} holds a damaged {MANIFEST_FILE} ({state}); "
                     "it lists the files keras-recipes runs wrote there. Delete it to have "
                     "them listed again from summary.json (any other file then counts as "
-                    "yours and is kept), or use another `out`.") from None
+                    "yours and is kept), or use ", "another {out}.") from None
             raise self._foreign_manifest(f"not JSON: {exc}") from None
         if not isinstance(record, dict) or record.get("format") != _FORMAT:
             raise self._foreign_manifest("not a run-folder manifest")
         version = record.get("version", _VERSION)
         if not _is_int(version) or version > _VERSION:
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} of version "
                 f"{shown(version)}, newer than this keras-recipes reads ({_VERSION}); "
-                "use a newer keras-recipes, or another `out`.")
+                "use a newer keras-recipes, or ", "another {out}.")
         if not isinstance(record.get("workflow"), str):
             raise self._bad_manifest(f"`workflow` must be a string. Received: "
                                      f"{shown(record.get('workflow'))}")
@@ -366,9 +408,9 @@ class RunFolder:
         return record
 
     def _foreign_manifest(self, why: str) -> RunFolderError:
-        return RunFolderError(
+        return _refused(
             f"The folder {str(self.path)!r} holds a {MANIFEST_FILE} that keras-recipes did "
-            f"not write ({why}); use another `out`.")
+            f"not write ({why}); use ", "another {out}.")
 
     def _load(self, adopt) -> None:
         if os.path.lexists(self.root / MANIFEST_FILE):
@@ -399,12 +441,12 @@ class RunFolder:
                 try:
                     files.add(self._rel(entry))
                 except ValueError:
-                    raise RunFolderError(
+                    raise _refused(
                         f"The folder {str(self.path)!r} holds a summary.json (from before "
                         f"manifests) whose file {i} is not a relative path inside the "
                         f"folder. Received: {shown(os.fspath(entry))}. keras-recipes never "
                         "writes such an entry, so the folder is refused and nothing was "
-                        "changed. Use another `out`.") from None
+                        "changed. Use ", "another {out}.") from None
             self.files = files
             self.folders = {f for f in self.files
                             if (self.root / f).is_dir() and not (self.root / f).is_symlink()}
@@ -412,31 +454,33 @@ class RunFolder:
             self.adopted = True
 
     def _other_workflow(self, owner: str) -> RunFolderError:
-        return RunFolderError(
+        return _refused(
             f"The folder {str(self.path)!r} holds a {_plain(owner)} run; a "
-            f"{self.workflow} run would overwrite or mix with it. Use another `out`.")
+            f"{self.workflow} run would overwrite or mix with it. Use ", "another {out}.")
 
     def _check(self, fingerprint, resume: bool, outputs: Iterable[str], hint: str) -> None:
         if resume and fingerprint is not None and self.data is None and (
                 self.files or self.folders) and not self.adopted:
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a {self.workflow} run whose "
                 f"{MANIFEST_FILE} records no data fingerprint, so resuming cannot check that "
-                f"it ran on this data. Use another `out`, or {hint} to replace that run.")
+                "it ran on this data. Use ",
+                f"another {{out}}, or {_assignment(hint)} to replace that run.")
         if (resume and fingerprint is not None and self.data is not None
                 and self.data.get("sha256") != fingerprint.get("sha256")):
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a {self.workflow} run on other data "
                 f"(earlier: {_describe_data(self.data)}; now: {_describe_data(fingerprint)}). "
-                f"Use another `out`, or {hint} to replace that run.")
+                "Use ", f"another {{out}}, or {_assignment(hint)} to replace that run.")
         foreign = sorted(rel for rel in {self._rel(p) for p in outputs}
                          if os.path.lexists(self.root / rel) and not self.owns(rel))
         if foreign:
             shown_ = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more"
                                                if len(foreign) > 4 else "")
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds {shown_}, which no {self.workflow} run "
-                "wrote there; this run would overwrite them. Move them, or use another `out`.")
+                "wrote there; this run would overwrite them. Move them, or use ",
+                "another {out}.")
 
     # ------------------------------------------------------------------ the lock
     @property
@@ -468,16 +512,16 @@ class RunFolder:
         try:
             lock.acquire()
         except Timeout:
-            raise RunFolderError(self._busy(self.owner())) from None
+            raise self._busy(self.owner()) from None
         except OSError as exc:
             if not existed:  # the empty file that this failed attempt created
                 with contextlib.suppress(OSError):
                     if os.lstat(path).st_size == 0 and stat.S_ISREG(os.lstat(path).st_mode):
                         path.unlink()
-            hint = (" (this file system has no flock locks; use an `out` on another disk)"
+            hint = (" (this file system has no flock locks; use an {out} on another disk)"
                     if exc.errno == errno.ENOSYS else "")
-            raise RunFolderError(f"Cannot take the lock {str(self.lock_path)!r}: "
-                                 f"{exc.strerror or exc}{hint}.") from None
+            raise _refused(f"Cannot take the lock {str(self.lock_path)!r}: "
+                           f"{exc.strerror or exc}", f"{hint}.") from None
         self._filelock = lock
         info = {"pid": os.getpid(), "host": socket.gethostname(), "workflow": self.workflow,
                 "started": _now()}
@@ -496,9 +540,9 @@ class RunFolder:
         at release."""
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RunFolderError(
+            raise _refused(
                 f"The folder {str(self.path)!r} holds a {LOCK_FILE} that is not a regular "
-                f"file; nothing was changed. Remove it, or use another `out`.")
+                "file; nothing was changed. Remove it, or use ", "another {out}.")
         self._lock_id = (info.st_dev, info.st_ino)
 
     def owner(self) -> dict[str, Any] | None:
@@ -530,7 +574,7 @@ class RunFolder:
                       if isinstance(record.get(key), str)})
         return owner
 
-    def _busy(self, holder: dict[str, Any] | None) -> str:
+    def _busy(self, holder: dict[str, Any] | None) -> RunFolderError:
         holder = holder or {}
         workflow = holder.get("workflow")
         who = f"another {_plain(workflow)} run" if workflow else "another run"
@@ -545,8 +589,8 @@ class RunFolder:
             details = f"{details}, {started}" if details else started
         if details:
             who = f"{who} ({details})"
-        return (f"The folder {str(self.path)!r} is in use by {who}. Wait for it to finish, "
-                "or use another `out`.")
+        return _refused(f"The folder {str(self.path)!r} is in use by {who}. Wait for it to "
+                        "finish, or use ", "another {out}.")
 
     def _unlock(self) -> None:
         """Remove the owner file and the lock file (while still holding the lock, so no
@@ -632,9 +676,9 @@ class RunFolder:
         try:
             return resolve_inside(self.root, rel)
         except LinkError as exc:
-            raise RunFolderError(
+            raise _refused(
                 f"Refusing to {action} {shown(rel)} in {str(self.path)!r}: {exc}. A run "
-                "folder may not hold links; nothing more was changed. Use another `out`."
+                "folder may not hold links; nothing more was changed. Use ", "another {out}."
             ) from None
 
     def owns(self, path: str | os.PathLike) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -200,6 +201,41 @@ def test_a_file_system_without_flock_gets_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(RunFolderError, match="has no flock locks"):
         RunFolder(tmp_path / "run", "demo").open()
     assert not (tmp_path / "run").exists()  # the folder it created is gone again
+
+
+def _flags(name, value):
+    """A caller's spelling of the library's arguments (as a command line would)."""
+    return {("out", None): "--out", ("resume", "False"): "--fresh",
+            ("fresh", "True"): "--fresh"}.get((name, value))
+
+
+def test_refusals_name_the_folder_argument_as_data(tmp_path, data):
+    (tmp_path / "report.md").write_text("mine")
+    with pytest.raises(RunFolderError) as info:
+        RunFolder(tmp_path, "demo").open(outputs=["report.md"])
+    error = info.value
+    assert isinstance(error, ValueError) and error.argument == "out"
+    assert str(error).endswith("Move them, or use another `out`.")
+    assert error.render(_flags).endswith("Move them, or use another --out.")
+    again = pickle.loads(pickle.dumps(error))
+    assert type(again) is RunFolderError and str(again) == str(error)
+    assert again.render(_flags) == error.render(_flags)
+
+    other = RunFolder.fingerprint((data[0][::-1], data[1]))
+    with RunFolder(tmp_path / "run", "demo").open(fingerprint=RunFolder.fingerprint(data)) as run:
+        run.claim("a.csv")
+    for hint, library in (("resume=False", "resume=False"), ("fresh=True", "fresh=True")):
+        with pytest.raises(RunFolderError) as info:
+            RunFolder(tmp_path / "run", "demo").open(fingerprint=other, restart_hint=hint)
+        assert str(info.value).endswith(f"Use another `out`, or {library} to replace that run.")
+        assert info.value.render(_flags).endswith("Use another --out, or --fresh to replace "
+                                                  "that run.")
+
+
+def test_a_plain_message_keeps_its_braces():
+    error = RunFolderError("Refusing to load 'stage{1}/model.keras' from 'x': a link.")
+    assert str(error) == "Refusing to load 'stage{1}/model.keras' from 'x': a link."
+    assert error.render(_flags) == str(error)
 
 
 # ----------------------------------------------------------------------------- ownership
