@@ -219,6 +219,27 @@ def _uninstall(optimizer) -> bool:
     return bool(installed)
 
 
+def _refuse_whole_model_checkpoints(scheduler) -> None:
+    """Refuse a ``ModelCheckpoint`` that saves the whole model during this ``fit``.
+
+    While the schedule runs, the optimizer's scheduled hyperparameters are variables, so a
+    ``.keras`` file written mid-``fit`` holds tensors where the optimizer's configuration
+    expects floats and does not load back. Weights-only checkpoints are unaffected.
+    """
+    from keras_recipes.callbacks import _guard
+
+    for callback in _guard.fit_callbacks(scheduler, mark=False):
+        if isinstance(callback, keras.callbacks.ModelCheckpoint) and not getattr(
+                callback, "save_weights_only", True):
+            raise ValueError(
+                "HyperparameterScheduler cannot run beside a ModelCheckpoint that saves the "
+                "whole model: its scheduled hyperparameters are variables during fit, and a "
+                ".keras file written then does not load back. Pass "
+                "`save_weights_only=True` to ModelCheckpoint (with a '.weights.h5' path), or "
+                "save the model after fit. Received: ModelCheckpoint(filepath="
+                f"{getattr(callback, 'filepath', None)!r}, save_weights_only=False)")
+
+
 @keras_recipes_export
 class HyperparameterScheduler(keras.callbacks.Callback):
     """Schedule optimizer hyperparameters other than the learning rate, inside the train step.
@@ -381,6 +402,7 @@ class HyperparameterScheduler(keras.callbacks.Callback):
         optimizer = model.optimizer
         _uninstall(optimizer)  # left by a fit that raised; the step is rebuilt below
         self._check(optimizer)
+        _refuse_whole_model_checkpoints(self)
         _install(optimizer, self.schedules, _FitGuard(model))
         model.make_train_function(force=True)
 

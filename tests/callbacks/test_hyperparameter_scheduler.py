@@ -275,3 +275,19 @@ def test_leftover_is_inert_in_another_fit_then_restore_removes_it():
                                rtol=1e-5, atol=1e-6)
     assert HyperparameterScheduler.restore(model) is True
     assert type(model.optimizer.momentum) is float
+
+
+def test_refuses_a_whole_model_checkpoint_and_accepts_weights_only(tmp_path):
+    momentum = HyperparameterScheduler({"momentum": lambda step: 0.9})
+    model = _model(keras.optimizers.SGD(0.05, momentum=0.5))
+    before = [w.copy() for w in model.get_weights()]
+    whole = keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))
+    with pytest.raises(ValueError, match="save_weights_only=True"):
+        _fit(model, [momentum, whole])
+    for w, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(w, b)  # refused before any step
+    HyperparameterScheduler.restore(model)
+    weights_only = keras.callbacks.ModelCheckpoint(str(tmp_path / "m.weights.h5"),
+                                                   save_weights_only=True)
+    _fit(model, [momentum, weights_only])
+    assert (tmp_path / "m.weights.h5").exists()
