@@ -44,6 +44,7 @@ import doctor_panel as panel  # noqa: E402
 import keras  # noqa: E402
 
 from keras_recipes.callbacks import Watchdog  # noqa: E402
+from keras_recipes.callbacks.watchdog import CODES  # noqa: E402
 
 RESULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "watchdog.json")
 
@@ -62,6 +63,18 @@ SYMPTOMS = {
     "exploding_gradients": {"nonfinite_activations", "nonfinite_loss", "exploding_loss"},
     "symmetric_units": {"dead_units", "flat_loss", "update_ratio_low"},
 }
+
+
+#: Planted causes that the watchdog's rules look for (its codes, plus the doctor's slow
+#: convergence and chance level, read in training as a flat loss and an accuracy that does
+#: not increase). Faults outside (output/loss pairing, split overlap, overfitting, BatchNorm
+#: statistics, initial loss, input scale, symmetric units) need a finished run or facts
+#: the watchdog does not read; they count in the "all faulty runs" figures only.
+IN_SCOPE = set(CODES) | {"underfitting", "chance_level"}
+
+
+def in_scope(run: panel.Run) -> bool:
+    return bool(set(run.cause) & IN_SCOPE)
 
 
 def named(run: panel.Run, code: str | None) -> bool:
@@ -108,17 +121,29 @@ def train(run: panel.Run, task: tuple) -> dict:
     }
     if not run.healthy:
         out["named"] = named(run, out["stop_code"])
+        out["in_scope"] = in_scope(run)
     return out
 
 
 def totals(results: dict) -> dict:
     healthy = [r for r in results.values() if r["kind"] == "healthy"]
     faulty = [r for r in results.values() if r["kind"] == "faulty"]
-    stopped = [r for r in faulty if r["stopped"]]
-    return {
+    scoped = {name: r for name, r in results.items()
+              if r["kind"] == "healthy" or r.get("in_scope")}
+    out = {
         "healthy_runs": len(healthy),
         "healthy_stopped": sum(r["stopped"] for r in healthy),
         "healthy_with_a_finding": sum(bool(r["codes"]) for r in healthy),
+        "all_faulty": _faulty_totals(faulty),
+        "in_scope_faulty": _faulty_totals([r for r in scoped.values()
+                                           if r["kind"] == "faulty"]),
+    }
+    return out
+
+
+def _faulty_totals(faulty: list) -> dict:
+    stopped = [r for r in faulty if r["stopped"]]
+    return {
         "faulty_runs": len(faulty),
         "faulty_stopped": len(stopped),
         "faulty_stopped_first_epoch": sum(r["first_epoch"] for r in faulty),
@@ -147,7 +172,9 @@ def table(results: dict) -> str:
         step = f"{r['stop_step']} ({r['steps_per_epoch']})" if r["stopped"] else \
             f"— ({r['steps_per_epoch']})"
         others = ", ".join(f"`{c}`" for c in r["codes"] if c != r["stop_code"]) or "—"
-        lines.append(f"| {name} | {r['kind']}: {verdict} | {cause} | {code} | {step} | "
+        kind = r["kind"] if r["kind"] == "healthy" else (
+            "faulty" if r["in_scope"] else "faulty, out of scope")
+        lines.append(f"| {name} | {kind}: {verdict} | {cause} | {code} | {step} | "
                      f"{r['stop_layer'] or '—'} | {100 * r['saved_fraction']:.0f} % | "
                      f"{others} |")
     return "\n".join(lines)

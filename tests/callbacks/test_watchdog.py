@@ -132,14 +132,20 @@ def test_saturated_tanh_units():
 
 @pytest.mark.backend
 def test_exploding_loss_with_a_huge_rate():
+    # Linear regression, SGD at 1.5: above 2 / (largest eigenvalue of the MSE's Hessian
+    # 2·XᵀX/n), so every step multiplies the error; no probe, so the loss windows start it.
+    hessian = 2 * X.T.astype("float64") @ X / len(X)
+    assert 1.5 > 2 / np.linalg.eigvalsh(hessian).max()
+    target = (X @ RNG.normal(size=(8, 1))).astype("float32")
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(1.5), "mse")
     dog = Watchdog(fatal=["exploding_loss"], verbose=0)
-    with pytest.warns(RuntimeWarning):
-        history, _ = fit(mlp(widths=(32, 32)), dog, optimizer=keras.optimizers.SGD(50.0),
-                         epochs=2)
+    with pytest.warns(RuntimeWarning, match="no probe batch"):
+        model.fit(X, target, epochs=3, batch_size=32, verbose=0, callbacks=[dog])
     r = dog.stop_reason
-    assert r.code == "exploding_loss"
-    assert r.finding.evidence["window_loss"] > 10 * max(math.log(2), r.finding.evidence[
-        "start_loss"])
+    # Windows of 4 steps: the first one is the start, the second is already 10x above it.
+    assert r.code == "exploding_loss" and r.step == 8
+    assert r.finding.evidence["window_loss"] > 10 * r.finding.evidence["start_loss"]
 
 
 def _oscillation_step(losses, ref, rise=0.1, floor_fraction=0.01, windows=12):
