@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.backend
+
 BACKEND = keras.backend.backend()
 # JAX (without jax_enable_x64) computes float64 inputs in float32: looser tolerances there
 X64 = keras.ops.convert_to_tensor(np.zeros(1, dtype="float64")).dtype == "float64"

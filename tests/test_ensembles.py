@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.ensembles import MajorityVote, MemberAverage, average, evaluate_ensemble, vote
 from tests.analysis._models import linear_classifier, np_softmax
 
+pytestmark = pytest.mark.backend
+
 
 @pytest.fixture(scope="module")
 def members():

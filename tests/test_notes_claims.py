@@ -11,6 +11,8 @@ import pytest
 from keras_recipes.initializers import GlorotNormal, HeNormal, SmallNormal
 from keras_recipes.layers import DenseBlock
 
+pytestmark = pytest.mark.backend
+
 
 def test_ema_spans_about_one_over_one_minus_beta_values():
     # seed 001: v_t = β v_{t−1} + (1 − β) y_t "moyenne les mesures autour de 1/(1 − β)".

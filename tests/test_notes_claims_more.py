@@ -18,6 +18,8 @@ from keras_recipes.optimizers import Yogi
 from keras_recipes.playground import fit_batch_schedule, loss_along_gradient
 from keras_recipes.workflows.strategy1 import strategy1
 
+pytestmark = pytest.mark.backend
+
 # ---------------------------------------------------------------------------------------------
 # The tools, against closed forms
 

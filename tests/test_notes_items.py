@@ -29,6 +29,7 @@ def _fit_steps(x, y, batch_size, epochs=1):
 # --- seed 000: optimisation ------------------------------------------------------------------
 
 
+@pytest.mark.backend
 def test_empirical_risk_minimiser_has_a_higher_true_risk():
     # Item 2: minimising the empirical risk J on a sample, hoping the true risk J* follows.
     # Least squares on 30 noisy examples; J* estimated on 100 000 fresh ones.
@@ -47,6 +48,7 @@ def test_empirical_risk_minimiser_has_a_higher_true_risk():
     assert empirical < 0.25 < true_risk  # J(θ̂) under the noise variance, J*(θ̂) above it
 
 
+@pytest.mark.backend
 def test_batch_gradient_descent_is_one_update_per_pass_with_the_mean_gradient():
     # Items 6, 7: batch GD, d = ε·(1/N)Σ∇L, one update per pass over the data.
     rng = np.random.default_rng(1)
@@ -63,6 +65,7 @@ def test_batch_gradient_descent_is_one_update_per_pass_with_the_mean_gradient():
                                w0 - 0.1 * 2 * x.T @ residual / 40, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.backend
 def test_rmsprop_first_steps_are_large_because_r_starts_at_zero():
     # Item 25: r is biased towards 0 early. At ρ = 0.99, r₁ = 0.01·g², so the first step is
     # lr·g/√(0.01 g²) = 10·lr whatever g (Adam's bias correction removes this).
@@ -80,6 +83,7 @@ def test_adam_defaults_are_seed_000s():
     assert (adam.beta_1, adam.beta_2) == (0.9, 0.999)
 
 
+@pytest.mark.backend
 def test_bias_correction_worked_example():
     # Items 20, 29: v₁ = 0.01·y₁, v₂ = 0.0099·y₁ + 0.01·y₂ at ρ = 0.99; corrected,
     # v̂₂ = (0.0099·y₁ + 0.01·y₂)/0.0199 = 0.4975·y₁ + 0.5025·y₂ (the note: 0.497, 0.503).
@@ -115,6 +119,7 @@ def test_beta_choices_of_strategy_1():
         assert ReduceLROnPlateau(factor=beta).factor == beta
 
 
+@pytest.mark.backend
 def test_inverse_decay_example_of_seed_000():
     # Item 48: ε₀ = 0.1, β = 0.1, ε_t = ε₀/(1 + β t_e): 0.1, 0.0909, 0.05 at t_e = 0, 1, 10.
     sched = keras.optimizers.schedules.InverseTimeDecay(0.1, decay_steps=1, decay_rate=0.1)
@@ -126,12 +131,14 @@ def test_inverse_decay_example_of_seed_000():
 # --- seed 000: initialisation ---------------------------------------------------------------
 
 
+@pytest.mark.backend
 def test_sigmoid_of_minus_a_million_saturates_with_zero_gradient():
     # Item 60: sigmoid(−10⁶·1) = 0, and σ' = σ(1 − σ) = 0 there: nothing learns.
     s = float(to_numpy(keras.activations.sigmoid(np.array([-1e6], "float32")))[0])
     assert s == 0.0 and s * (1 - s) == 0.0
 
 
+@pytest.mark.backend
 def test_glorot_suits_tanh_and_he_suits_relu():
     # Item 66: through 10 layers of width 256, Glorot (var 1/fan_avg) keeps tanh units
     # mostly unsaturated and He (var 2/fan_in) keeps ReLU's second moment; swapped, ReLU
@@ -151,6 +158,7 @@ def test_glorot_suits_tanh_and_he_suits_relu():
     assert np.mean(run(relu, 1 / 256) ** 2) < 0.01
 
 
+@pytest.mark.backend
 def test_keras_dense_defaults_are_glorot_uniform_and_zeros():
     # Item 168: TF/Keras defaults, and how to switch.
     layer = keras.layers.Dense(4)
@@ -163,6 +171,7 @@ def test_keras_dense_defaults_are_glorot_uniform_and_zeros():
 # --- seed 001 ---------------------------------------------------------------------------------
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("batch_size, expected", [(1, 45), (8, 6), (45, 1)])
 def test_one_epoch_is_ceil_n_over_m_iterations(batch_size, expected):
     # Items 112, 114: X{1}, …, X{T} with T = ⌈n/m⌉; m = 1 is SGD (n updates), m = n
@@ -172,6 +181,7 @@ def test_one_epoch_is_ceil_n_over_m_iterations(batch_size, expected):
     assert _fit_steps(x, y, batch_size) == expected == math.ceil(45 / batch_size)
 
 
+@pytest.mark.backend
 def test_ema_with_beta_0_9_averages_about_10_values():
     # Item 120: weights (1 − β)β^k; with β = 0.9 the last 10 values carry 1 − 0.9¹⁰ = 65 %
     # of the weight, and the weights sum to 1 with mean age β/(1 − β) = 9 (≈ 1/(1 − β) = 10).
@@ -182,6 +192,7 @@ def test_ema_with_beta_0_9_averages_about_10_values():
     assert (weights * np.arange(1000)).sum() == pytest.approx(beta / (1 - beta))
 
 
+@pytest.mark.backend
 def test_ngs_adam_with_correction_is_keras_adam():
     # Item 122: V ← β₁V + (1 − β₁)dW, S ← β₂S + (1 − β₂)dW², corrected, W ← W −
     # αV^corr/(√S^corr + ε). Keras's ε-hat form equals it up to ε's placement (tiny ε).
@@ -201,6 +212,7 @@ def test_ngs_adam_with_correction_is_keras_adam():
 # --- seed 002 ---------------------------------------------------------------------------------
 
 
+@pytest.mark.backend
 def test_keras_mse_averages_over_outputs_too():
     # Item 129: MSE = (1/k)Σᵢ‖ŷᵢ − yᵢ‖². Keras also divides by the output dimension d:
     # its mse is (1/(k·d))Σᵢ‖ŷᵢ − yᵢ‖², the note's divided by d.
@@ -211,6 +223,7 @@ def test_keras_mse_averages_over_outputs_too():
     assert got == pytest.approx(note / 3, rel=1e-5)
 
 
+@pytest.mark.backend
 def test_mse_is_variance_plus_bias_squared_plus_noise():
     # Items 130, 131: E(ŷ − y)² = Var(ŷ) + Biais(ŷ)² + σ² (the note leaves σ² out: it is
     # the expected error against the true function). Ridge-shrunk estimates of a mean.
@@ -227,6 +240,7 @@ def test_mse_is_variance_plus_bias_squared_plus_noise():
                                                                rel=0.01)
 
 
+@pytest.mark.backend
 def test_gaussian_noise_layer_injects_noise_in_training_only():
     # Item 134: noise injection against overfitting, Keras's GaussianNoise.
     x = np.zeros((2000, 4), "float32")
@@ -260,6 +274,7 @@ def test_steamroller_overfits_first_then_adds_dropout(tmp_path):
     assert second.dropout(config) > 0
 
 
+@pytest.mark.backend
 def test_replace_head_puts_dropout_in_the_new_head_only():
     # Item 148: the kept layers have no dropout; replace_head(dropout=) adds one in the head.
     from keras_recipes.transfer import replace_head
@@ -274,6 +289,7 @@ def test_replace_head_puts_dropout_in_the_new_head_only():
     assert model.output_shape == (None, 4)
 
 
+@pytest.mark.backend
 def test_batchnorm_on_images_is_per_channel_over_n_h_w():
     # Item 156: for (N, H, W, C) inputs, one mean and variance per channel over N·H·W.
     rng = np.random.default_rng(0)
@@ -288,6 +304,7 @@ def test_batchnorm_on_images_is_per_channel_over_n_h_w():
 # --- seed 003 ---------------------------------------------------------------------------------
 
 
+@pytest.mark.backend
 def test_regression_and_classification_losses_are_the_formulas():
     # Items 181, 182: squared error, absolute error, cross-entropy −log ŷ_target, hinge
     # max(0, 1 − y·ŷ) with y ∈ {−1, 1}.
@@ -306,6 +323,7 @@ def test_regression_and_classification_losses_are_the_formulas():
                                np.maximum(0, 1 - t * s)[:, 0], rtol=1e-6)
 
 
+@pytest.mark.backend
 def test_combined_loss_is_the_weighted_sum():
     # Item 183: a classification and a regression output trained together.
     keras.utils.set_random_seed(0)
@@ -327,6 +345,7 @@ def test_combined_loss_is_the_weighted_sum():
     assert total == pytest.approx(ce + 0.5 * mse, rel=1e-4)
 
 
+@pytest.mark.backend
 def test_backprop_chain_rule_matches_finite_differences():
     # Item 185: ∂L/∂W₁ = xᵀ[(δ₂W₂ᵀ) ⊙ σ'(z₁)] for L = ½‖σ(xW₁)W₂ − y‖², by hand vs numerically.
     rng = np.random.default_rng(0)
@@ -347,6 +366,7 @@ def test_backprop_chain_rule_matches_finite_differences():
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.backend
 def test_a_network_memorises_random_labels_of_one_minibatch():
     # Item 199 (Zhang et al.): random labels reach (near) zero training loss.
     from keras_recipes.workflows.steamroller.minibatch import overfit_minibatch
@@ -362,6 +382,7 @@ def test_a_network_memorises_random_labels_of_one_minibatch():
     assert check["passed"] and check["last_loss"] <= 0.01
 
 
+@pytest.mark.backend
 def test_conv2d_is_cross_correlation_with_stride_and_padding():
     # Item 200: Keras Conv2D computes Σ x[i+u, j+v]·k[u, v] (no kernel flip); "same"
     # padding keeps the size at stride 1; stride 2 halves it; K filters give K maps.
@@ -384,6 +405,7 @@ def test_conv2d_is_cross_correlation_with_stride_and_padding():
 # --- seed 004: schedules ------------------------------------------------------------------------
 
 
+@pytest.mark.backend
 def test_resnet_step_decay_values():
     # Item 221: ResNet ×0.1 at epochs 30, 60, 90 from 0.1.
     from keras_recipes.schedules import MultiStepDecay
@@ -394,6 +416,7 @@ def test_resnet_step_decay_values():
     np.testing.assert_allclose(got, [0.1, 0.1, 0.01, 0.01, 1e-3, 1e-4, 1e-4], rtol=1e-6)
 
 
+@pytest.mark.backend
 def test_pytorch_step_lr_and_constant_lr_mappings():
     # Item 228: StepLR(step_size, gamma) = Keras ExponentialDecay(staircase=True);
     # MultiStepLR = MultiStepDecay (pinned elsewhere); ConstantLR/LambdaLR: a float rate or a
@@ -405,6 +428,7 @@ def test_pytorch_step_lr_and_constant_lr_mappings():
     np.testing.assert_allclose(got, step_lr, rtol=1e-6)
 
 
+@pytest.mark.backend
 def test_deepseek_schedule_with_its_2000_step_warm_up():
     # Item 230: linear warm-up over 2000 steps to the peak, 31.6 % of it at 80 % of the
     # steps, 10 % at 90 % (DeepSeek LLM, 2024).
@@ -434,6 +458,7 @@ def _frozen_net(num_classes=2, width=8):
     return build
 
 
+@pytest.mark.backend
 def test_overfit_minibatch_restores_the_model_and_fails_a_network_that_cannot_fit():
     # Item 191: "overfit one minibatch to zero training loss". A sound net reaches ≤ 0.01;
     # one whose logits are scaled by 1e-3 stays near ln 2 at every rate tried, and the
@@ -528,6 +553,7 @@ def test_staircase_stage_3_records_the_plateaus_it_found(tmp_path):
     assert _staircase_lines(staircase)[0].startswith("Staircase (×0.2")
 
 
+@pytest.mark.backend
 @pytest.mark.slow
 def test_strategy1_reruns_with_each_plateau_until_a_step_stops_helping():
     # Item 45: add the plateau's step to a fixed schedule, rerun from scratch, stop when
@@ -567,6 +593,7 @@ def test_strategy1_reruns_with_each_plateau_until_a_step_stops_helping():
         strategy1(build, x, y, validation_data=(x, y), learning_rate=0.1, factor=1.0)
 
 
+@pytest.mark.backend
 def test_seed_000_training_schedule_example_runs_as_written():
     """Seed 000's "exemple d'horaire": SGD + Nesterov (α = 0.9), learning rate
     0.1 / 0.01 / 0.001 / 0.0001 and weight decay 1e-4 / 5e-4 / 1e-5 / 5e-5 from epochs
@@ -611,6 +638,7 @@ def test_seed_000_training_schedule_example_runs_as_written():
     assert [at(e, decays) for e in epochs] == decays
 
 
+@pytest.mark.backend
 def test_seed_000_weight_decay_column_is_applied_phase_by_phase():
     """The same schedule on inputs of zeros: the loss has no gradient, so only the decoupled
     decay moves the weights, ``w_T = w_0 · Π_k (1 − wd_k · lr_k)``. Keeping ``wd = 1e-4``
@@ -639,6 +667,7 @@ def test_seed_000_weight_decay_column_is_applied_phase_by_phase():
     assert abs(expected - constant) > 5 * 2e-5 * expected  # the check can tell them apart
 
 
+@pytest.mark.backend
 def test_l1_gives_sparse_weights_at_its_optimum_and_a_band_around_zero_under_sgd():
     """Seed 002: L1 → sparse weights. The LASSO optimum (scikit-learn's coordinate descent,
     an independent solver) zeroes the irrelevant features; full-batch gradient descent on

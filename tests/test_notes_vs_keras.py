@@ -13,6 +13,8 @@ import keras
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.backend
+
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x), dtype="float64")

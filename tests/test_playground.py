@@ -15,6 +15,8 @@ from keras_recipes.playground import (
     trajectories,
 )
 
+pytestmark = pytest.mark.backend
+
 
 def test_function_values_by_hand():
     assert quadratic_ravine(2.0, 10.0).value(1.0, 2.0) == pytest.approx(0.5 * (2 + 40))

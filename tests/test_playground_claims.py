@@ -16,6 +16,8 @@ from keras_recipes.playground import (
     trajectories,
 )
 
+pytestmark = pytest.mark.backend
+
 
 def test_double_well_minima_by_hand():
     f = double_well(0.25)

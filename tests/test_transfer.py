@@ -15,6 +15,8 @@ from keras_recipes.transfer import (
     unfreeze,
 )
 
+pytestmark = pytest.mark.backend
+
 
 def _trainable(model):
     return {layer.name: layer.trainable for layer in model.layers}

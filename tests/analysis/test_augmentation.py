@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.analysis import check_augmentation, preview_augmentation
 from tests.analysis._models import linear_classifier
 
+pytestmark = pytest.mark.backend
+
 
 @pytest.fixture(scope="module")
 def mirror_sensitive():

@@ -93,6 +93,7 @@ def test_bad_arguments(kwargs, match):
         GeneralizationGapStopping(**kwargs)
 
 
+@pytest.mark.backend
 def test_fit_on_digits(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits
     model = tiny_mlp()

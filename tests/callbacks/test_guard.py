@@ -61,6 +61,7 @@ def test_patience_that_covers_the_run_does_not_warn():
     assert _about(got, "can stop") == []
 
 
+@pytest.mark.backend
 def test_restoring_an_epoch_from_the_high_rate_phase_is_named_with_its_rate():
     # One step per epoch, 8 steps: epoch 1 ends at step 1 = half of the 2-step warm-up
     # (pct_start 0.25), where the cosine warm-up from peak/25 is at
@@ -74,6 +75,7 @@ def test_restoring_an_epoch_from_the_high_rate_phase_is_named_with_its_rate():
     assert f"{0.52 * 0.05:.3g}" in restored[0]
 
 
+@pytest.mark.backend
 def test_restoring_the_annealed_end_does_not_warn():
     keep = KeepBest("loss")
     got = _fit([keep], lr=OneCycle(0.05, total_steps=8))

@@ -85,6 +85,7 @@ class _InterruptAt(keras.callbacks.Callback):
             signal.raise_signal(signal.SIGINT)
 
 
+@pytest.mark.backend
 def test_ctrl_c_in_fit_stops_cleanly_with_best_weights(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))
@@ -103,6 +104,7 @@ def test_ctrl_c_in_fit_stops_cleanly_with_best_weights(tiny_digits, tiny_mlp, se
     assert restored == pytest.approx(min(val), rel=1e-4)
 
 
+@pytest.mark.backend
 def test_exception_in_fit_restores_best_weights(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))

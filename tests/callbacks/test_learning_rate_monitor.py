@@ -11,6 +11,8 @@ import pytest
 from keras_recipes.callbacks import HyperparameterScheduler, LearningRateMonitor
 from keras_recipes.schedules import OneCycle
 
+pytestmark = pytest.mark.backend
+
 
 def test_history_and_csv(tmp_path):
     steps_per_epoch, epochs = 4, 3

@@ -132,6 +132,7 @@ class _Explode(keras.callbacks.Callback):
         self.iterations[epoch] = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
 
 
+@pytest.mark.backend
 def test_fit_divergence_mid_epoch_leaves_the_last_good_weights(tiny_regression):
     x, y = tiny_regression
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
@@ -149,6 +150,7 @@ def test_fit_divergence_mid_epoch_leaves_the_last_good_weights(tiny_regression):
     assert iterations == recorder.iterations[1] == 2 * 8
 
 
+@pytest.mark.backend
 def test_terminate_on_nan_alone_leaves_nan_weights(tiny_regression):
     """The failure that NaNGuard fixes, shown with Keras's own callback."""
     x, y = tiny_regression

@@ -120,6 +120,7 @@ def test_bad_arguments(kwargs, match):
         PrecheltStopping(**kwargs)
 
 
+@pytest.mark.backend
 def test_fit_on_digits(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))

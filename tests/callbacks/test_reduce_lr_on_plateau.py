@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.callbacks import ReduceLROnPlateau
 from keras_recipes.schedules import MultiStepDecay
 
+pytestmark = pytest.mark.backend
+
 N, BATCH = 32, 8  # 4 steps per epoch
 
 

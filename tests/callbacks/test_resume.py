@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.callbacks import HyperparameterScheduler
 from keras_recipes.schedules import CyclicLR, OneCycle, WarmRestarts
 
+pytestmark = pytest.mark.backend
+
 N, BATCH, EPOCHS = 32, 8, 6  # 4 steps per epoch, 24 steps in all
 TOTAL = N // BATCH * EPOCHS
 

@@ -12,6 +12,8 @@ import pytest
 from keras_recipes.callbacks import SnapshotEnsemble
 from keras_recipes.ensembles import evaluate_ensemble
 
+pytestmark = pytest.mark.backend
+
 
 class _RecordWeights(keras.callbacks.Callback):
     """Reference: the kernel after every step, read the slow way (sync on JAX)."""

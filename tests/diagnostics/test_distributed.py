@@ -19,6 +19,8 @@ import keras
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.backend
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 

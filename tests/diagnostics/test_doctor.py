@@ -42,6 +42,7 @@ def _train(model, x, y, *, lr=1e-2, epochs=2, optimizer="adam", batch_size=32, *
 
 
 # ------------------------------------------------------------------ rules on real trainings
+@pytest.mark.backend
 def test_nonfinite_loss_on_a_diverging_regression(tiny_regression, seed):
     x, y = tiny_regression
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
@@ -94,6 +95,7 @@ def test_tiny_lr_gives_flat_loss_and_low_update_ratio(tiny_digits, seed):
     assert {"flat_loss", "update_ratio_low"} <= _codes(findings)
 
 
+@pytest.mark.backend
 def test_dead_relu_layer(tiny_digits, seed):
     x, y = tiny_digits
     logger = _train(_mlp(bias=keras.initializers.Constant(-10.0)), x, y, epochs=1,

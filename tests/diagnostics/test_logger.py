@@ -15,6 +15,8 @@ from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.diagnostics.data_facts import class_counts, data_facts
 from keras_recipes.diagnostics.probe import Probe
 
+pytestmark = pytest.mark.backend
+
 
 def _stat(frame, epoch, layer, stat):
     rows = frame[(frame.epoch == epoch) & (frame.layer == layer) & (frame.stat == stat)]

@@ -14,6 +14,8 @@ import pytest
 
 from keras_recipes.diagnostics import DiagnosticLogger
 
+pytestmark = pytest.mark.backend
+
 BACKEND = keras.backend.backend()
 
 RELOAD = """

@@ -12,6 +12,8 @@ import pytest
 from keras_recipes.diagnostics import DiagnosticLogger, RunRecord, diagnose, probe_rules
 from keras_recipes.diagnostics.mode_gap import train_inference_gap
 
+pytestmark = pytest.mark.backend
+
 
 def _bn_mlp(momentum, dropout=0.0):
     layers = [keras.Input((64,)), keras.layers.Dense(32, use_bias=False, name="dense"),

@@ -11,6 +11,8 @@ from keras_recipes.diagnostics.data_facts import data_facts
 from keras_recipes.diagnostics.inputs import num_rows, ordered_for_model, take
 from keras_recipes.diagnostics.probe import Probe
 
+pytestmark = pytest.mark.backend
+
 
 def _two_input_model():
     a = keras.Input((40,), name="pixels_a")

@@ -16,6 +16,8 @@ from keras_recipes.diagnostics.probe import (
     loss_name,
 )
 
+pytestmark = pytest.mark.backend
+
 
 def _softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))

@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.diagnostics import probe as probe_module
 from keras_recipes.diagnostics.probe import Probe, structure_key
 
+pytestmark = pytest.mark.backend
+
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(16, 4)).astype("float32")
 Y = RNG.integers(0, 3, size=16)

@@ -13,6 +13,8 @@ import pytest
 from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.diagnostics.image_grid import batch_grid
 
+pytestmark = pytest.mark.backend
+
 
 class _WeightsPerStep(keras.callbacks.Callback):
     """Test-only: the trainable weights after every step (a host copy per batch)."""

@@ -14,8 +14,11 @@ import pytest
 from tests.distributed._run import run_script
 from tests.distributed.test_mirrored import _bn_mlp_loss
 
-pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax",
-                                reason="keras.distribution runs on the JAX backend")
+pytestmark = [
+    pytest.mark.skipif(keras.backend.backend() != "jax",
+                       reason="keras.distribution runs on the JAX backend"),
+    pytest.mark.backend,
+]
 
 
 @pytest.fixture(scope="module")

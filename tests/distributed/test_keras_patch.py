@@ -13,7 +13,7 @@ import pytest
 
 from keras_recipes import _keras_private
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.backend]
 
 
 def test_fix_is_idempotent_and_leaves_one_process_reductions_to_keras():

@@ -13,7 +13,7 @@ import pytest
 from tests.distributed._run import run_script
 from tests.lr_finder.conftest import ce_numpy
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.backend]
 
 
 @pytest.fixture(scope="module")

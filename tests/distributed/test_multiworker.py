@@ -22,7 +22,7 @@ from tests.distributed._run import ROOT
 from tests.distributed.test_mirrored import _bn_mlp_loss
 from tests.lr_finder.conftest import ce_numpy
 
-pytestmark = [pytest.mark.slow, pytest.mark.tf_only]
+pytestmark = [pytest.mark.slow, pytest.mark.tf_only, pytest.mark.backend]
 
 TIME_LIMIT = 1200  # seconds for both workers together
 

@@ -17,6 +17,8 @@ import pytest
 
 from tests.distributed._run import ROOT
 
+pytestmark = pytest.mark.backend
+
 STAGE_FILES = {"model.keras", "stage.json", "history.csv", "diagnostics.csv",
                "lr_finder.csv", "lr_finder.png"}
 

@@ -20,6 +20,8 @@ from keras_recipes.layers import (
     Swish,
 )
 
+pytestmark = pytest.mark.backend
+
 RNG = np.random.default_rng(0)
 
 

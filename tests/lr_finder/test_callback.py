@@ -10,6 +10,8 @@ import pytest
 
 from keras_recipes.lr_finder import LRFinder
 
+pytestmark = pytest.mark.backend
+
 
 class _FirstBatchProbe(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):

@@ -11,6 +11,8 @@ import pytest
 from keras_recipes.lr_finder import LRFinderResult, find_lr, lr_sweep
 from tests.lr_finder.conftest import ce_numpy
 
+pytestmark = pytest.mark.backend
+
 TINY = {"min_lr": 1e-12, "max_lr": 2e-12}  # updates far below float32 resolution
 
 

@@ -15,6 +15,8 @@ from keras_recipes.lr_finder import LRFinder, find_lr, find_max_stable_lr, lr_sw
 from keras_recipes.optimizers import Lookahead
 from tests.lr_finder.conftest import assert_same_state, full_state
 
+pytestmark = pytest.mark.backend
+
 SYNC, ALPHA, BATCH = 3, 0.5, 16
 
 

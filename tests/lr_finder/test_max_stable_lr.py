@@ -10,6 +10,8 @@ import pytest
 from keras_recipes.lr_finder import MaxStableLRResult, find_max_stable_lr
 from tests.lr_finder.conftest import assert_same_state, full_state
 
+pytestmark = pytest.mark.backend
+
 
 def _linear(x):
     keras.utils.set_random_seed(0)

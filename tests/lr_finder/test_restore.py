@@ -10,6 +10,8 @@ import pytest
 from keras_recipes.lr_finder import find_lr, find_max_stable_lr
 from tests.lr_finder.conftest import assert_same_state, full_state
 
+pytestmark = pytest.mark.backend
+
 
 def _raising_generator(x, y, exc, after=3):
     for i in range(after):

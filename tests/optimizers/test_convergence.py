@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.optimizers import Lookahead, NesterovRMSprop, RAdam, Yogi
 from keras_recipes.playground import quadratic_ravine, rosenbrock, trajectories
 
+pytestmark = pytest.mark.backend
+
 # (quadratic, Rosenbrock) settings. RAdam's first steps are un-adapted momentum steps with
 # the full learning rate: on Rosenbrock (|grad| ~ 200 at the start) they diverge unless the
 # gradient is clipped, as with PyTorch's RAdam.

@@ -8,6 +8,8 @@ import pytest
 
 from keras_recipes.optimizers import Lookahead, Yogi
 
+pytestmark = pytest.mark.backend
+
 LR, K, ALPHA = 0.1, 3, 0.5
 
 

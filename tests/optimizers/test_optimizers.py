@@ -10,6 +10,8 @@ import pytest
 
 from keras_recipes.optimizers import Lookahead, NesterovRMSprop, RAdam, Yogi
 
+pytestmark = pytest.mark.backend
+
 FACTORIES = {
     "Yogi": lambda: Yogi(0.01),
     "NesterovRMSprop": lambda: NesterovRMSprop(0.01, centered=True),

@@ -15,6 +15,8 @@ import pytest
 from keras_recipes.optimizers import Lookahead, NesterovRMSprop, RAdam, Yogi
 from tests.optimizers import numpy_reference as ref
 
+pytestmark = pytest.mark.backend
+
 STEPS = 60
 DIM = 12
 RTOL = 1e-5

@@ -11,6 +11,8 @@ import pytest
 from keras_recipes.layers import DenseBlock
 from keras_recipes.regularizers import L1, L2, apply_penalty
 
+pytestmark = pytest.mark.backend
+
 W = np.array([[1.0, -2.0, 0.5], [0.0, 3.0, -1.5]], dtype="float32")
 
 

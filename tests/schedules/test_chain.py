@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import Chain, Warmup
 from tests.schedules._reference import values
 
+pytestmark = pytest.mark.backend
+
 
 def test_warmup_flat_cosine():
     sched = Chain([(10, Warmup(1.0, 10)), (20, 1.0),

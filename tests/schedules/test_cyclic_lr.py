@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import CyclicLR
 from tests.schedules._reference import clr, values
 
+pytestmark = pytest.mark.backend
+
 STEPS = [0, 1, 500, 1999, 2000, 2001, 3000, 4000, 5000, 6000, 9999, 10000, 14321]
 
 

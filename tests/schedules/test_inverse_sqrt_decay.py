@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import InverseSqrtDecay, Warmup
 from tests.schedules._reference import values
 
+pytestmark = pytest.mark.backend
+
 
 def test_formula():
     t = np.array([0, 1, 3, 8, 99, 10_000])

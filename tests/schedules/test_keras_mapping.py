@@ -6,8 +6,11 @@ import math
 
 import keras
 import numpy as np
+import pytest
 
 from tests.schedules._reference import values
+
+pytestmark = pytest.mark.backend
 
 S = keras.optimizers.schedules
 SPE = 10  # steps per epoch

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import MultiStepDecay
 from tests.schedules._reference import values
 
+pytestmark = pytest.mark.backend
+
 
 def test_seed_training_schedule_in_epochs():
     # Seed 000: epoch 0 -> 0.1, 75 -> 0.01, 125 -> 0.001, 175 -> 0.0001.

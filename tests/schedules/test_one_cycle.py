@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import OneCycle, OneCycleMomentum
 from tests.schedules._reference import one_cycle, values
 
+pytestmark = pytest.mark.backend
+
 STEPS = [0, 1, 50, 124, 125, 126, 300, 499, 500, 777, 999, 1000, 1200]
 
 

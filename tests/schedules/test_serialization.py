@@ -20,6 +20,8 @@ from keras_recipes.schedules import (
 )
 from tests.schedules._reference import values
 
+pytestmark = pytest.mark.backend
+
 
 def _all():
     cosine = keras.optimizers.schedules.CosineDecay(0.1, 100)

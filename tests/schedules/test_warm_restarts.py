@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import CyclicLR, WarmRestarts
 from tests.schedules._reference import sgdr, sgdr_cosine, values
 
+pytestmark = pytest.mark.backend
+
 
 @pytest.mark.parametrize("t_mult,m_mul", [(1.0, 1.0), (2.0, 1.0), (2.0, 0.5), (1.5, 0.8)])
 def test_cosine_matches_reference(t_mult, m_mul):

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 from keras_recipes.schedules import CyclicLR, Warmup
 from tests.schedules._reference import values
 
+pytestmark = pytest.mark.backend
+
 
 def test_linear_and_cosine_ramps():
     lin = Warmup(1.0, warmup_steps=10, start_value=0.2)

@@ -94,6 +94,7 @@ def _assert_same(model, before):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.backend
 def test_find_batch_size_stops_at_injected_oom_and_restores_the_model():
     x, y = _data()
     model = _model()
@@ -141,6 +142,7 @@ def test_find_batch_size_follows_throughput_with_an_injected_clock():
     assert "did not raise the throughput" in flat.stop_reason
 
 
+@pytest.mark.backend
 def test_find_batch_size_other_errors_propagate_and_state_is_restored():
     x, y = _data(64)
     model = _model()

@@ -52,6 +52,7 @@ def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
     assert frame.loc[0, "val_accuracy"] == pytest.approx(best.score)
 
 
+@pytest.mark.backend
 def test_sgd_weight_decay_first_step_is_the_decoupled_shrink():
     # With a zero gradient, one SGD step with weight decay λ is θ ← θ − ε·λ·θ (hand
     # formula). Later steps differ from an L2 penalty's: see tests/tuning/test_penalty.py.

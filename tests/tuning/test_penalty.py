@@ -9,6 +9,8 @@ import pytest
 from keras_recipes.regularizers import L2
 from keras_recipes.tuning import grid_search, make_optimizer
 
+pytestmark = pytest.mark.backend
+
 LR, LAM, STEPS, MU = 0.1, 0.01, 200, 0.9
 
 

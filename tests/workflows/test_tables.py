@@ -106,6 +106,7 @@ def test_one_class_is_refused(tmp_path):
 
 # --- standardisation inside the model --------------------------------------------------------
 
+@pytest.mark.backend
 def test_standardization_layer_by_hand():
     x = np.array([[1.0, 1000.0, 7.0], [3.0, 3000.0, 7.0]], dtype="float32")
     out = np.asarray(standardization_layer(x)(x))
@@ -114,6 +115,7 @@ def test_standardization_layer_by_hand():
     assert np.asarray(standardization_layer(x)(np.array([[2.0, 2000.0, 9.0]])))[0, 2] == 2.0
 
 
+@pytest.mark.backend
 def test_standardization_is_per_channel_for_images():
     rng = np.random.default_rng(0)
     x = np.stack([rng.normal(3.0, 2.0, (20, 4, 4)), rng.normal(-1.0, 0.5, (20, 4, 4))], -1)
@@ -122,6 +124,7 @@ def test_standardization_is_per_channel_for_images():
     np.testing.assert_allclose(out.std(axis=(0, 1, 2)), [1.0, 1.0], atol=1e-4)
 
 
+@pytest.mark.backend
 def test_standardised_model_saves_and_predicts_on_raw_inputs(tmp_path):
     rng = np.random.default_rng(1)
     x = (rng.normal(size=(50, 6)) * SCALES).astype("float32")
@@ -152,6 +155,7 @@ def _bn_model(seed=0):
     return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(keras.layers.ReLU()(h)))
 
 
+@pytest.mark.backend
 def test_recalibration_equals_the_average_of_batch_statistics():
     model = _bn_model()
     x = np.random.default_rng(0).normal(4.0, 3.0, (70, 4)).astype("float32")
@@ -169,6 +173,7 @@ def test_recalibration_equals_the_average_of_batch_statistics():
     np.testing.assert_array_equal(np.asarray(model.layers[1].kernel), kernel)
 
 
+@pytest.mark.backend
 def test_frozen_batchnorm_is_left_alone():
     model = _bn_model()
     model.get_layer("bn").trainable = False
@@ -177,6 +182,7 @@ def test_frozen_batchnorm_is_left_alone():
     np.testing.assert_array_equal(model.get_layer("bn").moving_mean, before)
 
 
+@pytest.mark.backend
 def test_precise_batchnorm_removes_the_train_inference_gap():
     # 20 steps at momentum 0.99 keep 82 % of the initial statistics (mean 0, variance 1): the
     # inference-mode outputs differ from the training-mode ones until the recalibration.
