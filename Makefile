@@ -5,8 +5,10 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
-# A fresh process per test worker, two workers (the CI machine has two cores).
-PYTEST := $(PY) -m pytest -q -n 2 --dist loadfile
+# A fresh process per test worker, two workers (the CI machine has two cores). `worksteal`
+# hands tests out one by one and lets an idle worker take queued tests from a busy one, so a
+# heavy file does not hold up the run.
+PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
 .PHONY: venv demo test test-all test-tf test-jax lint bench notebooks clean
 
@@ -27,10 +29,11 @@ lint: $(STAMP)
 test-tf: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST) -m "not slow"
 
-# The fast subset on JAX: unit and component tests. End-to-end runs (marker `integration`)
-# drive the same backend-neutral code and run on TensorFlow here, on both in `test-all`.
+# The second backend runs only the tests whose result depends on the backend (marker
+# `backend`: compiled steps, numerics, saving, distribution); the rest give the same result
+# on every backend and run on TensorFlow here, on both in `test-all`.
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PYTEST) -m "not slow and not tf_only and not integration"
+	KERAS_BACKEND=jax $(PYTEST) -m "backend and not slow and not tf_only"
 
 notebooks: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
