@@ -398,14 +398,17 @@ REMEDIES: dict[str, Remedy] = {r.name: r for r in (
 
 #: Finding code → remedies to try, in order. The codes are in priority order: when a run
 #: has several findings, the first one listed here with a remedy that applies is answered.
+#: Measurements of one layer (saturated units, vanishing gradients) come before the loss
+#: curve's ``exploding_loss``, which a flat run at ln C can also show; ``exploding_loss``
+#: comes before ``dead_units``, which a diverging rate also causes.
 CATALOGUE: dict[str, tuple[str, ...]] = {
     "inputs_not_normalised": ("standardize_inputs",),
     "nonfinite_loss": ("standardize_inputs", "lower_rate", "clip_gradients"),
-    "exploding_loss": ("standardize_inputs", "lower_rate", "clip_gradients"),
     "exploding_gradients": ("clip_gradients", "lower_rate", "batch_norm"),
-    "initial_loss": ("standardize_inputs", "batch_norm"),
     "saturated_units": ("relu_activation", "batch_norm", "standardize_inputs"),
     "vanishing_gradients": ("relu_activation", "he_init", "batch_norm"),
+    "exploding_loss": ("standardize_inputs", "lower_rate", "clip_gradients"),
+    "initial_loss": ("standardize_inputs", "batch_norm"),
     "dead_units": ("he_init", "batch_norm", "leaky_relu", "lower_rate"),
     "oscillating_loss": ("lower_rate",),
     "update_ratio_low": ("raise_rate", "adam_optimizer"),

@@ -110,6 +110,12 @@ def test_findings_of_every_form_and_their_priority():
         assert (plan.remedy.name, plan.finding_code) == ("relu_activation",
                                                          "vanishing_gradients")
     assert plan_repair(finding, sigmoid, rewritable=True).remedy.name == "relu_activation"
+    # A flat sigmoid run can also end above its first epoch's loss (exploding_loss): the
+    # layer measurement wins. A diverging rate kills ReLU units: the rate is answered first.
+    assert plan_repair(["exploding_loss", "vanishing_gradients"], sigmoid,
+                       rewritable=True).remedy.name == "relu_activation"
+    assert plan_repair(["dead_units", "exploding_loss"], TS(learning_rate=10.0),
+                       rewritable=True).remedy.name == "lower_rate"
     none = plan_repair(None, sigmoid, rewritable=True)
     assert none.remedy is None and none.reason == "no finding to repair"
     unknown = plan_repair(["chance_level", "overfitting"], sigmoid, rewritable=True)
@@ -481,3 +487,24 @@ def test_planted_raw_feature_at_1e4_is_standardised():
     assert not first.passed and first.finding_code == "inputs_not_normalised"
     assert second.remedy == "standardize_inputs" and second.passed
     assert log.settings == TS(batch_norm=False)
+
+
+@pytest.mark.integration
+def test_the_guide_runs(capsys):
+    """docs/repair.md's code blocks run in order, and print what the guide shows."""
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parents[2] / "docs" / "repair.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    namespace: dict = {}
+    exec(compile(blocks[0], "docs/repair.md", "exec"), namespace)  # noqa: S102
+    shown = [line[2:] for line in blocks[0].splitlines() if line.startswith("# ")]
+    assert capsys.readouterr().out.splitlines() == shown
+    exec(compile(blocks[1], "docs/repair.md", "exec"), namespace)  # noqa: S102
+    log = namespace["log"]
+    assert [a.remedy for a in log] == [None, "lower_rate"] and log.passed
+    assert log.attempts[0].finding_code in ("nonfinite_loss", "exploding_loss")
+    assert "| attempt | remedy | what changed | val_accuracy | finding |" in \
+        capsys.readouterr().out
