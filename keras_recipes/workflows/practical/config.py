@@ -53,7 +53,7 @@ class PracticalConfig:
     >>> dataclasses.replace(config, top_k=0)
     Traceback (most recent call last):
     ...
-    ValueError: Argument `top_k` must be >= 1. Received: top_k=0
+    keras_recipes._validation.ArgumentError: Argument `top_k` must be >= 1. Received: top_k=0
     """
 
     dataset: Any = "digits"
