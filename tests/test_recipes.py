@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -94,7 +95,7 @@ def test_the_source_check_finds_a_script_over_the_command_line():
 
 
 # ------------------------------------------------------------------ bad input: exit 2
-@pytest.mark.parametrize("name, args, prog, match", [
+BAD_INPUT = [
     ("steamroller", ["--dataset", "nope"], "keras-recipes", "unknown dataset 'nope'"),
     ("steamroller", ["--dataset", "regression"], "keras-recipes", "regression set"),
     ("practical", ["--model", "rnn"], "keras-recipes", "invalid choice: 'rnn'"),
@@ -103,16 +104,41 @@ def test_the_source_check_finds_a_script_over_the_command_line():
     ("grid_search", ["--out", "{tmp}"], "grid_search", "is a folder"),
     ("compare_optimizers", ["--optimizers", "sgd,lion"], "compare_optimizers",
      "unknown optimizer(s) ['lion']"),
-])
-def test_bad_input_exits_2_with_one_line(name, args, prog, match, tmp_path):
+]
+
+
+def _bad_input_args(name, args, prog, tmp_path):
     out = ["--out", str(tmp_path / ("out.csv" if prog != "keras-recipes" else "out"))]
     args = [a.format(tmp=tmp_path) for a in args]
-    result = run_recipe(name, *(out if "--out" not in args else []), *args, timeout=120)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), result.stderr
+    return [*(out if "--out" not in args else []), *args]
+
+
+def _check_one_error_line(code, stdout, stderr, prog, match, tmp_path):
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{prog}: error: "), stderr
     assert match in lines[0]
-    assert result.stdout == "" and list(tmp_path.iterdir()) == []
+    assert stdout == "" and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name, args, prog, match", BAD_INPUT)
+def test_bad_input_exits_2_with_one_line(name, args, prog, match, tmp_path, capsys):
+    """Each recipe's ``main(argv)`` in this process, as the script's last line calls it."""
+    main = runpy.run_path(str(ROOT / "recipes" / f"{name}.py"), run_name="recipe")["main"]
+    try:
+        code = main(_bad_input_args(name, args, prog, tmp_path))
+    except SystemExit as exc:  # argparse's own errors exit from the parser
+        code = exc.code
+    captured = capsys.readouterr()
+    _check_one_error_line(code, captured.out, captured.err, prog, match, tmp_path)
+
+
+def test_bad_input_of_a_script_in_a_fresh_process_exits_2_with_one_line(tmp_path):
+    """The user's path once: ``python recipes/<name>.py``, with the backend's start-up."""
+    name, args, prog, match = BAD_INPUT[0]
+    result = run_recipe(name, *_bad_input_args(name, args, prog, tmp_path), timeout=120)
+    _check_one_error_line(result.returncode, result.stdout, result.stderr, prog, match,
+                          tmp_path)
 
 
 # ------------------------------------------------------------------ runs on digits
