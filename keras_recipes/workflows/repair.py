@@ -481,9 +481,10 @@ def plan_repair(
     finding given, whether or not a remedy was found.
 
     Args:
-        findings: a :class:`~keras_recipes.diagnostics.Finding` (the watchdog's stop), a
-            list of them (the doctor's reading), dicts with a ``"code"`` (from
-            ``summary.json``), codes, or ``None``.
+        findings: a :class:`~keras_recipes.diagnostics.Finding`, or anything with a
+            ``code`` such as the watchdog's ``stop_reason``; a list of them (the doctor's
+            reading, with the watchdog's stop); dicts with a ``"code"`` (from
+            ``summary.json``); codes; or ``None``.
         settings: the settings of the failed attempt.
         rewritable: ``True`` for a network the library builds (a preset); ``False`` for a
             user's network.
