@@ -13,29 +13,35 @@ so ``keras.saving.load_model`` finds it. ``tests/test_registration.py`` lists th
 from the sources and reloads each in a fresh process that imports only ``keras_recipes``.
 The other subpackages (``analysis``, ``data``, ``tuning``, ``workflows``...) are imported on
 first access.
+
+One exception: when this process *is* the ``keras-recipes`` command (its console script, or
+``python -m keras_recipes.cli``), the package imports nothing up front, so that the command
+checks its arguments and refuses bad input before any backend starts. Each command then
+imports what it runs; every module registers its own classes as it is imported. Call
+:func:`import_keras_objects` to register everything at once in that case.
 """
 
 from __future__ import annotations
 
 import importlib
-
-import keras
-
-# Every module that defines a registered Keras object is imported by one of these.
-from keras_recipes import (
-    callbacks,
-    diagnostics,
-    ensembles,
-    initializers,
-    layers,
-    lr_finder,
-    optimizers,
-    regularizers,
-    schedules,
-)
-from keras_recipes.workflows import progress as _progress  # noqa: F401 - StageProgress
+import os
+import sys
 
 __version__ = "0.1.0"
+
+#: Every module that defines a registered Keras object is imported by one of these.
+_REGISTERING = (
+    "callbacks",
+    "diagnostics",
+    "ensembles",
+    "initializers",
+    "layers",
+    "lr_finder",
+    "optimizers",
+    "regularizers",
+    "schedules",
+    "workflows.progress",  # StageProgress
+)
 
 _LAZY = (
     "analysis",
@@ -46,7 +52,43 @@ _LAZY = (
     "transfer",
     "tuning",
     "workflows",
+    *(name for name in _REGISTERING if "." not in name),
 )
+
+
+def _started_as_command_line() -> bool:
+    """Whether this process is the ``keras-recipes`` command, before it has parsed anything.
+
+    True for the console script (``__main__`` is the ``keras-recipes`` launcher) and for
+    ``python -m keras_recipes.cli`` (``sys.orig_argv`` names the module).
+    """
+    argv = list(getattr(sys, "orig_argv", ()))
+    if "-m" in argv:
+        return argv[argv.index("-m") + 1:argv.index("-m") + 2] == ["keras_recipes.cli"]
+    launcher = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    return os.path.splitext(os.path.basename(launcher))[0] in ("keras-recipes",
+                                                                "keras-recipes-script")
+
+
+def import_keras_objects() -> None:
+    """Import every module that defines one of the library's Keras objects.
+
+    ``import keras_recipes`` does it already, except inside the ``keras-recipes`` command
+    (see the module docstring). Calling it again is cheap.
+
+    Example:
+
+    >>> import keras_recipes
+    >>> keras_recipes.import_keras_objects()
+    >>> "keras_recipes>Yogi" in keras_recipes.register_keras_objects()
+    True
+    """
+    for name in _REGISTERING:
+        importlib.import_module(f"keras_recipes.{name}")
+
+
+if not _started_as_command_line():
+    import_keras_objects()
 
 __all__ = [
     "__version__",
@@ -58,6 +100,7 @@ __all__ = [
     "initializers",
     "layers",
     "load_model",
+    "import_keras_objects",
     "lr_finder",
     "models",
     "optimizers",
@@ -89,6 +132,8 @@ def register_keras_objects() -> list[str]:
     >>> "keras_recipes>OneCycle" in keras_recipes.register_keras_objects()
     True
     """
+    import keras
+
     return sorted(k for k in keras.saving.get_custom_objects() if k.startswith("keras_recipes>"))
 
 
@@ -110,6 +155,9 @@ def load_model(filepath, custom_objects=None, compile: bool = True, safe_mode: b
     >>> type(keras_recipes.load_model(path).optimizer.learning_rate).__name__
     'OneCycle'
     """
+    import keras
+
+    import_keras_objects()
     return keras.saving.load_model(filepath, custom_objects=custom_objects, compile=compile,
                                    safe_mode=safe_mode)
 

@@ -307,3 +307,34 @@ def test_registry_holds_the_sources_classes_and_the_former_names():
     # the fresh process above checks the registry that `import keras_recipes` alone makes.
     assert set(registered_in_sources()) | set(FORMER_NAMES) <= set(
         keras_recipes.register_keras_objects())
+
+
+def _imported_modules(*args: str) -> set[str]:
+    """Modules a fresh interpreter imports for ``python -X importtime *args``."""
+    done = subprocess.run([sys.executable, "-X", "importtime", *args], capture_output=True,
+                          text=True, check=False, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    return {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_import_registers_at_once_but_the_command_line_imports_no_keras():
+    # A script: `import keras_recipes` alone imports Keras and every registering module.
+    wanted = ["keras", "keras_recipes.optimizers", "keras_recipes.workflows.progress"]
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, keras_recipes; "
+         f"print([m in sys.modules for m in {wanted!r}])"],
+        capture_output=True, text=True, check=True, timeout=300,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.stdout.split()[-3:] == ["[True,", "True,", "True]"]
+    # The command: nothing of Keras before the arguments are parsed.
+    command = _imported_modules("-m", "keras_recipes.cli", "--help")
+    assert "keras" not in command and "tensorflow" not in command
+    assert "keras_recipes.optimizers" not in command
+
+
+def test_import_keras_objects_is_idempotent():
+    before = keras_recipes.register_keras_objects()
+    keras_recipes.import_keras_objects()
+    assert keras_recipes.register_keras_objects() == before
+    assert "keras_recipes>Yogi" in before

@@ -249,7 +249,10 @@ def test_importing_the_workflows_starts_no_backend():
     import subprocess
     import sys
 
-    code = ("import sys, keras_recipes.workflows as w; "
+    # As in the console script (`__main__` is the `keras-recipes` launcher); a plain
+    # `import keras_recipes` elsewhere imports Keras to register the library's objects.
+    code = ("import sys; sys.modules['__main__'].__file__ = '/bin/keras-recipes'; "
+            "import keras_recipes.workflows as w; "
             "from keras_recipes.workflows import SteamrollerConfig, steamroller, practical; "
             "print('keras' in sys.modules, 'tensorflow' in sys.modules, 'jax' in sys.modules); "
             "w.StageProgress; print('keras' in sys.modules)")
