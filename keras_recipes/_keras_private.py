@@ -165,6 +165,15 @@ def apply_weight_decay(optimizer, variables: list) -> None:
     optimizer._apply_weight_decay(variables)
 
 
+def is_backend_subclass(cls: type) -> bool:
+    """Whether ``cls`` is one of Keras's per-backend subclasses (``keras.src.backend.*``).
+
+    On torch, ``keras.optimizers.SGD(...)`` is an instance of Keras's torch subclass of SGD;
+    the public class comes after such classes in the MRO.
+    """
+    return cls.__module__.startswith("keras.src.backend.")
+
+
 def callback_model(callback):
     """The model ``callback`` is attached to, or ``None``, without syncing any state.
 

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number, fail
 from keras_recipes.optimizers import NesterovRMSprop, RAdam, Yogi
@@ -83,7 +84,7 @@ def _declared(optimizer_class: type) -> tuple[str, ...] | None:
     for cls in optimizer_class.__mro__:
         if cls in SCHEDULABLE_HYPERPARAMETERS:
             return SCHEDULABLE_HYPERPARAMETERS[cls]
-        if not cls.__module__.startswith("keras.src.backend."):
+        if not _keras_private.is_backend_subclass(cls):
             break
     declared = vars(optimizer_class).get("schedulable_hyperparameters")
     if isinstance(declared, tuple | list) and all(isinstance(n, str) for n in declared):
