@@ -14,9 +14,11 @@ from keras_recipes.diagnostics.finding import Finding
 from keras_recipes.diagnostics.run_record import RunRecord
 
 #: The train loss is "exploding" when an epoch's loss exceeds this multiple of its initial
-#: value (or of ln C), when it ends above both epoch 1's and ln C, or ends this factor above
-#: its minimum.
+#: value (or of ln C), when it ends above both epoch 1's and ln C (by more than
+#: WORSE_MARGIN of the larger, so that a flat run's noise around ln C is not called
+#: "worse"), or ends this factor above its minimum.
 SPIKE_FACTOR = 10.0
+WORSE_MARGIN = 0.05
 REBOUND_FACTOR = 1.5
 #: Initial loss outside [1/f, f] × ln C is worth a note (INFO).
 INITIAL_LOSS_FACTOR = 1.5
@@ -99,7 +101,7 @@ def nonfinite_or_exploding(run: RunRecord) -> list[Finding]:
                         f"The train loss reached {loss.max():.3g} at epoch {epoch}, more than "
                         f"{SPIKE_FACTOR:g}× where it started: the steps overshoot.",
                         evidence, advice)]
-    if ref is not None and len(loss) >= 2 and loss[-1] > max(ref, loss[0]):
+    if ref is not None and len(loss) >= 2 and loss[-1] > (1 + WORSE_MARGIN) * max(ref, loss[0]):
         return [Finding("error", "exploding_loss",
                         f"The final train loss {loss[-1]:.3g} is above both epoch 1's "
                         f"({loss[0]:.3g}) and the loss of a uniform guess ({ref:.3g}): "

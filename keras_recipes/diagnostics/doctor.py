@@ -46,7 +46,7 @@ def diagnose(history_or_logger: Any, rules: Sequence[str] | None = None) -> list
     ==============================  ========================================================
     ``nonfinite_loss`` (error)      loss or val loss NaN/Inf
     ``exploding_loss`` (error)      an epoch's loss > 10 × max(initial, ln C); or the final
-                                    loss above both epoch 1's and ln C; or > 1.5 × its
+                                    loss > 1.05 × both epoch 1's and ln C; or > 1.5 × its
                                     minimum
     ``initial_loss``                initial probe loss > ln C + 2 max(ln C, 1 nat): logits
                                     several times too large (warning); outside

@@ -325,6 +325,11 @@ def test_exploding_loss_variants():
     worse = RunRecord({"loss": np.array([2.4, 2.6, 2.9])}, pd.DataFrame(),
                       {"expected_initial_loss": LN10})
     assert curve_rules.nonfinite_or_exploding(worse)[0].severity == "error"
+    # A flat run at ln 2 whose last epoch ends 0.0003 above its first is not "worse":
+    # 0.6934 < 1.05 × max(ln 2, 0.6932) = 0.7279.
+    flat = RunRecord({"loss": np.array([0.6932, 0.6931, 0.6934])}, pd.DataFrame(),
+                     {"expected_initial_loss": np.log(2)})
+    assert curve_rules.nonfinite_or_exploding(flat) == []
     rebound = _logs([1.0, 0.2, 0.25, 1.2])
     assert "exploding_loss" in _codes(diagnose(rebound))
     nan = _logs([1.0, float("nan")])
