@@ -553,14 +553,18 @@ def add_config_options(p: argparse.ArgumentParser, config_class) -> None:
     setting of the workflow is one edit there.
 
     A ``"switch"`` becomes a flag without a value that sets the field to the option's
-    ``value``: ``--no-grow`` (``grow=False``) keeps the field's name as destination;
+    ``value``: ``--no-grow`` (``grow=False``) and ``--repair`` (``repair=True``) keep the
+    field's name as destination;
     another name (``--fresh`` for ``resume=False``) is its own destination, read back by
     :func:`config_settings`.
     """
     for field, option, flag, dest in _options(config_class):
         if option["kind"] == "switch":
-            action = "store_false" if dest == field.name else "store_true"
-            p.add_argument(flag, dest=dest, action=action, help=option["help"])
+            if dest == field.name:  # --no-grow sets grow=False, --repair repair=True
+                p.add_argument(flag, dest=dest, action="store_const", const=option["value"],
+                               default=field.default, help=option["help"])
+            else:
+                p.add_argument(flag, dest=dest, action="store_true", help=option["help"])
             _remember(field.name, flag, str(option["value"]))
         else:
             kind = _KINDS[option["kind"]]

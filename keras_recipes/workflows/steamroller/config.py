@@ -24,7 +24,7 @@ RECORDED_KEYS = ("stage1_epochs", "stage2_epochs", "stage3_epochs", "batch_size"
 #: Settings added later: recorded only when they differ from their default, so a run folder
 #: written before them still matches a run with the default settings.
 OPTIONAL_RECORDED_KEYS = ("minibatch_steps", "minibatch_max_loss", "plateau_factor",
-                          "plateau_patience")
+                          "plateau_patience", "repair", "training")
 
 
 #: ``distribute=`` set-ups (:data:`keras_recipes._distribute.SETUPS`, which imports Keras).
@@ -92,6 +92,17 @@ class SteamrollerConfig:
       strategy #1; the notes suggest β ∈ {0.1, 0.2, 0.5}). Defaults to ``0.2``.
     - ``plateau_patience``: epochs without improvement that make a plateau. Defaults to
       ``3``.
+
+    Two more set the repair (see ``docs/repair.md``):
+
+    - ``repair``: watch each stage with a :class:`~keras_recipes.callbacks.Watchdog` and
+      repair a failed stage (:func:`~keras_recipes.workflows.repair.run_with_repair`).
+      Defaults to ``False``.
+    - ``training``: a :class:`~keras_recipes.workflows.repair.TrainingSettings`: the
+      activation, initialisation and BatchNorm of a preset network, a rate that replaces
+      each stage's range test, gradient clipping. ``None`` is the defaults (ReLU, He,
+      BatchNorm, the range test's rate, no clipping). Its ``standardize`` must agree with
+      ``standardize``. Defaults to ``None``.
 
     Raises:
         SteamrollerInputError: (a ``ValueError``) naming the first bad setting, e.g. a
@@ -176,6 +187,11 @@ class SteamrollerConfig:
     plateau_patience: int = dataclasses.field(default=3, metadata=_option(
         "count0", "with --schedule staircase, epochs without improvement that make a plateau "
         "(default: 3)"))
+    repair: bool = dataclasses.field(default=False, metadata=_option(
+        "switch", "watch each stage with the Watchdog and, when its check fails (or the "
+        "watchdog stops it) with a finding that has a known remedy, apply the remedy and "
+        "train the stage again, at most twice (default: off)", value=True))
+    training: Any = None
 
     def __post_init__(self) -> None:
         try:
@@ -226,6 +242,15 @@ class SteamrollerConfig:
         if not isinstance(self.stage_classes, int | str | bytes) and isinstance(
                 self.stage_classes, Sequence):
             self._set("stage_classes", tuple(self.stage_classes))
+        if self.training is not None:
+            from keras_recipes.workflows.repair import TrainingSettings
+
+            if not isinstance(self.training, TrainingSettings):
+                fail("training", "None or a TrainingSettings", self.training)
+            if self.training.standardize != bool(self.standardize):
+                fail("training", f"settings with standardize={bool(self.standardize)}, as "
+                     "the `standardize` argument says", self.training)
+        self._set("repair", bool(self.repair))
         self._set("grow", bool(self.grow))
         self._set("standardize", bool(self.standardize))
         self._set("resume", bool(self.resume))
@@ -244,9 +269,20 @@ class SteamrollerConfig:
         """The settings written to ``summary.json`` (``"settings"``): :data:`RECORDED_KEYS`,
         then those of :data:`OPTIONAL_RECORDED_KEYS` that differ from their default."""
         fields = {f.name: f.default for f in dataclasses.fields(self)}
-        return {**{k: getattr(self, k) for k in RECORDED_KEYS},
-                **{k: getattr(self, k) for k in OPTIONAL_RECORDED_KEYS
-                   if getattr(self, k) != fields[k]}}
+        optional = {k: getattr(self, k) for k in OPTIONAL_RECORDED_KEYS
+                    if getattr(self, k) != fields[k]}
+        if "training" in optional:
+            optional["training"] = self.training.to_json()
+        return {**{k: getattr(self, k) for k in RECORDED_KEYS}, **optional}
+
+    def training_settings(self) -> Any:
+        """The :class:`~keras_recipes.workflows.repair.TrainingSettings` a stage starts
+        from: ``training``, or the defaults with this run's ``standardize``."""
+        from keras_recipes.workflows.repair import TrainingSettings
+
+        if self.training is not None:
+            return self.training
+        return TrainingSettings(standardize=bool(self.standardize))
 
     def stages(self, stages: Sequence[Any] | None = None) -> tuple[Any, ...]:
         """The stages this run trains, each with plain per-stage values.

@@ -296,6 +296,14 @@ def render_markdown(out: Path, summary: RunSummary) -> Path:
             *_staircase_lines(r.lr.get("staircase")),
             f"Check: {_format_gate(r.gate)} → **{r.status}**",
         ])
+        log = r.repair_log()
+        if log is not None:
+            from keras_recipes.workflows.repair import repair_table
+
+            report.text(f"Repair ({len(log)} training(s) of this stage; each attempt's check "
+                        f"is measured as above, the finding is the one the next remedy "
+                        f"answers):")
+            report.text(repair_table(log, r.gate.get("metric", "gate")))
         if r.growth:
             report.text("Network size, small → big (each trained a few probe epochs; the "
                         "next size is tried while the validation loss falls by 2 % or more):")

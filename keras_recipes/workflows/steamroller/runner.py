@@ -44,19 +44,26 @@ DPI = 90
 
 
 def build_stage_model(model, number: int, input_shape, num_classes: int, dropout: float,
-                      normalization=None, size: int = 0):
+                      normalization=None, size: int = 0, settings=None):
     """The uncompiled network of stage ``number``: a preset at rung ``size`` of
     :data:`~keras_recipes.workflows.common.PRESET_SIZES`, or the user's callable, which
     also receives ``dropout=``, ``stage=`` and ``normalization=`` when its signature names
-    them (see :func:`~keras_recipes.workflows.common.build_network`)."""
+    them (see :func:`~keras_recipes.workflows.common.build_network`). ``settings`` (a
+    :class:`~keras_recipes.workflows.repair.TrainingSettings`) sets a preset's activation,
+    initialisation and BatchNorm; a user's network is built as it is."""
+    options = settings.model_options() if settings is not None and isinstance(model, str) \
+        else {}
     return build_network(model, input_shape, num_classes, normalization=normalization,
-                         size=size, dropout=dropout,
+                         size=size, dropout=dropout, **options,
                          **({} if isinstance(model, str) else {"stage": number}))
 
 
-def _describe(model, number: int, dropout: float, size: int) -> str:
+def _describe(model, number: int, dropout: float, size: int, settings=None) -> str:
     if isinstance(model, str):
-        return model_description(model, size, dropout=dropout)
+        changed = {} if settings is None else {
+            k: v for k, v in settings.model_options().items()
+            if v != {"activation": "relu", "kernel_initializer": None, "batch_norm": True}[k]}
+        return model_description(model, size, dropout=dropout, **changed)
     return model_description(model, stage=number, dropout=dropout)
 
 
@@ -95,6 +102,8 @@ def run_stage(
     of: int = 3,
     standardize_on: Any = None,
     stream: TextIO | None = None,
+    settings: Any = None,
+    watchdog: bool = False,
 ) -> tuple[StageRecord, keras.Model, list]:
     """Train ``stage`` on ``data`` into ``stage_dir``; return its record, model and findings.
 
@@ -111,6 +120,14 @@ def run_stage(
         standardize_on: inputs whose statistics standardise the network's inputs (the
             whole training split); ``None`` trains on raw inputs. Defaults to ``None``.
         stream: where to print when ``config.verbose``. Defaults to ``None`` (silent).
+        settings: a :class:`~keras_recipes.workflows.repair.TrainingSettings` (the repair's
+            settings): a preset's activation, initialisation and BatchNorm, a rate that
+            replaces the range test's suggestion (the test still runs and is recorded), and
+            gradient clipping. ``standardize_on`` says whether inputs are standardised.
+            Defaults to ``None`` (the stage as configured).
+        watchdog: add a :class:`~keras_recipes.callbacks.Watchdog` to the training
+            callbacks; a fatal stop fails the stage's check (its finding comes first in
+            the findings). Defaults to ``False``.
 
     Returns:
         ``(record, model, findings)``: the stage's
@@ -146,7 +163,8 @@ def run_stage(
 
     size, growth = (0 if stage.network == "small" else 1), None
     if stage.network == "grown" and config.grow and isinstance(config.model, str):
-        size, growth = grow_network(config, data, dropout, normalization, epochs)
+        size, growth = grow_network(config, data, dropout, normalization, epochs,
+                                    settings=settings)
         clock.lap("growth")
         losses = " → ".join("nan" if g["val_loss"] is None else f"{g['val_loss']:.3g}"
                             for g in growth)
@@ -154,7 +172,7 @@ def run_stage(
             f"{growth[size]['epochs']} probe epochs each)")
         keras.utils.set_random_seed(config.seed + number)
     model = build_stage_model(config.model, number, x_tr.shape[1:], data.num_classes, dropout,
-                              normalization=normalization(), size=size)
+                              normalization=normalization(), size=size, settings=settings)
     bn_momentum = fit_batchnorm_momentum(model, steps_per_epoch)
     _compile(model, keras.optimizers.Adam(FALLBACK_LR))
 
@@ -165,12 +183,15 @@ def run_stage(
     clock.lap("lr_finder")
     suggestion = finder.suggestion
     lr = float(suggestion) if suggestion is not None and suggestion > 0 else FALLBACK_LR
+    forced = settings is not None and settings.learning_rate is not None
+    if forced:
+        lr = float(settings.learning_rate)
     finder.to_csv(stage_dir / "lr_finder.csv")
     files["lr_finder"] = f"{rel_dir}/lr_finder.csv"
     _figure(finder.plot(), stage_dir / "lr_finder.png")
     files["figures"]["lr_finder"] = f"{rel_dir}/lr_finder.png"
     say(f"   LR finder: suggestion {suggestion if suggestion is None else f'{suggestion:.3g}'}"
-        f" ({finder.rule}); training at {lr:.3g}")
+        f" ({finder.rule}); training at {lr:.3g}{' (set by the settings)' if forced else ''}")
 
     # 1b. seed 003's "overfit one minibatch": on the fresh network, at the rate the stage
     # trains at; the network is restored, so the stage trains as it would without it.
@@ -190,6 +211,9 @@ def run_stage(
 
     # 2. training with the diagnostic logger, a CSV log and the stage's stopper.
     optimizer, opt_desc = stage.optimizer(lr, epochs * steps_per_epoch, config)
+    if settings is not None and settings.clipnorm is not None:
+        optimizer = settings.configure_optimizer(optimizer)
+        opt_desc += f", clipnorm={settings.clipnorm:g}"
     _compile(model, optimizer)
     stopper, stop_desc = stage.make_stopper(config)
     extra = list(stopper) if isinstance(stopper, list | tuple) else []
@@ -218,6 +242,12 @@ def run_stage(
                                   every_n_epochs=1 if stage.recalibrate_every_epoch else 0)
     callbacks = [keras.callbacks.CSVLogger(str(stage_dir / "history.csv")), logger, stopper,
                  *extra, precise_bn]
+    guard = None
+    if watchdog:
+        from keras_recipes.callbacks import Watchdog
+
+        guard = Watchdog(data=(x_tr, y_tr), verbose=0)
+        callbacks.append(guard)
     if verbose:
         callbacks.append(StageProgress(number, of, data.name, stream=stream))
     history = model.fit(train_data, validation_data=validation, epochs=epochs,
@@ -248,17 +278,23 @@ def run_stage(
 
         passed = False
         reason = "; ".join(r for r in (reason, failure_reason(minibatch)) if r)
+    stopped = guard.stop_reason if guard is not None else None
+    if stopped is not None:
+        passed = False
+        reason = "; ".join(r for r in (reason, f"the watchdog stopped training: "
+                                                f"{stopped.one_line()}") if r)
     weight_decay = getattr(optimizer, "weight_decay", None) or 0.0
     record = StageRecord(
         stage=number, name=data.name, goal=data.goal,
         classes=list(data.classes), class_names=list(data.class_names), sizes=data.sizes(),
-        model_desc=_describe(config.model, number, dropout, size),
+        model_desc=_describe(config.model, number, dropout, size, settings),
         growth=growth,
         preprocessing={**_preprocessing_note(standardize_on, precise_bn),
                        "batchnorm_momentum": bn_momentum},
         regularisation={"dropout": dropout, "weight_decay": float(weight_decay),
                         "augmentation": augment},
         lr={"suggestion": finite(suggestion), "rule": finder.rule, "used": lr,
+            **({"set_by": "repair settings"} if forced else {}),
             "optimizer": opt_desc,
             "suggestions": {k: finite(v) for k, v in finder.suggestions.items()}},
         stopping=stop_desc,
@@ -269,7 +305,7 @@ def run_stage(
               "higher_is_better": stage.gate.higher_is_better,
               **({} if minibatch is None else {"minibatch": minibatch["passed"]}),
               **({} if reason is None else {"reason": reason})},
-        status=("done" if bound is None and minibatch is None
+        status=("done" if bound is None and minibatch is None and stopped is None
                 else "passed" if passed else "failed"),
         minibatch=minibatch,
     )
@@ -285,6 +321,8 @@ def run_stage(
     findings = diagnose(logger)
     if minibatch is not None and not minibatch["passed"]:
         findings = [_minibatch_finding(minibatch), *findings]
+    if stopped is not None:
+        findings = [stopped.finding, *(f for f in findings if f.code != stopped.code)]
     record.findings = findings_as_dicts(findings)
     clock.lap("doctor")
     _plots(history, logger, stage_dir, rel_dir, files)
@@ -348,7 +386,8 @@ def fit_batchnorm_momentum(model, steps_per_epoch: int) -> float | None:
     return changed
 
 
-def grow_network(config: Any, data: StageData, dropout: float, normalization, epochs: int):
+def grow_network(config: Any, data: StageData, dropout: float, normalization, epochs: int,
+                 settings: Any = None):
     """Pick the preset size: from the first size up, while the validation loss improves.
 
     Each size trains for a quarter of the stage's ``epochs`` (at least 2) at Adam's default
@@ -366,7 +405,8 @@ def grow_network(config: Any, data: StageData, dropout: float, normalization, ep
     for size in range(len(PRESET_SIZES[config.model])):
         keras.utils.set_random_seed(config.seed + data.stage)
         net = build_stage_model(config.model, data.stage, x_tr.shape[1:], data.num_classes,
-                                dropout, normalization=normalization(), size=size)
+                                dropout, normalization=normalization(), size=size,
+                                settings=settings)
         fit_batchnorm_momentum(net, -(-len(x_tr) // batch_size))
         _compile(net, keras.optimizers.Adam(FALLBACK_LR))
         net.fit(x_tr, y_tr, epochs=epochs, batch_size=batch_size, verbose=0)

@@ -77,7 +77,8 @@ _STAGE_FIELDS = {"name": "str", "status": "str", "goal": "str", "gate": "dict",
                  "epochs_run": "int", "seconds": "number", "model_desc": "str",
                  "minibatch": "dict?", "stage": "int", "epochs_max": "int", "stopping": "str",
                  "stop_reason": "str", "train": "dict?", "val": "dict?", "test": "dict?",
-                 "timings": "dict?", "per_class": "list?", "attempts": "list?"}
+                 "timings": "dict?", "per_class": "list?", "attempts": "list?",
+                 "repair": "dict?"}
 _GATE_FIELDS = {"metric": "str", "value": "number", "bound": "number",
                 "higher_is_better": "bool", "minibatch": "bool", "reason": "str"}
 
@@ -131,6 +132,18 @@ def check_summary(summary: Any, path: str | os.PathLike) -> dict[str, Any]:
         for key in ("findings", "growth", "most_confused", "per_class", "attempts"):
             if not all(isinstance(row, dict) for row in record.get(key) or []):
                 raise bad(f"{where}.{key}", "a list of objects", record.get(key))
+        for i, row in enumerate(record.get("attempts") or []):
+            from keras_recipes.workflows.repair import RepairAttempt
+
+            try:
+                RepairAttempt.from_json(row)
+            except ValueError as exc:
+                raise bad(f"{where}.attempts[{i}]", f"a repair attempt ({exc})", row) from None
+        repair = record.get("repair")
+        if repair is not None and not (isinstance(repair.get("settings"), dict)
+                                       and isinstance(repair.get("stop_reason"), str)):
+            raise bad(f"{where}.repair", "an object with the 'settings' (an object) and the "
+                      "'stop_reason' (a string) of the repair", repair)
         for key, value in record.get("files", {}).items():
             inner = value.items() if isinstance(value, dict) else [(None, value)]
             for sub, rel in inner:
@@ -173,7 +186,7 @@ _STAGE_ORDER = ("stage", "name", "goal", "classes", "class_names", "sizes", "mod
                 "growth", "preprocessing", "regularisation", "lr", "stopping", "stop_reason",
                 "epochs_run", "epochs_max", "train", "val", "test", "gate", "status",
                 "minibatch", "findings", "most_confused", "per_class", "files", "timings",
-                "seconds", "attempts")
+                "seconds", "attempts", "repair")
 
 
 @dataclasses.dataclass(eq=True)
@@ -204,7 +217,13 @@ class StageRecord(_JsonMapping):
         most_confused, per_class: the error analysis's tables, or ``None``.
         files: paths of the stage's files, relative to the run folder.
         timings, seconds: seconds spent per part of the stage, and in all.
-        attempts: earlier tries of this stage, one object each (empty: tried once).
+        attempts: every training of this stage under ``repair=True``, one
+            :class:`~keras_recipes.workflows.repair.RepairAttempt` object each (attempt 0 as
+            configured, then one per remedy); empty without repair. Read back, each is
+            type-checked (:meth:`~keras_recipes.workflows.repair.RepairAttempt.from_json`).
+        repair: ``{"settings", "stop_reason"}``: the
+            :class:`~keras_recipes.workflows.repair.TrainingSettings` the repair ended with
+            (the next stage starts from them) and why it stopped; ``None`` without repair.
         extra: keys of the JSON object this version does not know, kept as read.
 
     Example:
@@ -244,6 +263,7 @@ class StageRecord(_JsonMapping):
     timings: dict[str, float] | None = None
     seconds: float | None = None
     attempts: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    repair: dict[str, Any] | None = None
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
@@ -256,6 +276,28 @@ class StageRecord(_JsonMapping):
         """The model's path relative to the run folder, or ``None``."""
         model = self.files.get("model")
         return model if isinstance(model, str) and model else None
+
+    def repair_log(self) -> Any:
+        """The attempts as a :class:`~keras_recipes.workflows.repair.RepairLog` (checked:
+        the record may come from a run folder), or ``None`` without repair.
+
+        Example:
+
+        >>> from keras_recipes.workflows.steamroller.summary import StageRecord
+        >>> record = StageRecord(1, attempts=[{"attempt": 0, "remedy": None, "change": "",
+        ...     "gate_value": 0.5, "passed": False, "finding_code": "exploding_loss"}],
+        ...     repair={"settings": {}, "stop_reason": "the gate failed"})
+        >>> [a.finding_code for a in record.repair_log()]
+        ['exploding_loss']
+        """
+        if not self.attempts:
+            return None
+        from keras_recipes.workflows.repair import RepairLog
+
+        repair = self.repair or {}
+        return RepairLog.from_json({"attempts": self.attempts,
+                                    "settings": repair.get("settings", {}),
+                                    "stop_reason": repair.get("stop_reason", "")})
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object of ``stage.json`` (a deep copy): ``None`` values and an empty

@@ -46,7 +46,12 @@ from keras_recipes.workflows.steamroller.stages import (
     Stage,
     StageData,
 )
-from keras_recipes.workflows.steamroller.summary import RunSummary, StageRecord
+from keras_recipes.workflows.steamroller.summary import (
+    DELETE_OR_RESTART,
+    RunSummary,
+    StageRecord,
+    SummaryError,
+)
 
 __all__ = ["MODEL_NAMES", "OUTPUTS", "STAGE_FILES", "run_steamroller", "steamroller"]
 
@@ -275,29 +280,47 @@ def _resumed(run: _Run, stage: Stage, data: StageData) -> StageResult | None:
     return StageResult(data.stage, record, loaded, resumed=True)
 
 
-def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]:
-    """Run the stage in a scratch folder, then move its files into ``stage<n>/``."""
+def _train(run: _Run, stage: Stage, data: StageData,
+           settings: Any = None) -> tuple[StageResult, list]:
+    """Run the stage in a scratch folder, then move its files into ``stage<n>/``.
+
+    ``settings`` (:class:`~keras_recipes.workflows.repair.TrainingSettings`) are how the
+    stage trains, ``None`` as configured. With ``repair=True`` the stage is watched by a
+    :class:`~keras_recipes.callbacks.Watchdog` and repaired
+    (:func:`~keras_recipes.workflows.repair.run_with_repair`): each attempt trains from
+    scratch in the emptied scratch folder, and the last attempt's files are kept; its
+    record holds every attempt (``attempts``) and the settings it ended with (``repair``).
+    """
     from keras_recipes.workflows.steamroller.runner import run_stage
 
     n = data.stage
     for later in range(n, len(run.stages) + 1):  # records of this and later stages are stale
         run.summary.stages.pop(later, None)
     rel_dir = f"stage{n}"
-    if run.dist.is_chief:  # an interrupted run's scratch folder is emptied first
-        partial = run.folder.scratch(f".stage{n}.partial")
-    else:  # a worker's own copy of the stage files, thrown away
-        partial = Path(tempfile.mkdtemp(prefix=f"steamroller-stage{n}-"))
-    standardize_on = _training_inputs(run) if run.config.standardize else None
-    try:
-        with run.dist.scope():
-            record, model, findings = run_stage(stage, run.config, data, partial, rel_dir,
-                                                of=len(run.stages),
-                                                standardize_on=standardize_on,
-                                                stream=run.stream)
-    except OSError as exc:  # a full disk, a folder turned read-only: say where
-        if exc.filename is not None:
-            raise
-        raise OSError(exc.errno, exc.strerror or str(exc), str(partial)) from exc
+
+    def attempt(current) -> tuple[Path, StageRecord, Any, list]:
+        if run.dist.is_chief:  # an interrupted run's scratch folder is emptied first
+            partial = run.folder.scratch(f".stage{n}.partial")
+        else:  # a worker's own copy of the stage files, thrown away
+            partial = Path(tempfile.mkdtemp(prefix=f"steamroller-stage{n}-"))
+        standardize = run.config.standardize if current is None else current.standardize
+        standardize_on = _training_inputs(run) if standardize else None
+        try:
+            with run.dist.scope():
+                record, model, findings = run_stage(
+                    stage, run.config, data, partial, rel_dir, of=len(run.stages),
+                    standardize_on=standardize_on, stream=run.stream, settings=current,
+                    watchdog=run.config.repair)
+        except OSError as exc:  # a full disk, a folder turned read-only: say where
+            if exc.filename is not None:
+                raise
+            raise OSError(exc.errno, exc.strerror or str(exc), str(partial)) from exc
+        return partial, record, model, findings
+
+    if not run.config.repair:
+        partial, record, model, findings = attempt(settings)
+    else:
+        partial, record, model, findings = _repaired(run, stage, data, settings, attempt)
     if run.dist.is_chief:
         # stage<n>/ may hold the user's own files: only the run's are replaced.
         run.folder.move_in(partial.name, rel_dir, last=("model.keras", "stage.json"))
@@ -305,6 +328,87 @@ def _train(run: _Run, stage: Stage, data: StageData) -> tuple[StageResult, list]
         shutil.rmtree(partial, ignore_errors=True)
     run.summary.stages[n] = record
     return StageResult(n, record, model, resumed=False), findings
+
+
+def _repaired(run: _Run, stage: Stage, data: StageData, settings: Any, attempt) -> tuple:
+    """The stage under :func:`~keras_recipes.workflows.repair.run_with_repair`: the last
+    attempt's ``(scratch folder, record, model, findings)``, its record holding the log."""
+    from keras_recipes.workflows.repair import StageOutcome, repair_table, run_with_repair
+
+    last: dict[str, Any] = {}
+    metric = stage.gate.metric
+
+    def train_stage(current):
+        if last.get("partial") is not None and not run.dist.is_chief:
+            shutil.rmtree(last["partial"], ignore_errors=True)
+        partial, record, model, findings = attempt(current)
+        last.update(partial=partial, record=record, model=model, findings=findings)
+        return StageOutcome(record.gate.get("value"), record.status != "failed", findings,
+                            record.lr.get("used"))
+
+    log = run_with_repair(train_stage, settings, rewritable=isinstance(run.config.model, str),
+                          range_test=_range_test(run, stage, data),
+                          on_repair=lambda line: run.say(f"   {line}"))
+    record = last["record"]
+    record.attempts = [a.to_json() for a in log.attempts]
+    record.repair = {"settings": log.settings.to_json(), "stop_reason": log.stop_reason}
+    atomic_write_json(last["partial"] / "stage.json", record.to_json())
+    if len(log) > 1 or not log.passed or any(a.skipped_remedies for a in log):
+        run.say(f"   repair of stage {data.stage}:")
+        for line in repair_table(log, metric).splitlines():
+            run.say(f"   {line}")
+    return last["partial"], record, last["model"], last["findings"]
+
+
+def _range_test(run: _Run, stage: Stage, data: StageData):
+    """The rate remedies' range test: :func:`~keras_recipes.workflows.repair.range_test`
+    on the stage's training examples, with the stage's network (the preset's first size)
+    built from the settings, in the run's distribution scope."""
+    import keras
+
+    from keras_recipes.workflows.repair import range_test
+    from keras_recipes.workflows.standardize import standardization_layer
+    from keras_recipes.workflows.steamroller.runner import (
+        FALLBACK_LR,
+        LR_FINDER_SMOOTHING,
+        build_stage_model,
+    )
+
+    x, y = data.train
+    config = run.config
+
+    def build(settings):
+        layer = standardization_layer(_training_inputs(run)) if settings.standardize else None
+        with run.dist.scope():
+            model = build_stage_model(config.model, data.stage, x.shape[1:], data.num_classes,
+                                      stage.dropout, normalization=layer, settings=settings)
+            model.compile(optimizer=settings.configure_optimizer(
+                keras.optimizers.Adam(FALLBACK_LR)), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+        return model
+
+    return range_test(build, x, y, batch_size=min(int(config.batch_size), len(x)),
+                      num_steps=int(config.lr_finder_steps), seed=int(config.seed),
+                      rule=stage.lr_rule, smoothing=LR_FINDER_SMOOTHING)
+
+
+def _next_settings(run: _Run, record: StageRecord, settings: Any) -> Any:
+    """The settings the next stage starts from: what the repair of this one ended with
+    (a remedy to the network or the inputs carries on). A rate the repair chose carries on
+    only when ``training`` forced one (the forced rate was wrong); otherwise each stage
+    picks its own with its range test. ``settings`` when the record holds no repair."""
+    if settings is None or not record.repair:
+        return settings
+    from keras_recipes.workflows.repair import TrainingSettings
+
+    try:
+        ended = TrainingSettings.from_json(record.repair.get("settings"))
+    except (ValueError, TypeError) as exc:
+        raise SummaryError(f"{str(run.out / SUMMARY_FILE)!r} is damaged or was not written "
+                           f"by keras-recipes: stages.{record.stage}.repair.settings ({exc}). ",
+                           DELETE_OR_RESTART) from None
+    forced = run.config.training_settings().learning_rate is not None
+    return ended if forced else ended.replace(learning_rate=None)
 
 
 def _stop(run: _Run, stage: Stage, result: StageResult, findings: list,
@@ -407,14 +511,17 @@ def run_steamroller(config: SteamrollerConfig, stages: Sequence[Stage] | None = 
             return report
         _start(run)
         results: list[StageResult] = []
+        settings = config.training_settings() \
+            if config.repair or config.training is not None else None
         for stage, data in zip(stages, run.plan, strict=True):
             result = _resumed(run, stage, data)
             if result is None:
-                result, findings = _train(run, stage, data)
+                result, findings = _train(run, stage, data, settings)
                 if not result.passed:
                     results.append(result)
                     return _stop(run, stage, result, findings, results)
                 run.write()
+            settings = _next_settings(run, result.record, settings)
             results.append(result)
         return _finish(run, results)
     finally:
@@ -455,6 +562,8 @@ def steamroller(
     minibatch_max_loss: float = 0.01,
     plateau_factor: float = 0.2,
     plateau_patience: int = 3,
+    repair: bool = False,
+    training: Any = None,
 ) -> SteamrollerReport:
     """Run the staged steamroller and write a report, logs and models to ``out``.
 
@@ -590,6 +699,20 @@ def steamroller(
             each plateau. Defaults to ``0.2``.
         plateau_patience: with ``schedule="staircase"``, epochs without improvement of
             the validation loss that make a plateau. Defaults to ``3``.
+        repair: watch each stage with a :class:`~keras_recipes.callbacks.Watchdog` (its
+            fatal stop fails the stage's check) and, when a check fails with a finding that
+            has a known remedy, apply the remedy and train the stage again, at most twice
+            (:func:`~keras_recipes.workflows.repair.run_with_repair`). A preset network
+            takes every remedy; a callable ``model`` only those that leave its architecture
+            alone (rate, clipping, inputs), and the report lists the others. Each stage's
+            record keeps its attempts (``attempts``) and ``report.md`` shows them; the next
+            stage starts from the settings the repair ended with, at its own range test's
+            rate. ``False`` changes nothing in the run. See ``docs/repair.md``.
+            Defaults to ``False``.
+        training: a :class:`~keras_recipes.workflows.repair.TrainingSettings`: a preset's
+            activation, initialisation and BatchNorm, a rate that replaces every stage's
+            range test, gradient clipping; its ``standardize`` must agree with
+            ``standardize``. ``None`` trains as described above. Defaults to ``None``.
 
     Returns:
         A :class:`~keras_recipes.workflows.SteamrollerReport`.
@@ -633,5 +756,6 @@ def steamroller(
         weight_decay=weight_decay, augment=augment, stage3_augment=stage3_augment, grow=grow,
         standardize=standardize, resume=resume, verbose=verbose, distribute=distribute,
         minibatch_steps=minibatch_steps, minibatch_max_loss=minibatch_max_loss,
-        plateau_factor=plateau_factor, plateau_patience=plateau_patience)
+        plateau_factor=plateau_factor, plateau_patience=plateau_patience, repair=repair,
+        training=training)
     return run_steamroller(config, stages=stages, stream=stream)
