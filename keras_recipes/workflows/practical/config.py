@@ -43,6 +43,14 @@ class PracticalConfig:
     EMA's β in ``[0, 1)``, defaults to ``0.9`` (see
     :class:`~keras_recipes.workflows.practical.iteration_loss.IterationLoss`).
 
+    Two set the repair (see ``docs/repair.md``): ``repair`` (watch step 2 with a
+    :class:`~keras_recipes.callbacks.Watchdog` and repair a failed check, at most twice),
+    defaults to ``False``; ``training``, a
+    :class:`~keras_recipes.workflows.repair.TrainingSettings` for a preset's activation,
+    initialisation and BatchNorm and for gradient clipping (its ``standardize`` must agree
+    with ``standardize``; its ``learning_rate`` and ``optimizer`` must be ``None``, since
+    ``overfit_lr``, step 3 and ``optimizer`` set them), defaults to ``None``.
+
     Example:
 
     >>> import dataclasses
@@ -86,6 +94,8 @@ class PracticalConfig:
     verbose: int = 1
     loss_every: int = 10
     loss_smoothing: float = 0.9
+    repair: bool = False
+    training: Any = None
 
     def __post_init__(self) -> None:
         check_number("seed", self.seed, low=0, integer=True)
@@ -114,6 +124,19 @@ class PracticalConfig:
                                  f"Received: {name}={values}")
             for v in values:
                 check_number(name, v, low=0, low_inclusive=zero_ok)
+        if self.training is not None:
+            from keras_recipes.workflows.repair import TrainingSettings
+
+            if not isinstance(self.training, TrainingSettings):
+                raise ValueError("Argument `training` must be None or a TrainingSettings. "
+                                 f"Received: training={self.training!r}")
+            if self.training.standardize != bool(self.standardize) or \
+                    self.training.learning_rate is not None or \
+                    self.training.optimizer is not None:
+                raise ValueError("Argument `training` must leave learning_rate and optimizer "
+                                 f"None and have standardize={bool(self.standardize)}, as the "
+                                 "other arguments set them. "
+                                 f"Received: training={self.training!r}")
         out = check_output_dir(self.out, "out")  # creates nothing
         if isinstance(self.model, str):
             check_one_of("model", self.model, MODEL_NAMES)
@@ -121,6 +144,7 @@ class PracticalConfig:
             check_model(self.model)  # a callable; anything else is refused here
         normal = {"out": out, "seed": int(self.seed), "standardize": bool(self.standardize),
                   "fresh": bool(self.fresh), "verbose": int(self.verbose),
+                  "repair": bool(self.repair),
                   "max_loops": int(self.max_loops), "loss_every": int(self.loss_every),
                   "loss_smoothing": float(self.loss_smoothing),
                   **{name: int(getattr(self, name)) for name in _COUNTS},
@@ -134,4 +158,18 @@ class PracticalConfig:
         """The settings recorded under ``"config"`` in ``summary.json`` and in the report's
         settings table: :data:`SUMMARY_KEYS`, with the rate tuples as lists."""
         record = {key: getattr(self, key) for key in SUMMARY_KEYS}
+        if self.repair:
+            record["repair"] = True
+        if self.training is not None:
+            record["training"] = self.training.to_json()
         return {key: list(v) if isinstance(v, tuple) else v for key, v in record.items()}
+
+    def training_settings(self) -> Any:
+        """The :class:`~keras_recipes.workflows.repair.TrainingSettings` the checks start
+        from: ``training``'s network and clipping, step 2's rate ``overfit_lr``, the
+        ``optimizer`` and ``standardize``."""
+        from keras_recipes.workflows.repair import TrainingSettings
+
+        base = self.training if self.training is not None else TrainingSettings(
+            standardize=self.standardize)
+        return base.replace(learning_rate=self.overfit_lr, optimizer=self.optimizer)

@@ -24,10 +24,13 @@ class RunContext:
         stream: where to print.
         folder: the :class:`~keras_recipes.workflows.run_folder.RunFolder` that records every
             file before it is written, or ``None`` (nothing recorded).
+        settings: the :class:`~keras_recipes.workflows.repair.TrainingSettings` of a run
+            with ``repair`` or ``training`` (optimizer, clipping, step 2's rate), or
+            ``None`` (the config's).
     """
 
     def __init__(self, ds, build, out: Path, config: PracticalConfig, stream: TextIO,
-                 folder=None):
+                 folder=None, settings=None):
         from keras_recipes.data import split
 
         self.ds, self.build, self.out, self.stream = ds, build, Path(out), stream
@@ -36,6 +39,7 @@ class RunContext:
         self.figures: dict[str, str] = {}
         self.tables: dict[str, Any] = {}
         self.folder = folder
+        self.settings = settings
 
     def claim(self, *paths: str) -> None:
         if self.folder is not None:
@@ -54,10 +58,15 @@ class RunContext:
         config = self.config
         keras.utils.set_random_seed(config.seed)  # every trial starts from one init
         net = self.build()
-        net.compile(optimizer=make_optimizer(config.optimizer, lr, weight_decay,
-                                             penalty=config.penalty, model=net,
-                                             batch_size=config.batch_size),
-                    loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        settings = self.settings
+        name = config.optimizer if settings is None or settings.optimizer is None \
+            else settings.optimizer
+        optimizer = make_optimizer(name, lr, weight_decay, penalty=config.penalty, model=net,
+                                   batch_size=config.batch_size)
+        if settings is not None:
+            optimizer = settings.configure_optimizer(optimizer)
+        net.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
         return net
 
     def figure(self, fig, name: str) -> str:

@@ -62,6 +62,8 @@ class PracticalReport:
         findings: the doctor's findings on the chosen run (or on the failed step).
         out: the output folder.
         seconds: wall time.
+        repair: the :class:`~keras_recipes.workflows.repair.RepairLog` of the checks
+            (steps 1-4) under ``repair=True``, or ``None``. Defaults to ``None``.
 
     Example:
 
@@ -79,6 +81,7 @@ class PracticalReport:
     findings: list[Any]
     out: Path
     seconds: float
+    repair: Any = None
 
     @property
     def passed(self) -> bool:
@@ -100,6 +103,7 @@ class PracticalReport:
             "findings": findings_as_dicts(self.findings),
             "out": str(self.out),
             "seconds": round(self.seconds, 2),
+            **({} if self.repair is None else {"repair": self.repair.to_json()}),
         }
 
     def __str__(self) -> str:
@@ -146,6 +150,14 @@ def write_practical_report(
         page.heading("The doctor's reading")
         page.bullets(f"**{f.severity}** `{f.code}`: {f.message} {f.advice}"
                      for f in report.findings)
+    if report.repair is not None:
+        from keras_recipes.workflows.repair import repair_table
+
+        page.heading("Repair")
+        page.text("Each attempt runs the checks (steps 1-4) again from step 1 on a fresh "
+                  "network; its value is the number of checks passed, its finding the one "
+                  "the next remedy answers.")
+        page.text(repair_table(report.repair, "checks passed (of 4)"))
     failed = report.failed_step
     if failed is not None:
         page.heading("What to try next")

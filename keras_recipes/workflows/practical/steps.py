@@ -63,6 +63,16 @@ def check_initial_loss(run: RunContext, state: PracticalState) -> PracticalStep:
     expected = math.log(run.ds.num_classes)
     tol = config.initial_loss_tolerance
     passed = math.isfinite(loss) and abs(loss - expected) <= tol * expected
+    if not passed and config.repair:  # the measurement as a finding the repair answers
+        from keras_recipes.diagnostics import Finding
+
+        state.findings = [Finding(
+            "error", "initial_loss",
+            f"The untrained network's loss is {loss:.3g}, expected ln C = {expected:.3g} "
+            f"(tolerance ±{100 * tol:.0f}%).",
+            {"initial_loss": finite(loss), "expected": expected},
+            "Standardise the inputs and check the output layer, the labels and the "
+            "initialisation.")]
     return PracticalStep(1, STEP_NAMES[1], passed,
                          f"initial loss {loss:.3f}, expected ln C = {expected:.3f} "
                          f"(tolerance ±{100 * tol:.0f}%)",
@@ -83,25 +93,38 @@ def overfit_small_sample(run: RunContext, state: PracticalState) -> PracticalSte
     config = run.config
     sample = subset(*run.train, per_class=config.sample_per_class, seed=config.seed)
     x, y = sample.x, run.train[1][sample.index]
-    net = run.fresh(config.overfit_lr, 0.0)  # no regularisation: we want to overfit
+    settings = run.settings
+    lr = config.overfit_lr if settings is None or settings.learning_rate is None \
+        else settings.learning_rate
+    net = run.fresh(lr, 0.0)  # no regularisation: we want to overfit
     # Validate on the sample itself: inference-mode accuracy (BatchNormalization's moving
     # statistics) is what must reach 100%.
     stop = EarlyStopping(monitor="val_accuracy", mode="max", patience=config.overfit_epochs,
                          stopping_threshold=config.overfit_accuracy)
+    guard = []
+    if config.repair:  # the watchdog's fatal stop fails the step with its finding
+        from keras_recipes.callbacks import Watchdog
+
+        guard = [Watchdog(data=(x, y), verbose=0)]
     history = net.fit(x, y, validation_data=(x, y), epochs=config.overfit_epochs,
                       batch_size=min(config.batch_size, len(x)), verbose=0,
-                      callbacks=[stop, *run.progress(2, "overfit")])
+                      callbacks=[stop, *guard, *run.progress(2, "overfit")])
     loss, acc = (float(v) for v in net.evaluate(x, y, verbose=0))
     epochs = len(history.history["loss"])
-    passed = acc >= config.overfit_accuracy
+    stopped = guard[0].stop_reason if guard else None
+    passed = acc >= config.overfit_accuracy and stopped is None
     state.overfit_history = history.history
     if not passed:
         state.findings = diagnose(history)
+        if stopped is not None:
+            state.findings = [stopped.finding,
+                              *(f for f in state.findings if f.code != stopped.code)]
+    why = "" if stopped is None else f"; the watchdog stopped it: {stopped.one_line()}"
     return PracticalStep(2, STEP_NAMES[2], passed,
                          f"train accuracy {acc:.3f} on {len(x)} examples after {epochs} epochs "
-                         f"(goal {config.overfit_accuracy:g})",
+                         f"(goal {config.overfit_accuracy:g}){why}",
                          {"examples": len(x), "accuracy": finite(acc), "loss": finite(loss),
-                          "epochs": epochs, "learning_rate": config.overfit_lr})
+                          "epochs": epochs, "learning_rate": lr})
 
 
 def _loss_after(run: RunContext, lr: float) -> float:
@@ -173,10 +196,13 @@ def search_grid(run: RunContext, state: PracticalState) -> PracticalStep:
     lr = state.need("learning_rate")
     space = {"learning_rate": tuple(sorted({float(f"{lr * f:.3g}") for f in config.lr_factors})),
              "weight_decay": tuple(config.weight_decays)}
+    # A repair that changed the optimizer changes the grid's too (clipping stays out of it).
+    optimizer = config.optimizer if run.settings is None or run.settings.optimizer is None \
+        else run.settings.optimizer
     frame = grid_search(lambda hp: run.build(), *run.train, space=space,
                         validation_data=run.val, objective=config.objective,
                         epochs=config.grid_epochs, batch_size=config.batch_size,
-                        optimizer=config.optimizer, penalty=config.penalty, seed=config.seed,
+                        optimizer=optimizer, penalty=config.penalty, seed=config.seed,
                         verbose=0)  # the workflow prints its own progress to its stream
     run.claim("grid.csv")
     frame.to_csv(run.out / "grid.csv", index=False)

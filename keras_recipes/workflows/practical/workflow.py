@@ -45,17 +45,19 @@ def _load(config: PracticalConfig):
                                      drop=config.drop, workflow="The practical workflow")
 
 
-def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
+def _builder(config: PracticalConfig, ds, settings: Any = None) -> Callable[[], Any]:
     """``() -> uncompiled keras.Model`` for ``ds``; built once now, so a callable that gives
     something else than a ``keras.Model`` with ``C`` outputs fails before any training.
 
-    With ``config.standardize``, the network starts with a ``keras.layers.Normalization``
-    holding the training split's statistics.
+    With ``config.standardize`` (or ``settings.standardize``, when settings are given), the
+    network starts with a ``keras.layers.Normalization`` holding the training split's
+    statistics; ``settings`` also set a preset's activation, initialisation and BatchNorm.
     """
     from keras_recipes.workflows.standardize import standardization_layer, wrap_with_layer
 
     standardize_on = None
-    if config.standardize:
+    options = settings.model_options() if settings is not None else {}
+    if config.standardize if settings is None else settings.standardize:
         from keras_recipes.data import split
 
         standardize_on = split(ds.x, ds.y, seed=config.seed)[0][0]
@@ -64,7 +66,7 @@ def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
         layer = None if standardize_on is None else standardization_layer(standardize_on)
         if isinstance(config.model, str):
             return build_network(config.model, ds.input_shape, ds.num_classes,
-                                 normalization=layer)
+                                 normalization=layer, **options)
         # A user's callable is called with (input_shape, num_classes) only; the
         # standardisation runs in front of its network.
         net = build_network(config.model, ds.input_shape, ds.num_classes)
@@ -74,15 +76,17 @@ def _builder(config: PracticalConfig, ds) -> Callable[[], Any]:
     return build
 
 
-def _seven_steps(run: RunContext, record: Callable[[PracticalStep], bool]) -> PracticalState:
+def _seven_steps(run: RunContext, record: Callable[[PracticalStep], bool],
+                 state: PracticalState | None = None, checked: bool = True) -> PracticalState:
     """Steps 1 to 7 over one :class:`PracticalState`, each passed to ``record`` (which says
     whether it passed); stops at the first failed check. Returns the state: its ``best`` is
     the kept configuration (``None`` when a check failed), its ``findings`` the doctor's
-    reading."""
-    state = PracticalState()
-    for step in CHECKED_STEPS:
-        if not record(step(run, state)):
-            return state
+    reading. ``checked=False`` runs steps 5-7 only, on ``state`` (whose checks passed)."""
+    state = PracticalState() if state is None else state
+    if checked:
+        for step in CHECKED_STEPS:
+            if not record(step(run, state)):
+                return state
     # Step 7 reads the curves and trains longer while they ask; step 6 then records the
     # last reading and draws the figures. Steps 5-7 are recorded in their numbers' order
     # and timed together, on step 5.
@@ -90,6 +94,55 @@ def _seven_steps(run: RunContext, record: Callable[[PracticalStep], bool]) -> Pr
     for step in sorted(done, key=lambda s: s.number):
         record(step)
     return state
+
+
+#: The repair's gate of the practical workflow: how many of the four checks passed.
+REPAIR_METRIC = "checks passed (of 4)"
+
+
+def _repaired(config: PracticalConfig, ds, out: Path, stream: TextIO, folder,
+              steps: list[PracticalStep], record: Callable[[PracticalStep], bool]):
+    """Steps 1-4 under :func:`~keras_recipes.workflows.repair.run_with_repair`, then steps
+    5-7 on the last attempt. Each attempt starts again from step 1 on a fresh network
+    (every later step builds on step 1's and step 2's), in the emptied run folder; the
+    report keeps the last attempt's steps. Returns ``(run, state, log)``."""
+    from keras_recipes.workflows.repair import StageOutcome, range_test, run_with_repair
+
+    last: dict[str, Any] = {}
+
+    def context(settings) -> RunContext:
+        return RunContext(ds, _builder(config, ds, settings), out, config, stream,
+                          folder=folder, settings=settings)
+
+    def attempt(settings) -> StageOutcome:
+        if last:
+            folder.clear()  # the failed attempt's files
+            steps.clear()
+        run = context(settings)
+        state = PracticalState()
+        passed = 0
+        for step in CHECKED_STEPS:
+            if not record(step(run, state)):
+                break
+            passed += 1
+        last.update(run=run, state=state)
+        return StageOutcome(float(passed), passed == len(CHECKED_STEPS), state.findings,
+                            settings.learning_rate)
+
+    def build(settings):
+        return context(settings).fresh(settings.learning_rate or config.overfit_lr, 0.0)
+
+    probe = context(config.training_settings())
+    log = run_with_repair(attempt, config.training_settings(),
+                          rewritable=isinstance(config.model, str),
+                          range_test=range_test(build, *probe.train,
+                                                batch_size=config.batch_size,
+                                                num_steps=config.lr_steps, seed=config.seed),
+                          on_repair=lambda line: probe.say(f"-- {line}"))
+    run, state = last["run"], last["state"]
+    if log.passed:
+        _seven_steps(run, record, state, checked=False)
+    return run, state, log
 
 
 def practical(
@@ -126,6 +179,8 @@ def practical(
     config: PracticalConfig | None = None,
     loss_every: int = 10,
     loss_smoothing: float = 0.9,
+    repair: bool = False,
+    training: Any = None,
 ) -> PracticalReport:
     """Run seed 004's seven-step approach and write a report into ``out``.
 
@@ -201,6 +256,19 @@ def practical(
             (seed 000: a smoothed loss every N iterations, not only per epoch); ``0``
             writes no such file. Defaults to ``10``.
         loss_smoothing: β of that moving average, in ``[0, 1)``. Defaults to ``0.9``.
+        repair: watch step 2 with a :class:`~keras_recipes.callbacks.Watchdog` (its fatal
+            stop fails the step) and, when a check of steps 1-4 fails with a finding that
+            has a known remedy (step 1's loss far from ln C is the finding
+            ``initial_loss``), apply the remedy and run the checks again from step 1, at
+            most twice (:func:`~keras_recipes.workflows.repair.run_with_repair`); a rate
+            remedy changes step 2's rate. A preset takes every remedy; a callable
+            ``model`` only rate, optimizer, clipping and inputs, and the report lists the
+            others. ``summary.json`` holds the log under ``"repair"`` and ``report.md``
+            shows it. ``False`` changes nothing. See ``docs/repair.md``.
+            Defaults to ``False``.
+        training: a :class:`~keras_recipes.workflows.repair.TrainingSettings` for a
+            preset's activation, initialisation and BatchNorm and for gradient clipping
+            (``learning_rate`` and ``optimizer`` left ``None``). Defaults to ``None``.
 
     Returns:
         A :class:`PracticalReport`.
@@ -241,20 +309,23 @@ def practical(
             lr_factors=lr_factors, weight_decays=weight_decays, grid_epochs=grid_epochs,
             objective=objective, top_k=top_k, train_epochs=train_epochs, max_loops=max_loops,
             batch_size=batch_size, fresh=fresh, verbose=verbose, loss_every=loss_every,
-            loss_smoothing=loss_smoothing)
+            loss_smoothing=loss_smoothing, repair=repair, training=training)
     elif not isinstance(config, PracticalConfig):
         raise ValueError("Argument `config` must be a PracticalConfig or None. "
                          f"Received: config={config!r}")
     out = config.out
     ds = _load(config)
-    build = _builder(config, ds)
+    settings = config.training_settings() if config.repair or config.training is not None \
+        else None
+    build = _builder(config, ds, settings)
     # Lock the folder; refuse another workflow's run, or one on other data (unless fresh).
     folder = RunFolder(out, "practical").open(
         fingerprint=RunFolder.fingerprint(ds), resume=not config.fresh,
         outputs=_outputs(config.top_k), adopt=_adopt, restart_hint="fresh=True")
     try:
         folder.clear()  # each run starts afresh: only an earlier practical run's files go
-        run = RunContext(ds, build, out, config, stream or sys.stdout, folder=folder)
+        stream = stream or sys.stdout
+        run = RunContext(ds, build, out, config, stream, folder=folder, settings=settings)
         steps: list[PracticalStep] = []
         lap = [time.perf_counter()]
 
@@ -266,7 +337,11 @@ def practical(
                     f" - {step.summary} [{step.seconds:.1f}s]")
             return step.passed
 
-        state = _seven_steps(run, record)
+        log = None
+        if config.repair:
+            run, state, log = _repaired(config, ds, out, stream, folder, steps, record)
+        else:
+            state = _seven_steps(run, record)
         best = test_accuracy = None
         if state.best is not None:  # every check passed
             net = state.best.net
@@ -275,7 +350,7 @@ def practical(
             atomic_write(out / "model.keras", lambda tmp: net.save(tmp))
             best = state.best.choice()
         report = PracticalReport(steps, best, test_accuracy, state.findings, out,
-                                 time.perf_counter() - begin)
+                                 time.perf_counter() - begin, repair=log)
         _print_outcome(report, run)
         run.claim("report.md", "summary.json")
         write_practical_report(report, dataset_name=ds.name, sizes=(len(run.train[0]),
@@ -291,6 +366,13 @@ def _print_outcome(report: PracticalReport, run: RunContext) -> None:
     """The failed step with the doctor's reading and what to try, or the test score."""
     if not run.config.verbose:
         return
+    log = report.repair
+    if log is not None and (len(log) > 1 or not log.passed
+                            or any(a.skipped_remedies for a in log)):
+        from keras_recipes.workflows.repair import repair_table
+
+        print("Repair of the checks (steps 1-4):", file=run.stream)
+        print(repair_table(log, REPAIR_METRIC), file=run.stream)
     failed = report.failed_step
     if failed is not None:
         from keras_recipes.diagnostics import print_report
