@@ -15,6 +15,7 @@ from keras_recipes._validation import (
     fail,
     reject_unknown_kwargs,
 )
+from keras_recipes.optimizers._base import BASE_ARGUMENTS
 
 # Base arguments that would act twice (or, for `use_ema`, race at finalisation) when set on
 # both the wrapper and the inner optimizer.
@@ -184,17 +185,8 @@ class Lookahead(keras.optimizers.Optimizer):
             check_number("gradient_accumulation_steps", gradient_accumulation_steps, low=2,
                          integer=True)
             gradient_accumulation_steps = int(gradient_accumulation_steps)
-        base = {
-            "weight_decay": weight_decay,
-            "clipnorm": clipnorm,
-            "clipvalue": clipvalue,
-            "global_clipnorm": global_clipnorm,
-            "use_ema": use_ema,
-            "ema_momentum": ema_momentum,
-            "ema_overwrite_frequency": ema_overwrite_frequency,
-            "loss_scale_factor": loss_scale_factor,
-            "gradient_accumulation_steps": gradient_accumulation_steps,
-        }
+        arguments = locals()
+        base = {key: arguments[key] for key in BASE_ARGUMENTS if key != "name"}
         for key in _EXCLUSIVE_ARGS:
             inner_value = getattr(optimizer, key, None)
             if base[key] and inner_value:
@@ -361,15 +353,7 @@ class Lookahead(keras.optimizers.Optimizer):
             "inner": keras.saving.serialize_keras_object(self.inner_optimizer),
             "sync_period": self.sync_period,
             "slow_step_size": self.slow_step_size,
-            "weight_decay": self.weight_decay,
-            "clipnorm": self.clipnorm,
-            "clipvalue": self.clipvalue,
-            "global_clipnorm": self.global_clipnorm,
-            "use_ema": self.use_ema,
-            "ema_momentum": self.ema_momentum,
-            "ema_overwrite_frequency": self.ema_overwrite_frequency,
-            "loss_scale_factor": self.loss_scale_factor,
-            "gradient_accumulation_steps": self.gradient_accumulation_steps,
+            **{key: getattr(self, key) for key in BASE_ARGUMENTS if key != "name"},
         }
 
     @classmethod

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import keras
 from keras import ops
 
-from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
-from keras_recipes.optimizers._checks import (
-    BASE_ARGS_DOC,
-    check_beta,
-    check_epsilon,
-    check_kwargs,
-    check_learning_rate,
-)
+from keras_recipes.optimizers._base import SlotOptimizer
+from keras_recipes.optimizers._checks import BASE_ARGS_DOC, check_beta, check_epsilon
 
 
 @keras_recipes_export
-class NesterovRMSprop(keras.optimizers.Optimizer):
+class NesterovRMSprop(SlotOptimizer):
     """RMSprop + Nesterov momentum, the course notes' algorithm 8.
 
     Use it where RMSprop with momentum works and you want the look-ahead correction of
@@ -74,6 +67,8 @@ class NesterovRMSprop(keras.optimizers.Optimizer):
           https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ
     """
 
+    _config_keys = ("rho", "momentum", "epsilon", "centered")
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -93,20 +88,7 @@ class NesterovRMSprop(keras.optimizers.Optimizer):
         name: str = "nesterov_rmsprop",
         **kwargs: Any,
     ):
-        check_kwargs(kwargs, "NesterovRMSprop")
-        super().__init__(
-            learning_rate=check_learning_rate(learning_rate),
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            use_ema=use_ema,
-            ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps,
-            name=name,
-        )
+        super().__init__("NesterovRMSprop", learning_rate, locals(), kwargs)
         self.rho = check_beta("rho", rho)
         self.momentum = check_beta("momentum", momentum)
         self.epsilon = check_epsilon(epsilon)
@@ -127,10 +109,7 @@ class NesterovRMSprop(keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         """One RMSprop + Nesterov step on `variable` (the interim point)."""
-        dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
-        index = _keras_private.variable_index(self, variable)
+        lr, gradient, index = self._step_inputs(gradient, variable, learning_rate)
         r = self._velocities[index]
         rho = self.rho
 
@@ -148,18 +127,6 @@ class NesterovRMSprop(keras.optimizers.Optimizer):
             self.assign_add(variable, ops.subtract(ops.multiply(v, self.momentum), increment))
         else:
             self.assign_sub(variable, increment)
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "rho": self.rho,
-                "momentum": self.momentum,
-                "epsilon": self.epsilon,
-                "centered": self.centered,
-            }
-        )
-        return config
 
 
 NesterovRMSprop.__doc__ = NesterovRMSprop.__doc__.replace("{base}", BASE_ARGS_DOC)

@@ -5,19 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import keras
 from keras import ops
 
-from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_positive
-from keras_recipes.optimizers._checks import (
-    BASE_ARGS_DOC,
-    check_beta,
-    check_epsilon,
-    check_kwargs,
-    check_learning_rate,
-)
+from keras_recipes.optimizers._base import SlotOptimizer
+from keras_recipes.optimizers._checks import BASE_ARGS_DOC, check_beta, check_epsilon
 
 
 def _rho_t(step, x, ell: float, rho_inf: float):
@@ -38,7 +31,7 @@ def _rho_t(step, x, ell: float, rho_inf: float):
 
 
 @keras_recipes_export
-class RAdam(keras.optimizers.Optimizer):
+class RAdam(SlotOptimizer):
     """Rectified Adam (Liu et al., 2020).
 
     Use it instead of Adam plus a hand-tuned warm-up: during the first steps the variance
@@ -86,6 +79,8 @@ class RAdam(keras.optimizers.Optimizer):
           ICLR 2020, https://arxiv.org/abs/1908.03265
     """
 
+    _config_keys = ("beta_1", "beta_2", "epsilon", "rectify_threshold")
+
     def __init__(
         self,
         learning_rate: Any = 0.001,
@@ -105,20 +100,7 @@ class RAdam(keras.optimizers.Optimizer):
         name: str = "radam",
         **kwargs: Any,
     ):
-        check_kwargs(kwargs, "RAdam")
-        super().__init__(
-            learning_rate=check_learning_rate(learning_rate),
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            use_ema=use_ema,
-            ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps,
-            name=name,
-        )
+        super().__init__("RAdam", learning_rate, locals(), kwargs)
         self.beta_1 = check_beta("beta_1", beta_1)
         self.beta_2 = check_beta("beta_2", beta_2)
         self.epsilon = check_epsilon(epsilon)
@@ -136,9 +118,7 @@ class RAdam(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         """One RAdam step on `variable`."""
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
-        index = _keras_private.variable_index(self, variable)
+        lr, gradient, index = self._step_inputs(gradient, variable, learning_rate)
         m = self._momentums[index]
         v = self._velocities[index]
 
@@ -174,18 +154,6 @@ class RAdam(keras.optimizers.Optimizer):
             variable,
             ops.multiply(m, ops.add(ops.divide(coef_adaptive, denominator), coef_momentum)),
         )
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "beta_1": self.beta_1,
-                "beta_2": self.beta_2,
-                "epsilon": self.epsilon,
-                "rectify_threshold": self.rectify_threshold,
-            }
-        )
-        return config
 
 
 RAdam.__doc__ = RAdam.__doc__.replace("{base}", BASE_ARGS_DOC)

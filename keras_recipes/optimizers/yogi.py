@@ -7,20 +7,14 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_recipes import _keras_private
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_non_negative
-from keras_recipes.optimizers._checks import (
-    BASE_ARGS_DOC,
-    check_beta,
-    check_epsilon,
-    check_kwargs,
-    check_learning_rate,
-)
+from keras_recipes.optimizers._base import SlotOptimizer
+from keras_recipes.optimizers._checks import BASE_ARGS_DOC, check_beta, check_epsilon
 
 
 @keras_recipes_export
-class Yogi(keras.optimizers.Optimizer):
+class Yogi(SlotOptimizer):
     """Yogi optimizer (Zaheer et al., 2018), as written in the course notes.
 
     Use it where Adam's effective learning rate grows too fast: when the previous
@@ -67,6 +61,8 @@ class Yogi(keras.optimizers.Optimizer):
           https://papers.nips.cc/paper/8186-adaptive-methods-for-nonconvex-optimization
     """
 
+    _config_keys = ("beta_1", "beta_2", "epsilon", "initial_accumulator_value", "bias_correction")
+
     def __init__(
         self,
         learning_rate: Any = 0.01,
@@ -87,20 +83,7 @@ class Yogi(keras.optimizers.Optimizer):
         name: str = "yogi",
         **kwargs: Any,
     ):
-        check_kwargs(kwargs, "Yogi")
-        super().__init__(
-            learning_rate=check_learning_rate(learning_rate),
-            weight_decay=weight_decay,
-            clipnorm=clipnorm,
-            clipvalue=clipvalue,
-            global_clipnorm=global_clipnorm,
-            use_ema=use_ema,
-            ema_momentum=ema_momentum,
-            ema_overwrite_frequency=ema_overwrite_frequency,
-            loss_scale_factor=loss_scale_factor,
-            gradient_accumulation_steps=gradient_accumulation_steps,
-            name=name,
-        )
+        super().__init__("Yogi", learning_rate, locals(), kwargs)
         self.beta_1 = check_beta("beta_1", beta_1)
         self.beta_2 = check_beta("beta_2", beta_2)
         self.epsilon = check_epsilon(epsilon)
@@ -124,9 +107,7 @@ class Yogi(keras.optimizers.Optimizer):
     def update_step(self, gradient, variable, learning_rate):
         """One Yogi step on `variable`."""
         dtype = variable.dtype
-        lr = ops.cast(learning_rate, dtype)
-        gradient = ops.cast(gradient, dtype)
-        index = _keras_private.variable_index(self, variable)
+        lr, gradient, index = self._step_inputs(gradient, variable, learning_rate)
         m = self._momentums[index]
         v = self._velocities[index]
 
@@ -146,19 +127,6 @@ class Yogi(keras.optimizers.Optimizer):
             alpha = lr
             denominator = ops.add(ops.sqrt(v), self.epsilon)
         self.assign_sub(variable, ops.divide(ops.multiply(m, alpha), denominator))
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            {
-                "beta_1": self.beta_1,
-                "beta_2": self.beta_2,
-                "epsilon": self.epsilon,
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "bias_correction": self.bias_correction,
-            }
-        )
-        return config
 
 
 Yogi.__doc__ = Yogi.__doc__.replace("{base}", BASE_ARGS_DOC)
