@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import math
 
-import keras
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_less, check_number, check_one_of, check_positive
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import as_float_step
 
 
 @keras_recipes_export
-class CyclicLR(keras.optimizers.schedules.LearningRateSchedule):
+class CyclicLR(ArgumentsSchedule):
     """Learning rate that oscillates between ``base_lr`` and ``max_lr`` (CLR).
 
     Use it to avoid tuning a decay, to cross saddle points, or with a short range test to
@@ -63,12 +63,14 @@ class CyclicLR(keras.optimizers.schedules.LearningRateSchedule):
         check_positive("step_size", step_size)
         check_one_of("mode", mode, ("triangular", "triangular2", "exp_range"))
         check_number("gamma", gamma, low=0, low_inclusive=False, high=1)
-        self.base_lr = base_lr
-        self.max_lr = max_lr
-        self.step_size = step_size
-        self.mode = mode
-        self.gamma = gamma
-        self.name = name
+        self._store(
+            base_lr=base_lr,
+            max_lr=max_lr,
+            step_size=step_size,
+            mode=mode,
+            gamma=gamma,
+            name=name,
+        )
 
     def __call__(self, step):
         t = ops.maximum(as_float_step(step), 0.0)
@@ -84,12 +86,3 @@ class CyclicLR(keras.optimizers.schedules.LearningRateSchedule):
         base = float(self.base_lr)
         return base + (float(self.max_lr) - base) * height
 
-    def get_config(self) -> dict:
-        return {
-            "base_lr": self.base_lr,
-            "max_lr": self.max_lr,
-            "step_size": self.step_size,
-            "mode": self.mode,
-            "gamma": self.gamma,
-            "name": self.name,
-        }

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import keras
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_positive
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import as_float_step
 
 
 @keras_recipes_export
-class InverseSqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
+class InverseSqrtDecay(ArgumentsSchedule):
     """Learning rate proportional to ``1/sqrt(t)``, defined from step 0.
 
     Use it for long trainings of attention models, usually after a warm-up: it decays fast
@@ -52,17 +52,13 @@ class InverseSqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         check_positive("initial_learning_rate", initial_learning_rate)
         check_positive("decay_steps", decay_steps)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.name = name
+        self._store(
+            initial_learning_rate=initial_learning_rate,
+            decay_steps=decay_steps,
+            name=name,
+        )
 
     def __call__(self, step):
         t = ops.maximum(as_float_step(step), 0.0)
         return float(self.initial_learning_rate) * ops.rsqrt(1.0 + t / float(self.decay_steps))
 
-    def get_config(self) -> dict:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "name": self.name,
-        }

@@ -9,17 +9,17 @@ from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number, check_positive, fail, received
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import (
     as_float_step,
     deserialize_schedule,
     evaluate,
     is_number,
-    serialize_schedule,
 )
 
 
 @keras_recipes_export
-class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
+class MultiStepDecay(ArgumentsSchedule):
     """Piecewise-constant learning rate that changes at fixed boundaries.
 
     Use it for a training schedule decided in advance ("horaire d'entraînement"), for the
@@ -67,6 +67,8 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
           https://arxiv.org/abs/1512.03385
         - DeepSeek-AI, 2024, "DeepSeek LLM", https://arxiv.org/abs/2401.02954
     """
+
+    _schedule_arguments = ("initial_learning_rate",)
 
     def __init__(
         self,
@@ -123,12 +125,14 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
                     "(with a schedule as `initial_learning_rate`, `values` are multipliers). "
                     + received(values=list(values), initial_learning_rate=initial_learning_rate)
                 )
-        self.boundaries = list(boundaries)
-        self.factor = factor
-        self.values = None if values is None else list(values)
-        self.initial_learning_rate = initial_learning_rate
-        self.steps_per_epoch = steps_per_epoch
-        self.name = name
+        self._store(
+            boundaries=list(boundaries),
+            factor=factor,
+            values=None if values is None else list(values),
+            initial_learning_rate=initial_learning_rate,
+            steps_per_epoch=steps_per_epoch,
+            name=name,
+        )
         scale = float(steps_per_epoch or 1)
         self._bounds = [b * scale for b in bounds]
         self._levels = levels
@@ -143,13 +147,3 @@ class MultiStepDecay(keras.optimizers.schedules.LearningRateSchedule):
             return level
         return evaluate(base, step) * level
 
-    def get_config(self) -> dict:
-        base = self.initial_learning_rate
-        return {
-            "boundaries": self.boundaries,
-            "factor": self.factor,
-            "values": self.values,
-            "initial_learning_rate": None if base is None else serialize_schedule(base),
-            "steps_per_epoch": self.steps_per_epoch,
-            "name": self.name,
-        }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import keras
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
@@ -14,6 +13,7 @@ from keras_recipes._validation import (
     check_positive,
     check_probability,
 )
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import as_float_step
 
 
@@ -42,7 +42,7 @@ def _two_phases(step, total, pct, start, peak, end, anneal):
 
 
 @keras_recipes_export
-class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
+class OneCycle(ArgumentsSchedule):
     """One cycle: warm up from ``max_lr/div`` to ``max_lr``, then anneal to ``max_lr/final_div``.
 
     Use it to train fast with a large learning rate for a known number of steps (fastai's
@@ -100,13 +100,15 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         check_positive("div", div)
         check_positive("final_div", final_div)
         check_one_of("anneal", anneal, ("cos", "linear"))
-        self.max_lr = max_lr
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.div = div
-        self.final_div = final_div
-        self.anneal = anneal
-        self.name = name
+        self._store(
+            max_lr=max_lr,
+            total_steps=total_steps,
+            pct_start=pct_start,
+            div=div,
+            final_div=final_div,
+            anneal=anneal,
+            name=name,
+        )
 
     def __call__(self, step):
         peak = float(self.max_lr)
@@ -125,20 +127,10 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return OneCycleMomentum(self.total_steps, self.pct_start, max_momentum,
                                 min_momentum, self.anneal)
 
-    def get_config(self) -> dict:
-        return {
-            "max_lr": self.max_lr,
-            "total_steps": self.total_steps,
-            "pct_start": self.pct_start,
-            "div": self.div,
-            "final_div": self.final_div,
-            "anneal": self.anneal,
-            "name": self.name,
-        }
 
 
 @keras_recipes_export
-class OneCycleMomentum(keras.optimizers.schedules.LearningRateSchedule):
+class OneCycleMomentum(ArgumentsSchedule):
     """The one-cycle momentum: high → low while the learning rate rises, back to high after.
 
     Use it with :class:`keras_recipes.callbacks.HyperparameterScheduler` next to
@@ -183,24 +175,17 @@ class OneCycleMomentum(keras.optimizers.schedules.LearningRateSchedule):
         check_probability("max_momentum", max_momentum, include_one=True)
         check_probability("min_momentum", min_momentum, include_one=True)
         check_one_of("anneal", anneal, ("cos", "linear"))
-        self.total_steps = total_steps
-        self.pct_start = pct_start
-        self.max_momentum = max_momentum
-        self.min_momentum = min_momentum
-        self.anneal = anneal
-        self.name = name
+        self._store(
+            total_steps=total_steps,
+            pct_start=pct_start,
+            max_momentum=max_momentum,
+            min_momentum=min_momentum,
+            anneal=anneal,
+            name=name,
+        )
 
     def __call__(self, step):
         high, low = float(self.max_momentum), float(self.min_momentum)
         return _two_phases(step, self.total_steps, float(self.pct_start), high, low, high,
                            self.anneal)
 
-    def get_config(self) -> dict:
-        return {
-            "total_steps": self.total_steps,
-            "pct_start": self.pct_start,
-            "max_momentum": self.max_momentum,
-            "min_momentum": self.min_momentum,
-            "anneal": self.anneal,
-            "name": self.name,
-        }

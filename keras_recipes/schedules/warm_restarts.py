@@ -9,17 +9,17 @@ from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number, check_positive, fail
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import (
     as_float_step,
     deserialize_schedule,
     evaluate,
     is_number,
-    serialize_schedule,
 )
 
 
 @keras_recipes_export
-class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
+class WarmRestarts(ArgumentsSchedule):
     """Restart a schedule periodically, with longer and lower cycles if asked (SGDR).
 
     Use it for stochastic gradient descent with warm restarts, for snapshot ensembles (one
@@ -61,6 +61,8 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
           Restarts", https://arxiv.org/abs/1608.03983
     """
 
+    _schedule_arguments = ("schedule_or_period",)
+
     def __init__(
         self,
         schedule_or_period,
@@ -93,13 +95,15 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
         else:
             fail("schedule_or_period", "a `LearningRateSchedule` or a positive number",
                  schedule_or_period)
-        self.schedule_or_period = schedule_or_period
-        self.t_mult = t_mult
-        self.m_mul = m_mul
-        self.period = period
-        self.initial_learning_rate = initial_learning_rate
-        self.alpha = alpha
-        self.name = name
+        self._store(
+            schedule_or_period=schedule_or_period,
+            t_mult=t_mult,
+            m_mul=m_mul,
+            period=period,
+            initial_learning_rate=initial_learning_rate,
+            alpha=alpha,
+            name=name,
+        )
         self._cycle = cycle
 
     def _start(self, i):
@@ -132,13 +136,3 @@ class WarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
             return float(self.initial_learning_rate) * (a + (1.0 - a) * scale * cosine)
         return scale * evaluate(self.schedule_or_period, tau * self._cycle)
 
-    def get_config(self) -> dict:
-        return {
-            "schedule_or_period": serialize_schedule(self.schedule_or_period),
-            "t_mult": self.t_mult,
-            "m_mul": self.m_mul,
-            "period": self.period,
-            "initial_learning_rate": self.initial_learning_rate,
-            "alpha": self.alpha,
-            "name": self.name,
-        }

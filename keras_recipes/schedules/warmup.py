@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import math
 
-import keras
 from keras import ops
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_number, check_one_of, check_positive
+from keras_recipes.schedules._base import ArgumentsSchedule
 from keras_recipes.schedules._common import (
     as_float_step,
     check_schedule,
     deserialize_schedule,
     evaluate,
-    serialize_schedule,
     shift,
 )
 
 
 @keras_recipes_export
-class Warmup(keras.optimizers.schedules.LearningRateSchedule):
+class Warmup(ArgumentsSchedule):
     """Ramp from ``start_value`` to a schedule's first value, then run the schedule.
 
     Use it whenever large early steps destabilise training (large batches, Adam on
@@ -57,6 +56,8 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         - Llama Team, 2024, "The Llama 3 Herd of Models", https://arxiv.org/abs/2407.21783
     """
 
+    _schedule_arguments = ("schedule",)
+
     def __init__(
         self,
         schedule,
@@ -70,11 +71,13 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         check_positive("warmup_steps", warmup_steps, integer=True)
         check_number("start_value", start_value, low=0)
         check_one_of("shape", shape, ("linear", "cosine"))
-        self.schedule = schedule
-        self.warmup_steps = warmup_steps
-        self.start_value = start_value
-        self.shape = shape
-        self.name = name
+        self._store(
+            schedule=schedule,
+            warmup_steps=warmup_steps,
+            start_value=start_value,
+            shape=shape,
+            name=name,
+        )
 
     def __call__(self, step):
         step = ops.convert_to_tensor(step)
@@ -89,11 +92,3 @@ class Warmup(keras.optimizers.schedules.LearningRateSchedule):
         after = evaluate(self.schedule, shift(step, int(self.warmup_steps)))
         return ops.where(t < w, ramp, after)
 
-    def get_config(self) -> dict:
-        return {
-            "schedule": serialize_schedule(self.schedule),
-            "warmup_steps": self.warmup_steps,
-            "start_value": self.start_value,
-            "shape": self.shape,
-            "name": self.name,
-        }
