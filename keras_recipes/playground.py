@@ -191,7 +191,10 @@ def double_well(tilt: float = 0.25) -> TestFunction:
 
 
 def _optimizer_mapping(optimizers) -> Mapping:
-    """``{label: optimizer}`` from one optimizer or a non-empty mapping; else ValueError."""
+    """``{label: optimizer}`` from one optimizer or a non-empty mapping of optimizers.
+
+    Raises ValueError for anything else, before any optimizer runs.
+    """
     if isinstance(optimizers, keras.optimizers.Optimizer):
         optimizers = {optimizers.name: optimizers}
     if not isinstance(optimizers, Mapping) or not optimizers:
@@ -199,6 +202,12 @@ def _optimizer_mapping(optimizers) -> Mapping:
             "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
             f"Received: optimizers={optimizers!r}"
         )
+    for label, optimizer in optimizers.items():
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise ValueError(
+                f"Argument `optimizers` must map labels to optimizers. Received: {label}="
+                f"{optimizer!r}"
+            )
     return optimizers
 
 def trajectories(
@@ -244,11 +253,6 @@ def trajectories(
     start = fn.start if start is None else tuple(float(s) for s in start)
     frames = []
     for label, optimizer in optimizers.items():
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise ValueError(
-                f"Argument `optimizers` must map labels to optimizers. Received: {label}="
-                f"{optimizer!r}"
-            )
         path = _run(optimizer, fn, int(steps), start)
         frame = pd.DataFrame({"optimizer": label, "step": np.arange(len(path)),
                               "x": path[:, 0], "y": path[:, 1]})
@@ -546,11 +550,6 @@ def effective_learning_rates(
     steps = int(g.size)
     frames = []
     for label, optimizer in optimizers.items():
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise ValueError(
-                f"Argument `optimizers` must map labels to optimizers. Received: {label}="
-                f"{optimizer!r}"
-            )
         opt = keras.saving.deserialize_keras_object(
             keras.saving.serialize_keras_object(optimizer))
         layer = _Scalar(steps, 0.0)
