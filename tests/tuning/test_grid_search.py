@@ -9,16 +9,9 @@ import pytest
 from keras_recipes.callbacks import EarlyStopping, NaNGuard
 from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.tuning import grid_search, make_optimizer
+from tests.tuning._models import tiny_model
 
 pytestmark = pytest.mark.integration
-
-
-def tiny_model():
-    return keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
 
 
 def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):

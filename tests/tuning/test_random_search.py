@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
 from keras_recipes.tuning import random_search
+from tests.tuning._models import tiny_model
 
 pytestmark = pytest.mark.integration
-
-
-def tiny_model():
-    return keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
 
 
 def test_samples_lie_in_the_seed_ranges_and_repeat_with_the_seed(tiny_digits):
