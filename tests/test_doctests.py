@@ -22,12 +22,21 @@ MODULES = sorted(
 
 
 def test_every_public_subpackage_is_walked():
+    assert SLOW_EXAMPLES <= set(MODULES)
     for name in ("schedules", "callbacks", "lr_finder", "diagnostics", "analysis", "workflows",
                  "optimizers", "initializers", "layers", "tuning", "data"):
         assert any(m.startswith(f"keras_recipes.{name}.") for m in MODULES), name
 
 
-@pytest.mark.parametrize("name", MODULES)
+#: Examples that run a whole workflow or search (30-60 s each on two busy cores); `make test-all`
+#: runs them. In `make test` the same calls run in tests/workflows/test_practical.py,
+#: tests/tuning/test_grid_search.py and tests/tuning/test_random_search.py.
+SLOW_EXAMPLES = {"keras_recipes.workflows.practical.workflow",
+                 "keras_recipes.tuning.grid_search", "keras_recipes.tuning.random_search"}
+
+
+@pytest.mark.parametrize("name", [pytest.param(m, marks=pytest.mark.slow) if m in SLOW_EXAMPLES
+                                  else m for m in MODULES])
 def test_docstring_examples(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     module = importlib.import_module(name)

@@ -16,7 +16,10 @@ from keras_recipes.callbacks import (
     TimeBudget,
 )
 
-pytestmark = pytest.mark.integration
+# A whole RandomSearch (about 45 s on two busy cores): `make test-all`. In `make test`, each
+# callback's deep copy and reuse (the deep-copy tests in its own file) and callbacks
+# inside a KerasTuner search (tests/tuning/test_tuner_callbacks.py).
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 kt = pytest.importorskip("keras_tuner")
 

@@ -408,6 +408,7 @@ def test_bad_sources_and_rules():
             diagnose(HEALTHY, rules=bad)
 
 
+@pytest.mark.slow  # the rule on synthetic records: test_update_ratio_low_only_without_an_overshoot
 def test_collapse_to_dead_units_reports_the_overshoot_not_a_low_rate(digits_flat, seed):
     # SGD at 100: the first epoch's steps push at least half the hidden ReLU units below
     # zero on every example and saturate the softmax; later updates are exactly 0. Only

@@ -70,6 +70,10 @@ def test_steamroller_mirrored_on_two_logical_cpus(tmp_path):
     assert np.max(np.abs(whole - var)) > 1e-2  # the reference tells the two apart
 
 
+# A whole run in a fresh process: `make test-all`. In `make test` the JAX lane runs
+# tests/distributed/test_jax_data_parallel.py and the logger under JAX data parallelism
+# (tests/diagnostics/test_distributed.py); the TensorFlow lane runs the mirrored steamroller.
+@pytest.mark.slow
 @pytest.mark.integration
 @pytest.mark.skipif(keras.backend.backend() != "jax",
                     reason="keras.distribution runs on the JAX backend")

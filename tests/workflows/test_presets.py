@@ -1,6 +1,9 @@
 """Every model preset passes every gate of the steamroller on digits, with default settings.
 
-Its own file so that the test runner can run it beside tests/workflows/test_steamroller.py.
+The mlp preset runs in `make test`; the cnn preset (about three times as long: convolutions
+through three stages at default epochs) runs in `make test-all`. In `make test` the cnn
+builder is covered by tests/test_models.py (structure, untrained loss, .keras round trip) and
+the three stages by the mlp preset here and tests/workflows/test_steamroller.py.
 """
 
 import pytest
@@ -10,7 +13,7 @@ from keras_recipes.workflows import steamroller
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("preset", ["mlp", "cnn"])
+@pytest.mark.parametrize("preset", ["mlp", pytest.param("cnn", marks=pytest.mark.slow)])
 def test_every_preset_passes_every_gate_on_digits_with_defaults(tmp_path, preset):
     report = steamroller("digits", preset, out=tmp_path / "run", verbose=0)
     assert [s.status for s in report.stages] == ["passed", "passed", "done"]

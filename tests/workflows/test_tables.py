@@ -219,6 +219,11 @@ def _cli(*argv, timeout=600):
                           capture_output=True, text=True, timeout=timeout)
 
 
+# Two fresh processes and a whole run. In `make test`: the standardised model on raw inputs
+# (test_standardised_model_saves_and_predicts_on_raw_inputs), a table through the command line
+# in process (tests/test_cli_steamroller.py) and a rerun that writes nothing
+# (tests/workflows/test_steamroller.py::test_third_run_skips_every_stage).
+@pytest.mark.slow
 @pytest.mark.integration
 def test_cli_steamroller_on_a_scaled_three_class_table_then_rerun(tmp_path):
     csv = tmp_path / "scaled.csv"
