@@ -31,15 +31,23 @@ from keras_recipes.callbacks import (  # noqa: E402
 )
 from keras_recipes.lr_finder import LRFinder, _probe, find_lr, find_max_stable_lr  # noqa: E402
 from keras_recipes.schedules import OneCycle  # noqa: E402
+from tests.distributed._common import (  # noqa: E402
+    BATCH,
+    X_TR,
+    X_VAL,
+    Y_TR,
+    Y_VAL,
+    X,
+    Y,
+    failing_source,
+    mlp_layers,
+    recording_clones,
+    same_state,
+    tolist,
+)
 
 DEVICES = jax.devices("cpu")
 DATA_PARALLEL = keras.distribution.DataParallel(devices=DEVICES)
-BATCH = 32  # global batch: 16 examples per device
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(256, 8)).astype("float32")
-Y = (X[:, :3] @ np.array([1.0, -1.0, 0.5], "float32") > 0).astype("int32") + (
-    X[:, 3] > 1.0).astype("int32")
-X_TR, Y_TR, X_VAL, Y_VAL = X[:192], Y[:192], X[192:], Y[192:]
 
 
 def per_device(variable) -> list:
@@ -56,13 +64,6 @@ def state(model) -> list[list]:
     return [per_device(v) for v in variables]
 
 
-def same_state(a, b) -> bool:
-    return len(a) == len(b) and all(
-        len(ra) == len(rb) and all(x.tobytes() == y.tobytes() for x, y in zip(ra, rb, strict=True))
-        for ra, rb in zip(a, b, strict=True)
-    )
-
-
 def all_span_both(model) -> bool:
     variables = list(model.variables) + list(model.optimizer.variables)
     return all(spans_both(v) for v in variables)
@@ -74,11 +75,7 @@ def devices_agree(model) -> bool:
 
 
 def mlp(optimizer, bn=False, distributed=True):
-    keras.utils.set_random_seed(0)
-    layers = [keras.Input((8,)), keras.layers.Dense(16)]
-    if bn:
-        layers.append(keras.layers.BatchNormalization())
-    layers += [keras.layers.Activation("relu"), keras.layers.Dense(3, activation="softmax")]
+    layers = mlp_layers(bn)
     keras.distribution.set_distribution(DATA_PARALLEL if distributed else None)
     model = keras.Sequential(layers)
     model.compile(optimizer=optimizer(), loss="sparse_categorical_crossentropy",
@@ -86,26 +83,12 @@ def mlp(optimizer, bn=False, distributed=True):
     return model
 
 
-def tolist(a) -> list:
-    return np.asarray(a, dtype="float64").tolist()
-
-
 def range_test() -> dict:
     out = {}
     model = mlp(lambda: keras.optimizers.SGD(0.01), bn=True)
-    created = []
-    original = _probe.clone_optimizer
-
-    def recording_clone(optimizer, lr):
-        created.append(original(optimizer, lr))
-        return created[-1]
-
-    _probe.clone_optimizer = recording_clone
-    try:
+    with recording_clones(_probe) as created:
         result = find_lr(model, X, Y, min_lr=1e-12, max_lr=2e-12, num_steps=10,
                          batch_size=BATCH, shuffle=False, smoothing=0.5)
-    finally:
-        _probe.clone_optimizer = original
     out["tiny_losses"] = tolist(result.history["loss"])
     out["weights"] = [tolist(w) for w in model.get_weights()]
     out["copy_variables_span_both"] = [spans_both(v) for v in created[0].variables]
@@ -126,13 +109,8 @@ def range_test() -> dict:
     out["max_stable_statuses"] = stable.table["status"].tolist()
     out["restored_after_divergence"] = same_state(before, state(model))
 
-    def failing():
-        for i in range(3):
-            yield X_TR[BATCH * i:BATCH * (i + 1)], Y_TR[BATCH * i:BATCH * (i + 1)]
-        raise RuntimeError("data source failed")
-
     try:
-        find_lr(model, failing(), min_lr=1e-2, max_lr=10.0, num_steps=20)
+        find_lr(model, failing_source(), min_lr=1e-2, max_lr=10.0, num_steps=20)
         out["exception_raised"] = False
     except RuntimeError:
         out["exception_raised"] = True

@@ -41,15 +41,22 @@ from keras_recipes.callbacks import (  # noqa: E402
 )
 from keras_recipes.lr_finder import LRFinder, _probe, find_lr, find_max_stable_lr  # noqa: E402
 from keras_recipes.schedules import OneCycle  # noqa: E402
+from tests.distributed._common import (  # noqa: E402
+    BATCH,
+    X_TR,
+    X_VAL,
+    Y_TR,
+    Y_VAL,
+    X,
+    Y,
+    failing_source,
+    mlp_layers,
+    recording_clones,
+    same_state,
+    tolist,
+)
 
 STRATEGY = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-BATCH = 32  # global batch: 16 examples per replica
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(256, 8)).astype("float32")
-Y = (X[:, :3] @ np.array([1.0, -1.0, 0.5], "float32") > 0).astype("int32") + (
-    X[:, 3] > 1.0).astype("int32")
-X_VAL, Y_VAL = X[192:], Y[192:]
-X_TR, Y_TR = X[:192], Y[:192]
 
 
 def per_replica(variable) -> list:
@@ -63,13 +70,6 @@ def state(model) -> list[list]:
     return [per_replica(v) for v in variables]
 
 
-def same_state(a, b) -> bool:
-    return len(a) == len(b) and all(
-        len(ra) == len(rb) and all(x.tobytes() == y.tobytes() for x, y in zip(ra, rb, strict=True))
-        for ra, rb in zip(a, b, strict=True)
-    )
-
-
 def replicas_agree(model) -> bool:
     return all(
         all(r.tobytes() == values[0].tobytes() for r in values)
@@ -78,11 +78,7 @@ def replicas_agree(model) -> bool:
 
 
 def mlp(optimizer, bn=False, scoped=True):
-    keras.utils.set_random_seed(0)
-    layers = [keras.Input((8,)), keras.layers.Dense(16)]
-    if bn:
-        layers.append(keras.layers.BatchNormalization())
-    layers += [keras.layers.Activation("relu"), keras.layers.Dense(3, activation="softmax")]
+    layers = mlp_layers(bn)
     with STRATEGY.scope() if scoped else keras.name_scope("single"):
         model = keras.Sequential(layers)
         model.compile(optimizer=optimizer() if callable(optimizer) else optimizer,
@@ -90,29 +86,14 @@ def mlp(optimizer, bn=False, scoped=True):
     return model
 
 
-def tolist(a) -> list:
-    return np.asarray(a, dtype="float64").tolist()
-
-
 def range_test() -> dict:
     out = {}
     # 1. Per-batch losses with BatchNormalization in training mode, at rates too small to
     # move a float32 weight: each is the loss of one global batch split over the replicas.
     model = mlp(lambda: keras.optimizers.SGD(0.01), bn=True)
-    created = []
-    original = _probe.clone_optimizer
-
-    def recording_clone(optimizer, lr):
-        copy = original(optimizer, lr)
-        created.append(copy)
-        return copy
-
-    _probe.clone_optimizer = recording_clone
-    try:
+    with recording_clones(_probe) as created:
         result = find_lr(model, X, Y, min_lr=1e-12, max_lr=2e-12, num_steps=10,
                          batch_size=BATCH, shuffle=False, smoothing=0.5)
-    finally:
-        _probe.clone_optimizer = original
     out["tiny_losses"] = tolist(result.history["loss"])
     out["weights"] = [tolist(w) for w in model.get_weights()]
     out["num_replicas"] = _distribute.num_replicas(model)
@@ -145,13 +126,8 @@ def range_test() -> dict:
     out["max_stable_lr"] = stable.lr
     out["restored_after_divergence"] = same_state(before, state(model))
 
-    def failing():
-        for i in range(3):
-            yield X_TR[BATCH * i:BATCH * (i + 1)], Y_TR[BATCH * i:BATCH * (i + 1)]
-        raise RuntimeError("data source failed")
-
     try:
-        find_lr(model, failing(), min_lr=1e-2, max_lr=10.0, num_steps=20)
+        find_lr(model, failing_source(), min_lr=1e-2, max_lr=10.0, num_steps=20)
         out["exception_raised"] = False
     except RuntimeError:
         out["exception_raised"] = True

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.distributed._common import assert_trains_as_on_one_device
 from tests.distributed._run import run_script
 from tests.distributed.test_mirrored import _bn_mlp_loss
 
@@ -65,13 +66,7 @@ def test_lr_finder_callback(results):
 
 def test_callbacks_train_as_on_one_device(results):
     two, one = results["callbacks_distributed"], results["callbacks_single"]
-    np.testing.assert_allclose(two["lr"], one["lr"], rtol=1e-6)
-    np.testing.assert_allclose(two["momentum"], one["momentum"], rtol=1e-6)
-    np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)
-    for a, b in zip(two["weights"], one["weights"], strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    assert two["best_epoch"] == one["best_epoch"]
-    assert two["snapshot_steps"] == one["snapshot_steps"] == [6, 12, 18]
+    assert_trains_as_on_one_device(two, one)
     assert two["devices_agree"] and two["layouts_kept"]
 
 

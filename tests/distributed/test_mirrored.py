@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.distributed._common import assert_trains_as_on_one_device
 from tests.distributed._run import run_script
 from tests.lr_finder.conftest import ce_numpy
 
@@ -99,13 +100,7 @@ def test_lr_finder_callback_applies_the_suggestion(results):
 def test_callbacks_train_as_on_one_device(results):
     two, one = results["callbacks_mirrored"], results["callbacks_single"]
     assert two["epochs_run"] == one["epochs_run"] == 3
-    np.testing.assert_allclose(two["lr"], one["lr"], rtol=1e-6)
-    np.testing.assert_allclose(two["momentum"], one["momentum"], rtol=1e-6)
-    np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)
-    for a, b in zip(two["weights"], one["weights"], strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    assert two["best_epoch"] == one["best_epoch"]
-    assert two["snapshot_steps"] == one["snapshot_steps"] == [6, 12, 18]
+    assert_trains_as_on_one_device(two, one)
     assert two["replicas_agree"] and two["ensemble_mirrored"]
 
 
