@@ -645,7 +645,7 @@ def _cmd_practical(args) -> int:
         out=args.out, seed=args.seed, optimizer=args.optimizer, grid_epochs=args.grid_epochs,
         top_k=args.top_k, train_epochs=args.train_epochs, max_loops=args.max_loops,
         batch_size=args.batch_size, fresh=args.fresh, standardize=args.standardize,
-        verbose=0 if args.quiet else 1)
+        repair=args.repair, verbose=0 if args.quiet else 1)
     from keras_recipes.workflows.practical.config import PracticalConfig
 
     with usage_errors(ValueError):  # the workflow's checks, before Keras is imported
@@ -724,6 +724,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true",
                    help="replace an earlier practical run in --out even when it ran on "
                    "other data (only the files it wrote are removed)")
+    p.add_argument("--repair", action="store_true",
+                   help="watch step 2 with the Watchdog and, when a check of steps 1-4 fails "
+                   "with a finding that has a known remedy, apply the remedy and run the "
+                   "checks again, at most twice (default: off)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(func=_cmd_practical)
     return parser
