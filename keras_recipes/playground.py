@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from keras_recipes._validation import check_number
+from keras_recipes.optimizers._checks import optimizer_mapping
 
 __all__ = [
     "TestFunction",
@@ -189,26 +190,10 @@ def double_well(tilt: float = 0.25) -> TestFunction:
     )
 
 
-
 def _optimizer_mapping(optimizers) -> Mapping:
-    """``{label: optimizer}`` from one optimizer or a non-empty mapping of optimizers.
+    """``{label: optimizer}`` from one optimizer or a non-empty mapping of optimizers."""
+    return optimizer_mapping("optimizers", optimizers, non_empty=True)
 
-    Raises ValueError for anything else, before any optimizer runs.
-    """
-    if isinstance(optimizers, keras.optimizers.Optimizer):
-        optimizers = {optimizers.name: optimizers}
-    if not isinstance(optimizers, Mapping) or not optimizers:
-        raise ValueError(
-            "Argument `optimizers` must be a non-empty mapping of labels to optimizers. "
-            f"Received: optimizers={optimizers!r}"
-        )
-    for label, optimizer in optimizers.items():
-        if not isinstance(optimizer, keras.optimizers.Optimizer):
-            raise ValueError(
-                f"Argument `optimizers` must map labels to optimizers. Received: {label}="
-                f"{optimizer!r}"
-            )
-    return optimizers
 
 def trajectories(
     optimizers: Mapping[str, keras.optimizers.Optimizer] | keras.optimizers.Optimizer,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from keras_recipes._validation import check_number, check_probability, reject_unknown_kwargs
+import keras
+
+from keras_recipes._validation import (
+    check_number,
+    check_probability,
+    fail,
+    reject_unknown_kwargs,
+)
 
 BASE_ARGS_DOC = """weight_decay, clipnorm, clipvalue, global_clipnorm, use_ema, ema_momentum,
             ema_overwrite_frequency, loss_scale_factor, gradient_accumulation_steps, name:
@@ -32,3 +40,23 @@ def check_epsilon(value: Any, name: str = "epsilon") -> float:
 def check_kwargs(kwargs: dict[str, Any], owner: str) -> None:
     """Reject keyword arguments that neither the optimizer nor Keras's base know."""
     reject_unknown_kwargs(kwargs, owner=owner)
+
+
+def optimizer_mapping(name: str, value: Any, *, non_empty: bool = False) -> dict[str, Any]:
+    """``{label: optimizer}`` from one Keras optimizer (labelled by its name) or a mapping.
+
+    Every value of the mapping must be a ``keras.optimizers.Optimizer``; ``non_empty``
+    also refuses an empty mapping. Raises ValueError before any optimizer is used.
+    """
+    if isinstance(value, keras.optimizers.Optimizer):
+        return {value.name: value}
+    if not isinstance(value, Mapping) or (non_empty and not value):
+        fail(name, ("a non-empty " if non_empty else "a ")
+             + "mapping of labels to optimizers, or one keras.optimizers.Optimizer", value)
+    for label, optimizer in value.items():
+        if not isinstance(optimizer, keras.optimizers.Optimizer):
+            raise ValueError(
+                f"Argument `{name}` must map labels to optimizers. Received: {label}="
+                f"{optimizer!r}"
+            )
+    return dict(value)

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from keras_recipes.optimizers._checks import optimizer_mapping
+
 
 def _clone(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
     return keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
@@ -98,20 +100,7 @@ def state_size(
         - PyTorch optimizer documentation (state per algorithm),
           https://pytorch.org/docs/stable/optim.html
     """
-    if isinstance(optimizer, keras.optimizers.Optimizer):
-        items = {optimizer.name: optimizer}
-    elif isinstance(optimizer, Mapping):
-        items = dict(optimizer)
-    else:
-        raise ValueError(
-            "Argument `optimizer` must be a keras.optimizers.Optimizer or a mapping of "
-            f"them. Received: optimizer={optimizer!r}"
-        )
-    for label, opt in items.items():
-        if not isinstance(opt, keras.optimizers.Optimizer):
-            raise ValueError(
-                f"Argument `optimizer` must map labels to optimizers. Received: {label}={opt!r}"
-            )
+    items = optimizer_mapping("optimizer", optimizer)
     if not isinstance(model, keras.Model):
         raise ValueError(f"Argument `model` must be a keras.Model. Received: model={model!r}")
     return pd.DataFrame([_one(label, opt, model) for label, opt in items.items()])
