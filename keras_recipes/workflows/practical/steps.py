@@ -344,7 +344,8 @@ def read_learning_curves(run: RunContext, state: PracticalState) -> PracticalSte
     """Step 6, read the learning curves: the doctor's ``state.findings`` on the kept run
     (its last reading, after step 7's extra rounds) as a step, and the figures: each of
     ``state.trained``'s learning curves, in order, then the kept run's activation
-    statistics.
+    statistics (when the probe measured a hidden layer: a user's network wrapped behind the
+    standardisation as a nested model has none).
     """
     from keras_recipes import plotting
 
@@ -352,7 +353,10 @@ def read_learning_curves(run: RunContext, state: PracticalState) -> PracticalSte
     for trained in state.need("trained"):
         run.figure(plotting.plot_learning_curves(trained.history),
                    f"learning_curves_{trained.index}")
-    run.figure(plotting.plot_activation_stats(best.logger), "activations")
+    from keras_recipes.diagnostics.run_record import as_record
+
+    if not as_record(best.logger).layer_stat("act_mean").empty:  # a nested user network
+        run.figure(plotting.plot_activation_stats(best.logger), "activations")  # has none
     codes = [f.code for f in state.findings]
     warnings_ = [f for f in state.findings if f.is_warning]
     return PracticalStep(6, STEP_NAMES[6], True,
