@@ -266,12 +266,11 @@ def test_keras_early_stopping_defaults_are_the_notes():
 
 def test_steamroller_overfits_first_then_adds_dropout(tmp_path):
     # Item 147: dropout hurts a model that does not overfit: stage 1 has none, stage 2 adds it.
-    from keras_recipes.workflows import STEAMROLLER_STAGES, SteamrollerConfig
+    from keras_recipes.workflows import SteamrollerConfig
 
-    config = SteamrollerConfig(out=tmp_path)
-    first, second = STEAMROLLER_STAGES[0], STEAMROLLER_STAGES[1]
-    assert first.dropout(config) == 0 and first.augment(config) == 0
-    assert second.dropout(config) > 0
+    first, second = SteamrollerConfig(out=tmp_path).stages()[:2]
+    assert first.dropout == 0 and first.augment == 0
+    assert second.dropout > 0
 
 
 @pytest.mark.backend
@@ -513,15 +512,15 @@ def test_steamroller_stage_1_gate_fails_when_one_minibatch_cannot_be_overfitted(
 def test_staircase_is_a_stage_3_schedule(tmp_path):
     # Item 102: seed 000's horaire by strategy #1 (×β at each plateau) as stage 3's schedule.
     from keras_recipes.callbacks import NaNGuard, ReduceLROnPlateau
-    from keras_recipes.workflows import STEAMROLLER_STAGES, SteamrollerConfig
+    from keras_recipes.workflows import SteamrollerConfig
 
     config = SteamrollerConfig(out=tmp_path, schedule="staircase", plateau_factor=0.5,
                                plateau_patience=2)
-    stage3 = STEAMROLLER_STAGES[2]
+    stage3 = config.stages()[2]
     optimizer, desc = stage3.optimizer(0.01, 100, config)
     assert float(to_numpy(optimizer.learning_rate)) == pytest.approx(0.01)  # constant start
     assert "×0.5 at each plateau" in desc
-    callbacks, _ = stage3.stopper(config)
+    callbacks, _ = stage3.make_stopper(config)
     guard, plateau = callbacks
     assert isinstance(guard, NaNGuard) and isinstance(plateau, ReduceLROnPlateau)
     assert (plateau.monitor, plateau.factor, plateau.patience) == ("val_loss", 0.5, 2)
