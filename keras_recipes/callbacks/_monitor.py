@@ -127,7 +127,69 @@ def warn_missing_metric(owner: Any, name: str, logs: dict, warned: set[str]) -> 
     )
 
 
-class MonitorCallback(keras.callbacks.Callback):
+def check_metric_name(name: str, value: Any) -> str:
+    """``value`` if it is a non-empty string, else the Keras-style argument error."""
+    if not isinstance(value, str) or not value:
+        fail(name, "a non-empty metric name", value)
+    return value
+
+
+class ConfigCallback(keras.callbacks.Callback):
+    """A callback whose config is its constructor arguments, read back from attributes.
+
+    Subclasses name those arguments in ``config_keys``, in signature order: each one is
+    stored under the same attribute name, so :meth:`get_config` and :meth:`from_config`
+    round-trip without a hand-written dict per class.
+    """
+
+    config_keys: tuple[str, ...] = ()
+
+    def get_config(self) -> dict:
+        """The constructor arguments."""
+        return {key: getattr(self, key) for key in self.config_keys}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        """Rebuild the callback from :meth:`get_config`."""
+        return cls(**config)
+
+
+class StoppingCallback(ConfigCallback):
+    """A callback that may stop training and says why.
+
+    Holds ``verbose`` and the per-run stop record (``stop_reason``, ``stop_message``,
+    ``stopped_epoch``), reset by :meth:`_reset_stop_state`, and :meth:`stop`, which fills
+    the record, asks the model to stop and prints the message when ``verbose > 0``.
+    Subclasses validate their own arguments first, then call ``super().__init__(verbose)``.
+    """
+
+    def __init__(self, verbose: int = 0) -> None:
+        super().__init__()
+        check_non_negative("verbose", verbose, integer=True)
+        self.verbose = int(verbose)
+        self._reset_stop_state()
+
+    def _reset_stop_state(self) -> None:
+        self.stop_reason = StopReason.NOT_STOPPED
+        self.stop_message = ""
+        self.stopped_epoch = 0
+
+    def stop(self, epoch: int, reason: StopReason, detail: str = "", suffix: str = "") -> None:
+        """Ask the model to stop after ``epoch`` and record why.
+
+        The message reads ``"Epoch {epoch + 1}: {reason.message} ({detail}){suffix}"``.
+        """
+        self.stopped_epoch = epoch
+        self.stop_reason = reason
+        self.stop_message = f"Epoch {epoch + 1}: {reason.message}" + (
+            f" ({detail})" if detail else ""
+        ) + suffix
+        self.model.stop_training = True
+        if self.verbose > 0:
+            print_msg(f"{type(self).__name__}: {self.stop_message}.")
+
+
+class MonitorCallback(StoppingCallback):
     """Base class: watch ``monitor`` in the epoch logs and decide what "better" means.
 
     Subclasses call :meth:`resolve_direction` lazily (the model's metrics are built only
@@ -143,6 +205,8 @@ class MonitorCallback(keras.callbacks.Callback):
         verbose: 0 (silent) or 1 (print a line when the callback acts). Defaults to `0`.
     """
 
+    config_keys = ("monitor", "mode", "min_delta", "min_delta_mode", "verbose")
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -151,19 +215,14 @@ class MonitorCallback(keras.callbacks.Callback):
         min_delta_mode: str = "absolute",
         verbose: int = 0,
     ) -> None:
-        super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            fail("monitor", "a non-empty metric name", monitor)
-        self.monitor = monitor
+        self.monitor = check_metric_name("monitor", monitor)
         self.mode = check_one_of("mode", mode, MODES)
         check_non_negative("min_delta", min_delta)
         self.min_delta = abs(float(min_delta))
         self.min_delta_mode = check_one_of("min_delta_mode", min_delta_mode, MIN_DELTA_MODES)
-        check_non_negative("verbose", verbose, integer=True)
-        self.verbose = int(verbose)
+        super().__init__(verbose)
         self.monitor_op = None
         self.direction: str | None = None
-        self._reset_stop_state()
 
     # ------------------------------------------------------------------ direction
     def resolve_direction(self) -> str:
@@ -225,9 +284,7 @@ class MonitorCallback(keras.callbacks.Callback):
 
     # ------------------------------------------------------------------ run state
     def _reset_stop_state(self) -> None:
-        self.stop_reason = StopReason.NOT_STOPPED
-        self.stop_message = ""
-        self.stopped_epoch = 0
+        super()._reset_stop_state()
         self._warned: set[str] = set()
 
     def on_train_begin(self, logs=None):
@@ -237,40 +294,19 @@ class MonitorCallback(keras.callbacks.Callback):
             self.direction = None
             self.monitor_op = None
 
-    def stop(self, epoch: int, reason: StopReason, detail: str = "") -> None:
-        """Ask the model to stop after ``epoch`` and record why."""
-        self.stopped_epoch = epoch
-        self.stop_reason = reason
-        self.stop_message = f"Epoch {epoch + 1}: {reason.message}" + (
-            f" ({detail})" if detail else ""
-        )
-        self.model.stop_training = True
-        if self.verbose > 0:
-            print_msg(f"{type(self).__name__}: {self.stop_message}.")
-
-    # ------------------------------------------------------------------ config
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "monitor": self.monitor,
-            "mode": self.mode,
-            "min_delta": self.min_delta,
-            "min_delta_mode": self.min_delta_mode,
-            "verbose": self.verbose,
-        }
-
-    @classmethod
-    def from_config(cls, config: dict):
-        """Rebuild the callback from :meth:`get_config`."""
-        return cls(**config)
-
 
 class BestWeightsMixin:
     """In-memory copy of the best epoch's weights, restored on demand.
 
     ``best_epoch`` (0-based) and ``best_value`` stay ``None`` until an epoch is measured:
-    a monitored quantity that never appears in the logs leaves both ``None``.
+    a monitored quantity that never appears in the logs leaves both ``None``. At the end
+    of ``fit`` the kept weights are restored when the subclass's ``restore_best_weights``
+    is true (subclasses with other rules override ``on_train_end``).
     """
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights:
+            self.restore_best_weights_now()
 
     def _reset_best_weights(self) -> None:
         self.best_weights = None

@@ -86,6 +86,8 @@ class ConvergenceStopping(MonitorCallback):
         https://www.deeplearningbook.org/contents/optimization.html
     """
 
+    config_keys = ("monitor", "window", "tolerance", "oscillation_tolerance", "mode", "verbose")
+
     def __init__(
         self,
         monitor: str = "loss",
@@ -143,14 +145,3 @@ class ConvergenceStopping(MonitorCallback):
                 StopReason.OSCILLATING,
                 f"relative spread {self.spread:.4g} < {limit:g}",
             )
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "monitor": self.monitor,
-            "window": self.window,
-            "tolerance": self.tolerance,
-            "oscillation_tolerance": self.oscillation_tolerance,
-            "mode": self.mode,
-            "verbose": self.verbose,
-        }

@@ -109,6 +109,21 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
         https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.EarlyStopping.html
     """
 
+    config_keys = (
+        "monitor",
+        "min_delta",
+        "patience",
+        "verbose",
+        "mode",
+        "baseline",
+        "restore_best_weights",
+        "start_from_epoch",
+        "check_finite",
+        "stopping_threshold",
+        "divergence_threshold",
+        "min_delta_mode",
+    )
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -252,20 +267,3 @@ class EarlyStopping(BestWeightsMixin, MonitorCallback):
                           "fit.")
             self.model.set_weights(self._initial_weights)
         self._initial_weights = None
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "monitor": self.monitor,
-            "min_delta": self.min_delta,
-            "patience": self.patience,
-            "verbose": self.verbose,
-            "mode": self.mode,
-            "baseline": self.baseline,
-            "restore_best_weights": self.restore_best_weights,
-            "start_from_epoch": self.start_from_epoch,
-            "check_finite": self.check_finite,
-            "stopping_threshold": self.stopping_threshold,
-            "divergence_threshold": self.divergence_threshold,
-            "min_delta_mode": self.min_delta_mode,
-        }

@@ -72,6 +72,10 @@ class GeneralizationGapStopping(BestWeightsMixin, MonitorCallback):
         https://doi.org/10.1007/3-540-49430-8_3
     """
 
+    config_keys = (
+        "max_gap", "metric", "relative", "patience", "mode", "restore_best_weights", "verbose"
+    )
+
     def __init__(
         self,
         max_gap: float,
@@ -121,19 +125,3 @@ class GeneralizationGapStopping(BestWeightsMixin, MonitorCallback):
                 StopReason.GENERALIZATION_GAP,
                 f"{kind}={gap:.6g} > max_gap={self.max_gap:g} for {self.wait} epoch(s)",
             )
-
-    def on_train_end(self, logs=None):
-        if self.restore_best_weights:
-            self.restore_best_weights_now()
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "max_gap": self.max_gap,
-            "metric": self.metric,
-            "relative": self.relative,
-            "patience": self.patience,
-            "mode": self.mode,
-            "restore_best_weights": self.restore_best_weights,
-            "verbose": self.verbose,
-        }

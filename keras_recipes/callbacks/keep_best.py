@@ -68,6 +68,8 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         epoch with the lowest validation error): https://doi.org/10.1007/3-540-49430-8_3
     """
 
+    config_keys = MonitorCallback.config_keys + ("catch_interrupt",)
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -173,9 +175,3 @@ class KeepBest(BestWeightsMixin, MonitorCallback):
         model = _keras_private.callback_model(self)  # no JAX state sync inside a signal handler
         if model is not None:
             model.stop_training = True
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        config = super().get_config()
-        config["catch_interrupt"] = self.catch_interrupt
-        return config

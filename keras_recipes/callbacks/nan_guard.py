@@ -7,14 +7,18 @@ import math
 import keras
 
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._print import print_msg
-from keras_recipes._validation import check_bool, check_non_negative, fail
-from keras_recipes.callbacks._monitor import to_float, warn_missing_metric
+from keras_recipes._validation import check_bool
+from keras_recipes.callbacks._monitor import (
+    StoppingCallback,
+    check_metric_name,
+    to_float,
+    warn_missing_metric,
+)
 from keras_recipes.callbacks.stop_reason import StopReason
 
 
 @keras_recipes_export
-class NaNGuard(keras.callbacks.Callback):
+class NaNGuard(StoppingCallback):
     """Check the loss after every batch; on NaN/Inf restore the last good weights and stop.
 
     ``keras.callbacks.TerminateOnNaN`` stops training but leaves the NaN weights in the
@@ -56,21 +60,17 @@ class NaNGuard(keras.callbacks.Callback):
         https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.EarlyStopping.html
     """
 
+    config_keys = ("monitor", "restore_optimizer", "verbose")
+
     def __init__(
         self, monitor: str = "loss", restore_optimizer: bool = True, verbose: int = 0
     ) -> None:
-        super().__init__()
-        if not isinstance(monitor, str) or not monitor:
-            fail("monitor", "a non-empty metric name", monitor)
-        self.monitor = monitor
+        self.monitor = check_metric_name("monitor", monitor)
         self.restore_optimizer = check_bool("restore_optimizer", restore_optimizer)
-        self.verbose = int(check_non_negative("verbose", verbose, integer=True))
-        self._reset()
+        super().__init__(verbose)
 
-    def _reset(self) -> None:
-        self.stop_reason = StopReason.NOT_STOPPED
-        self.stop_message = ""
-        self.stopped_epoch = 0
+    def _reset_stop_state(self) -> None:
+        super()._reset_stop_state()
         self.stopped_batch = None
         self.good_epoch = None
         self.restored = False
@@ -80,7 +80,7 @@ class NaNGuard(keras.callbacks.Callback):
         self._warned: set[str] = set()
 
     def on_train_begin(self, logs=None):
-        self._reset()
+        self._reset_stop_state()
         self._snapshot()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -128,8 +128,6 @@ class NaNGuard(keras.callbacks.Callback):
             ]
 
     def _trip(self, epoch: int, batch: int | None, detail: str) -> None:
-        self.stop_reason = StopReason.NON_FINITE
-        self.stopped_epoch = epoch
         self.stopped_batch = batch
         model = self.model
         if self._weights is not None:
@@ -146,22 +144,4 @@ class NaNGuard(keras.callbacks.Callback):
             f"at the end of epoch {self.good_epoch + 1}"
         )
         restored = f"; weights restored from {where}" if self.restored else ""
-        self.stop_message = (
-            f"Epoch {epoch + 1}: {StopReason.NON_FINITE.message} ({detail}){restored}"
-        )
-        model.stop_training = True
-        if self.verbose > 0:
-            print_msg(f"NaNGuard: {self.stop_message}.")
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "monitor": self.monitor,
-            "restore_optimizer": self.restore_optimizer,
-            "verbose": self.verbose,
-        }
-
-    @classmethod
-    def from_config(cls, config: dict):
-        """Rebuild the callback from :meth:`get_config`."""
-        return cls(**config)
+        self.stop(epoch, StopReason.NON_FINITE, detail, restored)

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 
 from keras_recipes._export import keras_recipes_export
 from keras_recipes._validation import check_bool, check_one_of, check_positive, fail
-from keras_recipes.callbacks._monitor import BestWeightsMixin, MonitorCallback
+from keras_recipes.callbacks._monitor import (
+    BestWeightsMixin,
+    MonitorCallback,
+    check_metric_name,
+)
 from keras_recipes.callbacks.stop_reason import StopReason
 
 CRITERIA = ("GL", "PQ", "UP")
@@ -91,6 +95,17 @@ class PrecheltStopping(BestWeightsMixin, MonitorCallback):
         LNCS 1524, Springer, 1998, pp. 55-69. https://doi.org/10.1007/3-540-49430-8_3
     """
 
+    config_keys = (
+        "criterion",
+        "alpha",
+        "strip_length",
+        "s",
+        "monitor",
+        "train_monitor",
+        "restore_best_weights",
+        "verbose",
+    )
+
     def __init__(
         self,
         criterion: str = "GL",
@@ -116,9 +131,7 @@ class PrecheltStopping(BestWeightsMixin, MonitorCallback):
             alpha = DEFAULT_ALPHA[criterion] if alpha is None else alpha
             self.alpha = float(check_positive("alpha", alpha))
         self.strip_length = int(check_positive("strip_length", strip_length, integer=True))
-        if not isinstance(train_monitor, str) or not train_monitor:
-            fail("train_monitor", "a non-empty metric name", train_monitor)
-        self.train_monitor = train_monitor
+        self.train_monitor = check_metric_name("train_monitor", train_monitor)
         self.restore_best_weights = check_bool("restore_best_weights", restore_best_weights)
         self._reset_history()
         self._reset_best_weights()
@@ -187,20 +200,3 @@ class PrecheltStopping(BestWeightsMixin, MonitorCallback):
                     StopReason.SUCCESSIVE_INCREASES,
                     f"{self.increases} successive strips of increase, s={self.s}",
                 )
-
-    def on_train_end(self, logs=None):
-        if self.restore_best_weights:
-            self.restore_best_weights_now()
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "criterion": self.criterion,
-            "alpha": self.alpha,
-            "strip_length": self.strip_length,
-            "s": self.s,
-            "monitor": self.monitor,
-            "train_monitor": self.train_monitor,
-            "restore_best_weights": self.restore_best_weights,
-            "verbose": self.verbose,
-        }

@@ -15,8 +15,8 @@ from keras_recipes._validation import (
     check_non_negative,
     check_number,
     check_one_of,
-    fail,
 )
+from keras_recipes.callbacks._monitor import ConfigCallback, check_metric_name
 from keras_recipes.schedules import MultiStepDecay
 
 
@@ -62,7 +62,7 @@ class _FlooredMultiStepDecay(MultiStepDecay):
 
 
 @keras_recipes_export
-class ReduceLROnPlateau(keras.callbacks.Callback):
+class ReduceLROnPlateau(ConfigCallback):
     """Multiply the learning rate by ``factor`` when ``monitor`` stops improving.
 
     Use it for the seeds' strategy #1: decide the decay epochs by watching for plateaus
@@ -116,6 +116,10 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
           https://keras.io/api/callbacks/reduce_lr_on_plateau/
     """
 
+    config_keys = (
+        "monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"
+    )
+
     def __init__(
         self,
         monitor: str = "val_loss",
@@ -132,8 +136,7 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         if kwargs:
             raise ValueError(f"Unrecognized keyword argument(s): {sorted(kwargs)}. "
                              f"Received: {kwargs}")
-        if not isinstance(monitor, str) or not monitor:
-            fail("monitor", "a non-empty metric name", monitor)
+        check_metric_name("monitor", monitor)
         self.factor = float(check_number("factor", factor, low=0, low_inclusive=False, high=1,
                                          high_inclusive=False))
         self.patience = int(check_non_negative("patience", patience, integer=True))
@@ -221,22 +224,6 @@ class ReduceLROnPlateau(keras.callbacks.Callback):
         return _FlooredMultiStepDecay(boundaries, min_lr=self.min_lr,
                                       values=list(self._multipliers),
                                       initial_learning_rate=self._base)
-
-    def get_config(self) -> dict:
-        return {
-            "monitor": self.monitor,
-            "factor": self.factor,
-            "patience": self.patience,
-            "verbose": self.verbose,
-            "mode": self.mode,
-            "min_delta": self.min_delta,
-            "cooldown": self.cooldown,
-            "min_lr": self.min_lr,
-        }
-
-    @classmethod
-    def from_config(cls, config: dict) -> ReduceLROnPlateau:
-        return cls(**config)
 
     def schedule(self) -> MultiStepDecay:
         """The ``MultiStepDecay`` that replays this run's learning rates step by step.

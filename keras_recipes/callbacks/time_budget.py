@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import time
 
-import keras
-
 from keras_recipes import _distribute
 from keras_recipes._export import keras_recipes_export
-from keras_recipes._print import print_msg
-from keras_recipes._validation import check_non_negative, check_positive
+from keras_recipes._validation import check_positive
+from keras_recipes.callbacks._monitor import StoppingCallback
 from keras_recipes.callbacks.stop_reason import StopReason
 
 
 @keras_recipes_export
-class TimeBudget(keras.callbacks.Callback):
+class TimeBudget(StoppingCallback):
     """Stop at an epoch boundary when the next epoch would exceed a time budget.
 
     At the end of each epoch the callback measures the epoch's duration (training and
@@ -50,25 +48,23 @@ class TimeBudget(keras.callbacks.Callback):
         https://lightning.ai/docs/pytorch/stable/api/lightning.pytorch.callbacks.Timer.html
     """
 
+    config_keys = ("seconds", "safety_factor", "verbose")
+
     def __init__(self, seconds: float, safety_factor: float = 1.0, verbose: int = 0) -> None:
-        super().__init__()
         self.seconds = float(check_positive("seconds", seconds))
         self.safety_factor = float(check_positive("safety_factor", safety_factor))
-        self.verbose = int(check_non_negative("verbose", verbose, integer=True))
         self._clock = time.monotonic
-        self._reset()
+        super().__init__(verbose)
 
-    def _reset(self) -> None:
-        self.stop_reason = StopReason.NOT_STOPPED
-        self.stop_message = ""
-        self.stopped_epoch = 0
+    def _reset_stop_state(self) -> None:
+        super()._reset_stop_state()
         self.epoch_times: list[float] = []
         self.elapsed = 0.0
         self._start = None
         self._epoch_start = None
 
     def on_train_begin(self, logs=None):
-        self._reset()
+        self._reset_stop_state()
         self._start = self._clock()
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -85,25 +81,8 @@ class TimeBudget(keras.callbacks.Callback):
         # Each worker process has its own clock: the workers stop together when any of
         # them would overrun (a worker left training alone would wait forever).
         if _distribute.any_worker(self.elapsed + estimate > self.seconds, self.model):
-            self.stopped_epoch = epoch
-            self.stop_reason = StopReason.TIME_BUDGET
-            self.stop_message = (
-                f"Epoch {epoch + 1}: {StopReason.TIME_BUDGET.message} (elapsed "
-                f"{self.elapsed:.1f} s + next epoch ~{estimate:.1f} s > {self.seconds:g} s)"
+            self.stop(
+                epoch,
+                StopReason.TIME_BUDGET,
+                f"elapsed {self.elapsed:.1f} s + next epoch ~{estimate:.1f} s > {self.seconds:g} s",
             )
-            self.model.stop_training = True
-            if self.verbose > 0:
-                print_msg(f"TimeBudget: {self.stop_message}.")
-
-    def get_config(self) -> dict:
-        """The constructor arguments."""
-        return {
-            "seconds": self.seconds,
-            "safety_factor": self.safety_factor,
-            "verbose": self.verbose,
-        }
-
-    @classmethod
-    def from_config(cls, config: dict):
-        """Rebuild the callback from :meth:`get_config`."""
-        return cls(**config)
