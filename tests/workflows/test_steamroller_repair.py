@@ -69,8 +69,10 @@ def test_a_crafted_attempt_refuses_the_folder(huge_rate, tmp_path):
 
 
 def test_healthy_stage_needs_no_repair_and_keeps_its_gate(tmp_path):
-    plain = steamroller("digits", "mlp", out=tmp_path / "a", **STAGE1)
-    watched = steamroller("digits", "mlp", out=tmp_path / "b", repair=True, **STAGE1)
+    # Stage 1 at its default settings: a healthy run on both backends.
+    healthy = dict(stages=STEAMROLLER_STAGES[:1], verbose=0)
+    plain = steamroller("digits", "mlp", out=tmp_path / "a", **healthy)
+    watched = steamroller("digits", "mlp", out=tmp_path / "b", repair=True, **healthy)
     assert plain.passed and watched.passed
     log = watched.stage(1).record.repair_log()
     assert [a.remedy for a in log] == [None] and log.passed
