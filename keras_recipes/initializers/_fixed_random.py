@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import keras
 
+from keras_recipes.initializers._preset import _SeedConfig
 
-class _FixedUniform(keras.initializers.RandomUniform):
+
+class _FixedUniform(_SeedConfig, keras.initializers.RandomUniform):
     """A `RandomUniform` with fixed bounds; the config is the seed."""
 
     _minval = 0.0
@@ -16,15 +16,8 @@ class _FixedUniform(keras.initializers.RandomUniform):
     def __init__(self, seed: int | None = None):
         super().__init__(minval=self._minval, maxval=self._maxval, seed=seed)
 
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
 
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-
-class _FixedNormal(keras.initializers.RandomNormal):
+class _FixedNormal(_SeedConfig, keras.initializers.RandomNormal):
     """A plain (untruncated) `RandomNormal` with fixed mean and std; the config is the seed."""
 
     _mean = 0.0
@@ -32,10 +25,3 @@ class _FixedNormal(keras.initializers.RandomNormal):
 
     def __init__(self, seed: int | None = None):
         super().__init__(mean=self._mean, stddev=self._stddev, seed=seed)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)

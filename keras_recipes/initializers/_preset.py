@@ -1,4 +1,4 @@
-"""Shared base of the fixed `VarianceScaling` presets."""
+"""Shared bases of the fixed presets: `VarianceScaling` ones and the seed-only config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from typing import Any
 import keras
 
 
-class _Preset(keras.initializers.VarianceScaling):
+class _SeedConfig:
+    """Mixin for a preset whose only constructor argument is ``seed``: that is its config."""
+
+    def get_config(self) -> dict[str, Any]:
+        return {"seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class _Preset(_SeedConfig, keras.initializers.VarianceScaling):
     """A `VarianceScaling` with fixed scale/mode/distribution; the config is the seed."""
 
     _scale = 1.0
@@ -17,10 +28,3 @@ class _Preset(keras.initializers.VarianceScaling):
     def __init__(self, seed: int | None = None):
         super().__init__(scale=self._scale, mode=self._mode,
                          distribution=self._distribution, seed=seed)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"seed": self.seed}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
