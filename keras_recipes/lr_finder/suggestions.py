@@ -28,6 +28,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable, Sequence
 
@@ -63,6 +64,25 @@ def _finite_curve(lrs: Sequence[float], losses: Sequence[float], rule: str):
     return lrs, losses
 
 
+def _on_finite_curve(rule: Callable[[np.ndarray, np.ndarray], float]):
+    """Give ``rule`` only the curve's finite points with ``lr > 0``, as float64 arrays.
+
+    The wrapped rule keeps its name, signature and docstring; it raises on mismatched
+    lengths or rates that do not increase, and returns ``None`` with a ``RuntimeWarning``
+    when fewer than :data:`MIN_POINTS` points remain.
+    """
+
+    @functools.wraps(rule)
+    def checked(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
+        curve = _finite_curve(lrs, losses, rule.__name__)
+        if curve is None:
+            return None
+        return rule(*curve)
+
+    return checked
+
+
+@_on_finite_curve
 def steepest(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     """The learning rate where the loss falls fastest against ``log(lr)``.
 
@@ -90,14 +110,11 @@ def steepest(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     References:
         Smith, 2017. https://arxiv.org/abs/1506.01186
     """
-    curve = _finite_curve(lrs, losses, "steepest")
-    if curve is None:
-        return None
-    lrs, losses = curve
     grads = np.gradient(losses, np.log(lrs))
     return float(lrs[int(np.argmin(grads))])
 
 
+@_on_finite_curve
 def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     """The learning rate at the lowest loss, divided by 10.
 
@@ -124,10 +141,6 @@ def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     References:
         fastai ``lr_find`` suggestion ``minimum``. https://arxiv.org/abs/2002.04688
     """
-    curve = _finite_curve(lrs, losses, "minimum")
-    if curve is None:
-        return None
-    lrs, losses = curve
     return float(lrs[int(np.argmin(losses))] / 10.0)
 
 
@@ -147,6 +160,7 @@ def _longest_descent(losses: np.ndarray) -> tuple[int, int]:
     return int(start[best_end]), best_end
 
 
+@_on_finite_curve
 def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     """The learning rate in the middle of the longest descending stretch of the curve.
 
@@ -176,10 +190,6 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     References:
         fastai ``lr_find`` suggestion ``valley``. https://arxiv.org/abs/2002.04688
     """
-    curve = _finite_curve(lrs, losses, "valley")
-    if curve is None:
-        return None
-    lrs, losses = curve
     s, e = _longest_descent(losses)
     k = (e - s) / 3
     return float(lrs[s + int(k) + int(k / 2)])
@@ -189,6 +199,7 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
 KNEE_FRACTION = 0.1
 
 
+@_on_finite_curve
 def combined(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     """The geometric mean of the ``minimum`` rule and the knee of the curve.
 
@@ -222,10 +233,6 @@ def combined(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
           (one-cycle's peak from the range test). https://arxiv.org/abs/1803.09820
         - fastai ``lr_find`` suggestion ``minimum``. https://arxiv.org/abs/2002.04688
     """
-    curve = _finite_curve(lrs, losses, "combined")
-    if curve is None:
-        return None
-    lrs, losses = curve
     m = int(np.argmin(losses))
     level = losses[m] + KNEE_FRACTION * max(losses[0] - losses[m], 0.0)
     k = int(np.argmax(losses[: m + 1] <= level))
