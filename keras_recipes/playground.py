@@ -555,6 +555,31 @@ def effective_learning_rates(
     return pd.concat(frames, ignore_index=True)
 
 
+def _gradient_probe(model: keras.Model, loss) -> tuple[list, list[int], Callable]:
+    """A compiled clone of ``model`` that measures ``loss``'s gradient at given weights.
+
+    Returns ``(start, trainable, probe)``: the model's weights, the indices of the trainable
+    ones in that list, and ``probe(weights, x, y) -> (loss, gradients)``: the batch loss at
+    ``weights`` and the gradient of each trainable weight (float64), read as the change that
+    one step of ``SGD(learning_rate=1)`` makes. ``model`` itself is never touched.
+    """
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
+    start = [np.array(v) for v in copy.get_weights()]
+    trainable = [i for i, v in enumerate(copy.weights)
+                 if any(v is t for t in copy.trainable_weights)]
+
+    def probe(weights, xb, yb) -> tuple[float, list[np.ndarray]]:
+        copy.set_weights(weights)
+        value = copy.train_on_batch(xb, yb)
+        value = value[0] if isinstance(value, list | tuple) else value
+        after = copy.get_weights()
+        return float(value), [(weights[i] - after[i]).astype("float64") for i in trainable]
+
+    return start, trainable, probe
+
+
 def minibatch_gradient_noise(
     model: keras.Model,
     x,
@@ -624,19 +649,10 @@ def minibatch_gradient_noise(
         raise ValueError(f"Argument `batch_sizes` must not be empty. "
                          f"Received: batch_sizes={batch_sizes!r}")
     check_number("draws", draws, low=2, integer=True)
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    copy.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
-    start = [np.array(v) for v in copy.get_weights()]
-    trainable = [i for i, v in enumerate(copy.weights)
-                 if any(v is t for t in copy.trainable_weights)]
+    start, _, probe = _gradient_probe(model, loss)
 
     def gradient(xb, yb) -> np.ndarray:
-        copy.set_weights(start)
-        copy.train_on_batch(xb, yb)
-        after = copy.get_weights()
-        return np.concatenate([(start[i] - after[i]).astype("float64").ravel()
-                               for i in trainable])
+        return np.concatenate([g.ravel() for g in probe(start, xb, yb)[1]])
 
     full = gradient(x, y)
     rng = np.random.default_rng(seed)
@@ -650,7 +666,6 @@ def minibatch_gradient_noise(
                      "relative_error": err / max(np.linalg.norm(full), 1e-300),
                      "bias": float(np.linalg.norm(g.mean(axis=0) - full)),
                      "draws": int(draws)})
-    copy.set_weights(start)
     return pd.DataFrame(rows).set_index("batch_size")
 
 
@@ -796,24 +811,12 @@ def loss_along_gradient(
     if not sizes:
         raise ValueError(f"Argument `step_sizes` must not be empty. "
                          f"Received: step_sizes={step_sizes!r}")
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
-    copy.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
-    start = [np.array(v) for v in copy.get_weights()]
-    trainable = [i for i, v in enumerate(copy.weights)
-                 if any(v is t for t in copy.trainable_weights)]
-
-    def probe(weights) -> tuple[float, list[np.ndarray]]:
-        copy.set_weights(weights)
-        value = copy.train_on_batch(x, y)
-        value = value[0] if isinstance(value, list | tuple) else value
-        after = copy.get_weights()
-        return float(value), [(weights[i] - after[i]).astype("float64") for i in trainable]
+    start, trainable, probe = _gradient_probe(model, loss)
 
     def norm(arrays) -> float:
         return float(np.sqrt(sum(np.sum(a**2) for a in arrays)))
 
-    loss0, g0 = probe(start)
+    loss0, g0 = probe(start, x, y)
     g_norm = norm(g0)
     rows = [{"step_size": 0.0, "loss": loss0, "gradient_change": 0.0,
              "smoothness": np.nan, "gradient_norm": g_norm}]
@@ -821,10 +824,9 @@ def loss_along_gradient(
         moved = list(start)
         for g, i in zip(g0, trainable, strict=True):
             moved[i] = (start[i] - eta * g).astype(start[i].dtype)
-        value, g = probe(moved)
+        value, g = probe(moved, x, y)
         change = norm([a - b for a, b in zip(g, g0, strict=True)])
         rows.append({"step_size": eta, "loss": value, "gradient_change": change,
                      "smoothness": change / max(eta * g_norm, 1e-300),
                      "gradient_norm": g_norm})
-    copy.set_weights(start)
     return pd.DataFrame(rows).set_index("step_size")
