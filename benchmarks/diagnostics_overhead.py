@@ -36,6 +36,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import EpochTimer  # noqa: E402
 
 from keras_recipes.data import load_dataset  # noqa: E402
 from keras_recipes.diagnostics import DiagnosticLogger  # noqa: E402
@@ -47,19 +48,6 @@ RESULT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
 EPOCHS = int(os.environ.get("BENCH_EPOCHS", "6"))
 REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 BATCH = 32
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Epoch wall times (placed last, so it includes the other callbacks' epoch-end work)."""
-
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._t = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._t)
 
 
 class TimedLogger(DiagnosticLogger):

@@ -57,6 +57,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from _common import jsonable  # noqa: E402
 from sklearn import datasets as skd  # noqa: E402
 
 from keras_recipes.diagnostics import DiagnosticLogger, diagnose  # noqa: E402
@@ -395,7 +396,8 @@ def faulty_runs() -> list[Run]:
 
 
 # ------------------------------------------------------------------------------- running
-def train(run: Run, task: tuple) -> tuple[DiagnosticLogger, dict]:
+def compiled(run: Run, task: tuple) -> tuple[keras.Model, tuple, tuple]:
+    """The run's model, compiled, and its (train, validation) data, under the panel's seed."""
     keras.utils.set_random_seed(SEED)
     tr, va, _ = task
     if run.data is not None:
@@ -403,6 +405,11 @@ def train(run: Run, task: tuple) -> tuple[DiagnosticLogger, dict]:
     model = run.build(task)
     metrics = ["accuracy"] if task[2] else []
     model.compile(run.optimizer(), run.loss, metrics=metrics)
+    return model, tr, va
+
+
+def train(run: Run, task: tuple) -> tuple[DiagnosticLogger, dict]:
+    model, tr, va = compiled(run, task)
     logger = DiagnosticLogger(data=tr, validation_data=va)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -428,23 +435,12 @@ def judge(run: Run, findings) -> dict:
     return out
 
 
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
 
 def save_cache(folder, name, logger):
     os.makedirs(folder, exist_ok=True)
     logger.frame.to_csv(os.path.join(folder, f"{name}.csv"), index=False)
     with open(os.path.join(folder, f"{name}.json"), "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(logger.summary), fh)
+        json.dump(jsonable(logger.summary), fh)
 
 
 def load_cache(folder, name):

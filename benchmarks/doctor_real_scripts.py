@@ -147,23 +147,11 @@ def _split(x, y, fit: dict):
     return (x[:at], y[:at]), (x[at:], y[at:])
 
 
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
 
 def run_one(script, fault: str | None, cache: str | None) -> dict:
     """Train one variant with the logger, diagnose it, keep its curves."""
     import keras
+    from _common import jsonable
 
     from keras_recipes.diagnostics import DiagnosticLogger, diagnose
 
@@ -188,7 +176,7 @@ def run_one(script, fault: str | None, cache: str | None) -> dict:
         os.makedirs(cache, exist_ok=True)
         logger.frame.to_csv(os.path.join(cache, f"{name}.csv"), index=False)
         with open(os.path.join(cache, f"{name}.json"), "w", encoding="utf-8") as fh:
-            json.dump(_jsonable(logger.summary), fh)
+            json.dump(jsonable(logger.summary), fh)
     curves = {k: [round(float(v), 5) for v in vals] for k, vals in history.history.items()}
     return {"seconds": round(seconds, 1), "test_score": float(score), "curves": curves,
             "findings": [{"severity": f.severity, "code": f.code, "text": str(f)}

@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from _common import EpochTimer  # noqa: E402
 
 from keras_recipes.callbacks import HyperparameterScheduler  # noqa: E402
 from keras_recipes.data import load_dataset  # noqa: E402
@@ -52,19 +53,6 @@ class PythonPerBatchLR(keras.callbacks.Callback):
         self.model.optimizer.learning_rate = self.base_lr + (
             self.max_lr - self.base_lr) * max(0.0, 1 - x)
         self.step += 1
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch (steady state: excludes the per-`fit` setup and tracing)."""
-
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 def configs(total_steps):

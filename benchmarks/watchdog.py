@@ -42,6 +42,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import doctor_panel as panel  # noqa: E402
 import keras  # noqa: E402
+from _common import EpochTimer  # noqa: E402
 
 from keras_recipes.callbacks import Watchdog  # noqa: E402
 from keras_recipes.callbacks.watchdog import CODES  # noqa: E402
@@ -88,13 +89,7 @@ def named(run: panel.Run, code: str | None) -> bool:
 
 
 def train(run: panel.Run, task: tuple) -> dict:
-    keras.utils.set_random_seed(panel.SEED)
-    tr, va, _ = task
-    if run.data is not None:
-        tr, va = run.data(tr, va)
-    model = run.build(task)
-    metrics = ["accuracy"] if task[2] else []
-    model.compile(run.optimizer(), run.loss, metrics=metrics)
+    model, tr, va = panel.compiled(run, task)
     watchdog = Watchdog(data=tr, verbose=0)
     steps_per_epoch = -(-len(tr[0]) // run.batch_size)
     start = time.perf_counter()
@@ -181,18 +176,6 @@ def table(results: dict) -> str:
 
 
 # ------------------------------------------------------------------------------- cost
-class _EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.wall, self.cpu = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._w, self._c = time.perf_counter(), time.process_time()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.wall.append(time.perf_counter() - self._w)
-        self.cpu.append(time.process_time() - self._c)
-
-
 def _cost_models(tasks):
     (x, y), _, _ = tasks["digits"]
     return {
@@ -218,7 +201,7 @@ def cost(tasks, repeats: int, epochs: int = 4) -> dict:
         for _ in range(repeats):
             times = {}
             for mode in ("plain", "watchdog"):
-                timer = _EpochTimer()
+                timer = EpochTimer()
                 callbacks = [timer]
                 if mode == "watchdog":
                     dog = Watchdog(data=(x, y), verbose=0)
@@ -227,7 +210,7 @@ def cost(tasks, repeats: int, epochs: int = 4) -> dict:
                     warnings.simplefilter("ignore")
                     model.fit(x, y, epochs=epochs, batch_size=batch, verbose=0,
                               callbacks=callbacks)
-                times[mode] = (statistics.median(timer.wall[1:]),
+                times[mode] = (statistics.median(timer.times[1:]),
                                statistics.median(timer.cpu[1:]))
                 if mode == "watchdog":
                     stops += dog.stop_reason is not None
