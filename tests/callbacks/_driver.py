@@ -35,3 +35,20 @@ def drive(callback, rows, model=None, stop_at=None):
             break
     callback.on_train_end()
     return epochs
+
+
+#: ``tiny_digits`` (200 examples) splits as: the first 150 train, the other 50 validate.
+TRAIN = 150
+
+
+def fit_digits(model, digits, callbacks, *, epochs=6, batch_size=75):
+    """Fit ``model`` on ``tiny_digits``' training part, validating on the rest; the History."""
+    x, y = digits
+    return model.fit(x[:TRAIN], y[:TRAIN], validation_data=(x[TRAIN:], y[TRAIN:]),
+                     epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks)
+
+
+def validation_loss(model, digits) -> float:
+    """The model's loss on ``tiny_digits``' validation part, with its current weights."""
+    x, y = digits
+    return model.evaluate(x[TRAIN:], y[TRAIN:], verbose=0, return_dict=True)["loss"]

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import EarlyStopping, StopReason
-from tests.callbacks._driver import FakeModel
+from tests.callbacks._driver import FakeModel, fit_digits, validation_loss
 from tests.callbacks._driver import drive as drive_rows
 
 
@@ -278,16 +278,13 @@ def test_bad_arguments(kwargs, match):
 # --------------------------------------------------------------------------- real fit
 @pytest.mark.integration
 def test_fit_on_digits_restores_best_epoch(tiny_digits, tiny_mlp, seed):
-    x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))
     stopper = EarlyStopping(monitor="val_loss", patience=1)
-    history = model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=6,
-                        batch_size=75, verbose=0, callbacks=[stopper])
+    history = fit_digits(model, tiny_digits, [stopper])
     val = history.history["val_loss"]
     assert stopper.best_epoch == int(np.argmin(val))
     assert stopper.best_value == pytest.approx(min(val), rel=1e-6)
-    restored = model.evaluate(x[150:], y[150:], verbose=0, return_dict=True)["loss"]
-    assert restored == pytest.approx(min(val), rel=1e-4)
+    assert validation_loss(model, tiny_digits) == pytest.approx(min(val), rel=1e-4)
 
 
 def test_fit_divergence_stops_with_finite_weights(tiny_regression):

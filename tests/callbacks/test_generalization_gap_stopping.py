@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import GeneralizationGapStopping, StopReason
-from tests.callbacks._driver import FakeModel, drive
+from tests.callbacks._driver import FakeModel, drive, fit_digits
 
 
 def rows(train, val, name="loss"):
@@ -95,11 +95,9 @@ def test_bad_arguments(kwargs, match):
 
 @pytest.mark.backend
 def test_fit_on_digits(tiny_digits, tiny_mlp, seed):
-    x, y = tiny_digits
     model = tiny_mlp()
     stopper = GeneralizationGapStopping(max_gap=0.0, metric="accuracy", patience=2)
-    history = model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=6,
-                        batch_size=75, verbose=0, callbacks=[stopper])
+    history = fit_digits(model, tiny_digits, [stopper])
     h = history.history
     expected = np.asarray(h["accuracy"]) - np.asarray(h["val_accuracy"])
     np.testing.assert_allclose(stopper.gaps, expected, atol=1e-6)

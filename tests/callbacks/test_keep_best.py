@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_recipes.callbacks import KeepBest, StopReason
-from tests.callbacks._driver import FakeModel, drive
+from tests.callbacks._driver import FakeModel, drive, fit_digits, validation_loss
 
 
 def rows(values, name="val_loss"):
@@ -87,12 +87,11 @@ class _InterruptAt(keras.callbacks.Callback):
 
 @pytest.mark.backend
 def test_ctrl_c_in_fit_stops_cleanly_with_best_weights(tiny_digits, tiny_mlp, seed):
-    x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))
     keep = KeepBest("val_loss")
     before = signal.getsignal(signal.SIGINT)
-    history = model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=10,
-                        batch_size=50, verbose=0, callbacks=[keep, _InterruptAt(2, 0)])
+    history = fit_digits(model, tiny_digits, [keep, _InterruptAt(2, 0)], epochs=10,
+                         batch_size=50)
     assert signal.getsignal(signal.SIGINT) == before  # handler removed after fit
     assert keep.stop_reason is StopReason.INTERRUPTED
     assert keep.stopped_epoch == 2
@@ -100,8 +99,7 @@ def test_ctrl_c_in_fit_stops_cleanly_with_best_weights(tiny_digits, tiny_mlp, se
     val = history.history["val_loss"]
     assert len(val) == 3
     assert keep.best_value == pytest.approx(min(val), rel=1e-6)
-    restored = model.evaluate(x[150:], y[150:], verbose=0, return_dict=True)["loss"]
-    assert restored == pytest.approx(min(val), rel=1e-4)
+    assert validation_loss(model, tiny_digits) == pytest.approx(min(val), rel=1e-4)
 
 
 @pytest.mark.backend

@@ -10,7 +10,7 @@ import pytest
 
 from keras_recipes.callbacks import PrecheltStopping, StopReason
 from keras_recipes.callbacks.prechelt_stopping import generalization_loss, training_progress
-from tests.callbacks._driver import FakeModel, drive
+from tests.callbacks._driver import FakeModel, drive, fit_digits, validation_loss
 
 
 def rows(val, train=None):
@@ -122,15 +122,12 @@ def test_bad_arguments(kwargs, match):
 
 @pytest.mark.backend
 def test_fit_on_digits(tiny_digits, tiny_mlp, seed):
-    x, y = tiny_digits
     model = tiny_mlp(optimizer=keras.optimizers.Adam(0.05))
     stopper = PrecheltStopping("GL", alpha=1.0)
-    history = model.fit(x[:150], y[:150], validation_data=(x[150:], y[150:]), epochs=6,
-                        batch_size=75, verbose=0, callbacks=[stopper])
+    history = fit_digits(model, tiny_digits, [stopper])
     val = history.history["val_loss"]
     np.testing.assert_allclose(stopper.val_errors, val, rtol=1e-6)
     expected_gl = [100 * (v / min(val[: i + 1]) - 1) for i, v in enumerate(val)]
     np.testing.assert_allclose(stopper.gl_values, expected_gl, rtol=1e-6, atol=1e-9)
     assert (stopper.stop_reason is StopReason.GENERALIZATION_LOSS) == (max(expected_gl) > 1.0)
-    restored = model.evaluate(x[150:], y[150:], verbose=0, return_dict=True)["loss"]
-    assert restored == pytest.approx(min(val), rel=1e-4)
+    assert validation_loss(model, tiny_digits) == pytest.approx(min(val), rel=1e-4)
