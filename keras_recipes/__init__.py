@@ -14,8 +14,10 @@ from the sources and reloads each in a fresh process that imports only ``keras_r
 The other subpackages (``analysis``, ``data``, ``tuning``, ``workflows``...) are imported on
 first access.
 
-One exception: when this process *is* the ``keras-recipes`` command (its console script, or
-``python -m keras_recipes.cli``), the package imports nothing up front, so that the command
+One exception: when this process *is* the ``keras-recipes`` command (its console script,
+``python -m keras_recipes.cli``, or a script built on :mod:`keras_recipes.cli` that sets
+``KERAS_RECIPES_COMMAND_LINE = True`` before its first import of the package, as the
+``recipes/`` scripts do), the package imports nothing up front, so that the command
 checks its arguments and refuses bad input before any backend starts. Each command then
 imports what it runs; every module registers its own classes as it is imported. Call
 :func:`import_keras_objects` to register everything at once in that case.
@@ -59,9 +61,12 @@ _LAZY = (
 def _started_as_command_line() -> bool:
     """Whether this process is the ``keras-recipes`` command, before it has parsed anything.
 
-    True for the console script (``__main__`` is the ``keras-recipes`` launcher) and for
-    ``python -m keras_recipes.cli`` (``sys.orig_argv`` names the module).
+    True for the console script (``__main__`` is the ``keras-recipes`` launcher), for
+    ``python -m keras_recipes.cli`` (``sys.orig_argv`` names the module), and for a script
+    whose ``__main__`` sets ``KERAS_RECIPES_COMMAND_LINE = True`` first.
     """
+    if getattr(sys.modules.get("__main__"), "KERAS_RECIPES_COMMAND_LINE", False) is True:
+        return True
     argv = list(getattr(sys, "orig_argv", ()))
     if "-m" in argv:
         return argv[argv.index("-m") + 1:argv.index("-m") + 2] == ["keras_recipes.cli"]

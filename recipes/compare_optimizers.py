@@ -13,7 +13,10 @@ import argparse
 import sys
 import time
 
-from keras_recipes import cli
+# Bad input is refused before Keras is imported (see keras_recipes/__init__.py).
+KERAS_RECIPES_COMMAND_LINE = True
+
+from keras_recipes import cli  # noqa: E402 - after the switch above
 
 PROG = "compare_optimizers"
 CHOICES = ("sgd", "rmsprop", "adam", "adamw", "yogi", "nesterov_rmsprop", "radam")

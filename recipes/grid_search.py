@@ -12,7 +12,10 @@ and written to --out as CSV. Exit code: 0 when the search ran, 2 for bad input.
 import argparse
 import sys
 
-from keras_recipes import cli
+# Bad input is refused before Keras is imported (see keras_recipes/__init__.py).
+KERAS_RECIPES_COMMAND_LINE = True
+
+from keras_recipes import cli  # noqa: E402 - after the switch above
 
 PROG = "grid_search"
 

@@ -11,7 +11,10 @@ The model and optimizer are left exactly as they were.
 import argparse
 import sys
 
-from keras_recipes import cli
+# Bad input is refused before Keras is imported (see keras_recipes/__init__.py).
+KERAS_RECIPES_COMMAND_LINE = True
+
+from keras_recipes import cli  # noqa: E402 - after the switch above
 
 
 def parse(argv=None) -> argparse.Namespace:

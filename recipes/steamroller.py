@@ -13,7 +13,10 @@ resumes where the last one stopped. Exit code: 0 when every gate passed, 1 when 
 import argparse
 import sys
 
-from keras_recipes import cli
+# Bad input is refused before Keras is imported (see keras_recipes/__init__.py).
+KERAS_RECIPES_COMMAND_LINE = True
+
+from keras_recipes import cli  # noqa: E402 - after the switch above
 
 
 def parse(argv=None) -> argparse.Namespace:

@@ -341,6 +341,8 @@ def test_refusals_come_before_the_backend_import(tmp_path, wine_csv):
     ]
     code = textwrap.dedent(f"""
         import json, sys, time
+        # As the console script: `__main__` is the `keras-recipes` launcher.
+        sys.modules["__main__"].__file__ = "/bin/keras-recipes"
         from keras_recipes.cli import main
         results = []
         for argv in {cases!r}:
