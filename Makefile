@@ -31,9 +31,11 @@ test-tf: $(STAMP)
 
 # The second backend runs only the tests whose result depends on the backend (marker
 # `backend`: compiled steps, numerics, saving, distribution); the rest give the same result
-# on every backend and run on TensorFlow here, on both in `test-all`.
+# on every backend and run on TensorFlow here, on both in `test-all`. End-to-end workflow
+# runs (`integration`) drive those same backend-dependent pieces through backend-neutral
+# orchestration: `make test` runs them on TensorFlow, `make test-all` on both.
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PYTEST) -m "backend and not slow and not tf_only"
+	KERAS_BACKEND=jax $(PYTEST) -m "backend and not slow and not tf_only and not integration"
 
 NBMAKE := KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake
 # 06_steamroller runs the three stages end to end (about 30 s of tracing and figures), the
