@@ -37,6 +37,7 @@ def test_steamroller_grow_switch_still_negates():
     assert parser.parse_args(["steamroller", "--no-grow"]).grow is False
 
 
+@pytest.mark.slow  # covered fast by tests/workflows/test_practical_repair.py (raw table)
 @pytest.mark.integration
 @pytest.mark.backend
 def test_practical_repair_standardises_a_raw_table(tmp_path, capsys):

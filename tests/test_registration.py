@@ -93,7 +93,8 @@ def _load_in_fresh_process(paths, imports):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.integration  # fresh processes; the same on both backends, run on TF by make test
+@pytest.mark.slow  # test_every_registered_class_reloads_... covers every class
+@pytest.mark.integration  # fresh processes; the same on both backends
 def test_every_family_reloads_with_only_import_keras_recipes(tmp_path):
     paths, expected = {}, {}
     for name, model, x in _every_family_models():

@@ -188,6 +188,7 @@ def test_step1_alone_gives_ln_c(digits200, tmp_path):
     assert list(tmp_path.iterdir()) == []  # step 1 writes nothing
 
 
+@pytest.mark.slow  # tests/workflows/test_practical.py runs every step in make test
 @pytest.mark.integration
 def test_steps_2_to_7_alone(digits200, tmp_path):
     config = PracticalConfig(out=tmp_path, verbose=0, sample_per_class=1, overfit_epochs=5,

@@ -67,6 +67,7 @@ def test_huge_overfit_rate_is_lowered(tmp_path):
     assert report.passed
 
 
+@pytest.mark.slow  # the steamroller's healthy-stage repair test covers it in make test
 def test_healthy_run_needs_no_repair_and_gives_the_same_steps(tmp_path):
     plain = practical("digits", "mlp", out=tmp_path / "a", **SMALL)
     watched = practical("digits", "mlp", out=tmp_path / "b", repair=True, **SMALL)
