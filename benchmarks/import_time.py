@@ -25,8 +25,9 @@ STATEMENTS = {
     "import keras_recipes": "import keras_recipes",
     "import keras_recipes, keras (library ready)":
         "import keras_recipes, keras; keras.saving.get_custom_objects()",
+    # As the console script runs it (the command defers Keras until a command runs).
     "keras-recipes --help":
-        "from keras_recipes.cli import main\n"
+        "KERAS_RECIPES_COMMAND_LINE = True\nfrom keras_recipes.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass",
 }
 TEMPLATE = ("import contextlib, io, time\nt = time.perf_counter()\n"
