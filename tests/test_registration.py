@@ -339,3 +339,23 @@ def test_import_keras_objects_is_idempotent():
     keras_recipes.import_keras_objects()
     assert keras_recipes.register_keras_objects() == before
     assert "keras_recipes>Yogi" in before
+
+
+def test_the_command_loads_a_model_that_holds_library_objects(tmp_path):
+    # Inside the command the package defers its imports; keras_recipes.load_model (used by
+    # the workflows to reload a stage) must still find every class, here OneCycle.
+    from keras_recipes.schedules import OneCycle
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(OneCycle(0.1, 10)), loss="mse")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    code = ("KERAS_RECIPES_COMMAND_LINE = True\n"
+            "import sys, keras_recipes\n"
+            "assert 'keras_recipes.schedules' not in sys.modules\n"
+            f"m = keras_recipes.load_model({str(path)!r})\n"
+            "print(type(m.optimizer._learning_rate).__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "OneCycle"

@@ -169,9 +169,9 @@ class SteamrollerReport:
                 except ValueError as exc:
                     raise RunFolderError(str(exc)) from None
                 if target.is_file():
-                    import keras
+                    import keras_recipes  # registers every class, also inside the command
 
-                    model = keras.saving.load_model(target, safe_mode=True)
+                    model = keras_recipes.load_model(target, safe_mode=True)
             stages.append(StageResult(key, record, model, resumed=True))
         return cls(out, summary, stages)
 

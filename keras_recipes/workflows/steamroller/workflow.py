@@ -207,7 +207,6 @@ def _stage_model(run: _Run, n: int, record: StageRecord):
     Raises:
         RunFolderError: the model's path crosses a symbolic link.
     """
-    import keras
 
     rel = record.model_file
     try:
@@ -227,8 +226,10 @@ def _stage_model(run: _Run, n: int, record: StageRecord):
             damaged = (f"stage{n}/stage.json", getattr(exc, "strerror", None) or exc)
     if damaged is None:
         try:
+            import keras_recipes  # registers every class, also inside the command
+
             with run.dist.scope():
-                return keras.saving.load_model(path, safe_mode=True)
+                return keras_recipes.load_model(path, safe_mode=True)
         except Exception as exc:  # a truncated zip, an emptied file, a refused layer...
             damaged = (rel, exc)
     reason = " ".join(str(damaged[1]).split())
