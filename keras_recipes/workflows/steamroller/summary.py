@@ -15,6 +15,7 @@ Both classes also read like the JSON object they write (a read-only mapping:
 
 from __future__ import annotations
 
+import abc
 import copy
 import dataclasses
 import os
@@ -162,8 +163,9 @@ def check_summary(summary: Any, path: str | os.PathLike) -> dict[str, Any]:
 class _JsonMapping(Mapping):
     """Read access to :meth:`to_json`'s object, key by key."""
 
-    def to_json(self) -> dict[str, Any]:  # pragma: no cover - each class defines it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object this record is read from and written as."""
 
     def __getitem__(self, key: str) -> Any:
         return self.to_json()[key]
