@@ -29,7 +29,7 @@ import importlib
 import os
 import sys
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: Every module that defines a registered Keras object is imported by one of these.
 _REGISTERING = (
