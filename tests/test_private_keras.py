@@ -38,6 +38,11 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(keras.ops.convert_to_numpy(x), dtype="float64")
 
 
+def _t(*arrays):
+    """Gradients as backend tensors: torch's fused optimizer steps refuse NumPy arrays."""
+    return [keras.ops.convert_to_tensor(a) for a in arrays]
+
+
 def _variable(values, name="w") -> keras.Variable:
     return keras.Variable(np.asarray(values, "float32"), name=name)
 
@@ -129,15 +134,15 @@ def test_set_learning_rate_object_is_used_by_the_next_update():
     schedule = keras.optimizers.schedules.ExponentialDecay(0.2, decay_steps=1, decay_rate=0.5)
     _keras_private.set_learning_rate_object(sgd, schedule)
     assert _keras_private.learning_rate_object(sgd) is schedule
-    sgd.apply([g], [w])  # step 0: lr = 0.2
-    sgd.apply([g], [w])  # step 1: lr = 0.1
+    sgd.apply(_t(g), [w])  # step 0: lr = 0.2
+    sgd.apply(_t(g), [w])  # step 1: lr = 0.1
     expected = np.array([1.0, -2.0]) - 0.2 * g - 0.1 * g
     np.testing.assert_allclose(_numpy(w), expected, rtol=1e-6)
 
     fresh = keras.Variable(0.3, trainable=False, name="learning_rate")
     _keras_private.set_learning_rate_object(sgd, fresh)
     assert float(_numpy(sgd.learning_rate)) == pytest.approx(0.3)
-    sgd.apply([g], [w])
+    sgd.apply(_t(g), [w])
     np.testing.assert_allclose(_numpy(w), expected - 0.3 * g, rtol=1e-6)
 
 
@@ -180,7 +185,7 @@ def test_iteration_counter_counts_apply_calls():
     accumulating = keras.optimizers.SGD(0.1, gradient_accumulation_steps=2)
     accumulating.build([w])
     for _ in range(3):
-        accumulating.apply([np.ones(1, "float32")], [w])
+        accumulating.apply(_t(np.ones(1, "float32")), [w])
     counter = _keras_private.iteration_counter(accumulating)
     assert isinstance(counter, keras.Variable), _changed("iteration_counter",
                                                          "optimizer._iterations")
@@ -196,7 +201,7 @@ def test_variable_index_points_at_the_slots():
     assert [_keras_private.variable_index(sgd, v) for v in (a, b, c)] == [0, 1, 2], _changed(
         "variable_index", "optimizer._get_variable_index")
     # The index selects the variable's own slot: one momentum step on `b` only.
-    sgd.apply([np.array([1.0, -1.0], "float32")], [b])
+    sgd.apply(_t(np.array([1.0, -1.0], "float32")), [b])
     slot = sgd.momentums[_keras_private.variable_index(sgd, b)]
     np.testing.assert_allclose(_numpy(slot), [-0.1, 0.1], rtol=1e-6)  # m = 0.9·0 − 0.1·g
 
@@ -209,7 +214,7 @@ def test_built_variables_are_what_apply_updates_by_default():
     built = _keras_private.built_variables(sgd)
     assert [id(v) for v in built] == [id(a), id(b)], _changed(
         "built_variables", "optimizer._trainable_variables")
-    sgd.apply([np.array([1.0, 1.0], "float32"), np.array([2.0], "float32")])
+    sgd.apply(_t(np.array([1.0, 1.0], "float32"), np.array([2.0], "float32")))
     np.testing.assert_allclose(_numpy(a), [0.5, 1.5])
     np.testing.assert_allclose(_numpy(b), [2.0])
 
@@ -223,10 +228,10 @@ def test_gradient_accumulators_hold_the_running_sum():
     assert len(accumulators) == 1 and isinstance(accumulators[0], keras.Variable), _changed(
         "gradient_accumulators", "optimizer._accumulated_gradients")
     g1, g2 = np.array([1.0, 2.0], "float32"), np.array([3.0, -2.0], "float32")
-    sgd.apply([g1], [w])
+    sgd.apply(_t(g1), [w])
     np.testing.assert_allclose(_numpy(accumulators[0]), g1)
     np.testing.assert_allclose(_numpy(w), [1.0, 1.0])  # no update yet
-    sgd.apply([g2], [w])
+    sgd.apply(_t(g2), [w])
     np.testing.assert_allclose(_numpy(w), 1.0 - 0.1 * (g1 + g2) / 2, rtol=1e-6)
     np.testing.assert_allclose(_numpy(accumulators[0]), [0.0, 0.0])
 
@@ -242,20 +247,20 @@ def test_ema_averages_follow_the_moving_average():
     g = np.array([1.0, 2.0], "float32")
     w1 = np.array([1.0, -1.0]) - 0.1 * g
     w2 = w1 - 0.1 * g
-    sgd.apply([g], [w])  # the first average is the weights themselves
+    sgd.apply(_t(g), [w])  # the first average is the weights themselves
     np.testing.assert_allclose(_numpy(averages[0]), w1, rtol=1e-6)
-    sgd.apply([g], [w])
+    sgd.apply(_t(g), [w])
     np.testing.assert_allclose(_numpy(averages[0]), 0.9 * w1 + 0.1 * w2, rtol=1e-6)
 
 
 def test_clip_gradients_by_norm_value_and_none():
     """``clip_gradients`` calls ``optimizer._clip_gradients``."""
-    g = [np.array([3.0, 4.0], "float32")]
+    g = _t(np.array([3.0, 4.0], "float32"))
     by_norm = _keras_private.clip_gradients(keras.optimizers.SGD(clipnorm=1.0), g)
     np.testing.assert_allclose(_numpy(by_norm[0]), [0.6, 0.8], rtol=1e-6)  # 5 → 1
     by_value = _keras_private.clip_gradients(keras.optimizers.SGD(clipvalue=3.5), g)
     np.testing.assert_allclose(_numpy(by_value[0]), [3.0, 3.5])
-    two = [np.array([3.0], "float32"), np.array([4.0], "float32")]
+    two = _t(np.array([3.0], "float32"), np.array([4.0], "float32"))
     by_global = _keras_private.clip_gradients(keras.optimizers.SGD(global_clipnorm=2.5), two)
     np.testing.assert_allclose([float(_numpy(x)[0]) for x in by_global], [1.5, 2.0], rtol=1e-6)
     unclipped = _keras_private.clip_gradients(keras.optimizers.SGD(), g)

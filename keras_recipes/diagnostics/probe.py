@@ -600,7 +600,7 @@ def _probe_function(probe: Probe):
     """``(compiled, run)``: the compiled function (shared when the structure allows it)
     and ``run(previous) -> vector`` for this probe's own variables and batch."""
     backend = keras.backend.backend()
-    if backend not in ("jax", "tensorflow"):
+    if backend not in ("jax", "tensorflow", "torch"):
         return _eager_function(probe, backend)
     single = _single_device(probe.model)
     if backend == "tensorflow" and not single:
@@ -635,7 +635,8 @@ def _stateless_function(template: Probe, compiled: _Compiled, *, bind_inputs: bo
     structure (with ``bind_inputs``, ``x`` and ``y`` are the template's, fixed in the
     function: ``(trainable, non_trainable, previous) -> vector``). The only backend switch
     for gradients: ``tf.GradientTape`` inside a ``tf.function`` on TensorFlow,
-    ``jax.value_and_grad`` inside ``jax.jit`` on JAX."""
+    ``jax.value_and_grad`` inside ``jax.jit`` on JAX, ``torch.autograd.grad`` on detached
+    leaves on torch (eager: Keras's torch backend compiles nothing by default)."""
     net, want_grads = template.net, template.gradients
     # `stateless_call` hands its keywords to `call` as they are (unlike `net(x, ...)`).
     mode = {"training": False} if _takes_training(net) else {}
@@ -657,6 +658,26 @@ def _stateless_function(template: Probe, compiled: _Compiled, *, bind_inputs: bo
             return template.packed_statistics(compiled, outs, loss, grads, tv, previous)
 
         compile_fn = jax.jit
+    elif keras.backend.backend() == "torch":
+        import torch
+
+        def run(tv, ntv, x, y, previous):
+            grads = None
+            if want_grads:
+                with torch.enable_grad():
+                    leaves = [t.detach().requires_grad_(True) for t in tv]
+                    loss, outs = forward(leaves, ntv, x, y)
+                    grads = torch.autograd.grad(loss, leaves, allow_unused=True)
+                grads = [torch.zeros_like(t) if g is None else g
+                         for g, t in zip(grads, tv, strict=True)]
+                loss, outs = loss.detach(), [o.detach() for o in outs]
+            else:
+                with torch.no_grad():
+                    loss, outs = forward(tv, ntv, x, y)
+            return template.packed_statistics(compiled, outs, loss, grads, tv, previous)
+
+        def compile_fn(fn):
+            return fn
     else:
         import tensorflow as tf
 
