@@ -11,6 +11,7 @@ export PYTHONHASHSEED ?= 0
 PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
 .PHONY: venv demo test test-all test-tf test-jax lint bench notebooks notebooks-fast clean
+.PHONY: dist release-check
 
 venv: $(STAMP)
 
@@ -61,5 +62,19 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,jax,bench]'
 	for f in benchmarks/*.py benchmarks/real_scripts/panel.py; do $(PY) $$f || exit 1; done
 
+# The release: the sdist and the wheel (built from the sdist) in dist/, checked by twine.
+# Stale build/lib, build/bdist.* and egg-info folders go first, so that no file deleted from
+# the sources reaches the release.
+dist: $(STAMP)
+	rm -rf dist build/lib build/bdist.* *.egg-info
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
+# The release checks: `make dist`, then tests/test_release.py: the wheel's contents and build
+# warnings, the wheel installed into a clean virtualenv with this venv's dependencies, and
+# (slow) a full build installed with its dependencies from the pip cache or the index.
+release-check: dist
+	KERAS_BACKEND=tensorflow $(PY) -m pytest -q tests/test_release.py
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache build dist *.egg-info
