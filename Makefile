@@ -10,7 +10,7 @@ export PYTHONHASHSEED ?= 0
 # heavy file does not hold up the run.
 PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
-.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks notebooks-fast clean
+.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks notebooks-fast clean docs docs-build
 .PHONY: dist release-check
 
 venv: $(STAMP)
@@ -76,5 +76,26 @@ dist: $(STAMP)
 release-check: dist
 	KERAS_BACKEND=tensorflow $(PY) -m pytest -q tests/test_release.py
 
+# The documentation site: mkdocs-material, the API reference from the docstrings of the
+# imported objects (mkdocstrings, so docstrings completed at import time show as Python sees
+# them), warnings as errors, into build/site/. `docs` then opens three pages in headless
+# Chromium (installed from Debian's packages when missing and run as root) and saves their
+# screenshots in build/docs-screenshots/.
+DOCS_STAMP := $(VENV)/.installed-docs
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,jax,docs]'
+	touch $(DOCS_STAMP)
+
+docs-build: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 KERAS_BACKEND=tensorflow $(VENV)/bin/mkdocs build --strict --quiet
+
+docs: docs-build
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "make docs: Chromium is missing; install Debian's chromium package to check the site in a browser (skipped)"; exit 0; fi; }
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+	  KERAS_RECIPES_DOCS_SITE=build/site $(PY) -m pytest -q -p no:cacheprovider tests/test_docs_site.py; fi
+
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache build dist site *.egg-info
