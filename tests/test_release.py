@@ -161,6 +161,7 @@ dist = importlib.metadata.distribution("keras-recipes")
 print(json.dumps({
     "prefix": sys.prefix,
     "sys_path": sys.path,
+    "editable_finders": sorted(m for m in sys.modules if m.startswith("__editable__")),
     "package_file": keras_recipes.__file__,
     "keras_file": keras.__file__,
     "backend": keras.backend.backend(),
@@ -227,6 +228,7 @@ def check_installed(venv: Path, tmp: Path, backend: str, *, editable_site: Path 
     assert not any(p == str(ROOT) or (p.startswith(str(ROOT) + os.sep)
                                       and Path(p) != editable_site) for p in out["sys_path"]), \
         out["sys_path"]
+    assert out["editable_finders"] == []  # the source tree's editable install stayed off
     assert out["version"] == out["dist_version"] == source_version()
     assert out["py_typed"] is True
     assert out["backend"] == backend
@@ -300,7 +302,11 @@ def test_wheel_installs_in_clean_venv(built_wheel, tmp_path):
     assert out["keras_file"].startswith(str(editable_site))
 
 
+# tf_only: a plain `pip install keras-recipes` brings TensorFlow as its only backend, so the
+# installed venv trains on it whatever this process's backend; the JAX lane of `make test-all`
+# would repeat the same run.
 @pytest.mark.slow
+@pytest.mark.tf_only
 def test_release_build_installs_with_dependencies(tmp_path):
     src = copy_build_inputs(tmp_path / "src")
     dist = tmp_path / "dist"
