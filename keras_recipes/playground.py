@@ -285,14 +285,22 @@ class _Point(keras.layers.Layer):
         return keras.ops.zeros_like(inputs) + value
 
 
+def _compile(model: keras.Model, optimizer, steps: int) -> None:
+    """Compile with f as the loss; all ``steps`` updates in one compiled call where the
+    backend allows it (Keras's torch trainer runs one step per call: the same updates,
+    one Python call each)."""
+    per_call = 1 if keras.backend.backend() == "torch" else steps
+    model.compile(optimizer=optimizer, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
+                  steps_per_execution=per_call)
+
+
 def _run(optimizer, fn: TestFunction, steps: int, start) -> np.ndarray:
     """One compiled train step per update: f is the loss, the point the only weight."""
     opt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(optimizer))
     layer = _Point(fn, start, steps)
     inputs = keras.Input((1,))
     model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer=opt, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
-                  steps_per_execution=steps)
+    _compile(model, opt, steps)
     zeros = np.zeros((steps, 1), dtype="float32")
     model.fit(zeros, zeros, batch_size=1, epochs=1, shuffle=False, verbose=0)
     history = keras.ops.convert_to_numpy(layer.history).astype("float64")
@@ -453,8 +461,7 @@ def noisy_descent(
     layer = _Cloud(fn, start, int(runs), float(noise), seed)
     inputs = keras.Input((1,))
     model = keras.Model(inputs, layer(inputs))
-    model.compile(optimizer=opt, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
-                  steps_per_execution=int(steps))
+    _compile(model, opt, int(steps))
     zeros = np.zeros((int(steps), 1), dtype="float32")
     model.fit(zeros, zeros, batch_size=1, epochs=1, shuffle=False, verbose=0)
     points = keras.ops.convert_to_numpy(layer.points).astype("float64")
@@ -540,8 +547,7 @@ def effective_learning_rates(
         layer = _Scalar(steps, 0.0)
         inputs = keras.Input((1,))
         model = keras.Model(inputs, layer(inputs))
-        model.compile(optimizer=opt, loss=lambda y_true, y_pred: keras.ops.mean(y_pred),
-                      steps_per_execution=steps)
+        _compile(model, opt, steps)
         x = g.astype("float32")[:, None]
         model.fit(x, x, batch_size=1, epochs=1, shuffle=False, verbose=0)
         history = keras.ops.convert_to_numpy(layer.history).astype("float64")
