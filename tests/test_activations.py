@@ -128,7 +128,8 @@ def test_prelu_is_leaky_relu_with_a_learned_slope():
     # (a ReLU) by default; α = 0.1 reproduces the notes' usual Leaky ReLU.
     x = np.array([[-2.0, -0.5, 0.5, 3.0]], dtype="float32")
     layer = keras.layers.PReLU(alpha_initializer=keras.initializers.Constant(0.1))
-    np.testing.assert_allclose(np.asarray(layer(x)), np.maximum(0.1 * x, x), rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x)), np.maximum(0.1 * x, x),
+                               rtol=1e-6)
     assert tuple(layer.alpha.shape) == (4,)
     assert np.all(keras.ops.convert_to_numpy(keras.layers.PReLU()(x)) == np.maximum(0, x))
     # the notes' derivative in x: α if x < 0, 1 if x > 0
@@ -160,7 +161,8 @@ def test_positive_inputs_give_one_gradient_sign_per_neuron():
         w = keras.ops.convert_to_numpy(dense.kernel)
         delta = 2 * (h @ w - target)
         by_hand = h.T @ delta
-        loss_of_w = lambda k: keras.ops.sum((keras.ops.matmul(h, k) - target) ** 2)  # noqa: E731
+        t = keras.ops.convert_to_tensor(target)
+        loss_of_w = lambda k: keras.ops.sum((keras.ops.matmul(h, k) - t) ** 2)  # noqa: E731
         np.testing.assert_allclose(_autodiff_matrix(loss_of_w, w), by_hand, rtol=1e-5)
         return by_hand
 

