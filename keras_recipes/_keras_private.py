@@ -161,8 +161,16 @@ def apply_weight_decay(optimizer, variables: list) -> None:
     """Decay ``variables`` in place, ``v -= v · weight_decay · learning_rate`` (skipping those
     excluded from weight decay), as Keras's ``apply`` does: the private
     ``optimizer._apply_weight_decay``. Nothing happens when ``weight_decay`` is ``None``.
+
+    The backend-neutral implementation of ``BaseOptimizer`` is called, the one TensorFlow and
+    JAX optimizers inherit: it reads ``optimizer.learning_rate``, so a wrapper whose property
+    forwards to its inner optimizer (``Lookahead``) decays at the inner rate. Keras's torch
+    optimizers override it with a fused update that reads ``optimizer._learning_rate``
+    directly (the wrapper's own placeholder 0.0).
     """
-    optimizer._apply_weight_decay(variables)
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+
+    BaseOptimizer._apply_weight_decay(optimizer, variables)
 
 
 def is_backend_subclass(cls: type) -> bool:
