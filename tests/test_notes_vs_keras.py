@@ -266,7 +266,13 @@ def test_keras_he_normal_is_truncated_baseline_cnn_is_plain():
     bound = 2 * math.sqrt(2 / fan_in) / 0.87962566
     truncated = to_numpy(keras.initializers.HeNormal(seed=0)(shape))
     plain = to_numpy(HeNormal(seed=0)(shape))
-    assert np.abs(truncated).max() <= bound * (1 + 1e-6)
+    outside = np.mean(np.abs(truncated) > bound * (1 + 1e-6))
+    if keras.backend.backend() == "torch":
+        # Keras's torch sampler draws 4 normals per weight and keeps the first inside ±2σ';
+        # when none is (probability 0.0455**4 ≈ 4.3e-6) it keeps the first draw as it is.
+        assert outside < 1e-4
+    else:
+        assert outside == 0
     assert np.mean(np.abs(plain) > bound) > 0.015  # P(|z| > 2.27) ≈ 0.023 for a plain normal
     assert plain.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.02)
     model = baseline_cnn((8, 8, 1), 10, filters=(256,))

@@ -172,10 +172,16 @@ def _oscillation_step(losses, ref, rise=0.1, floor_fraction=0.01, windows=12):
 @pytest.mark.backend
 def test_oscillating_full_batch_loss_stops_where_a_numpy_reading_of_the_losses_says():
     # Full-batch SGD far above the edge of stability: each epoch is one step on the same
-    # 512 examples, so the logged epoch losses are the per-step losses.
+    # 512 examples, so the logged epoch losses are the per-step losses. The initial weights
+    # come from NumPy (He uniform kernels, zero biases), the same on every backend: each
+    # backend's own draw starts another trajectory (torch's first draw never oscillates).
     def run(callbacks):
         keras.utils.set_random_seed(0)
         model = mlp(widths=(32,))
+        rng = np.random.default_rng(0)
+        model.set_weights([rng.uniform(-1, 1, w.shape).astype("float32")
+                           * (math.sqrt(6 / w.shape[0]) if w.ndim == 2 else 0.0)
+                           for w in model.get_weights()])
         model.compile(keras.optimizers.SGD(8.0), "sparse_categorical_crossentropy")
         return model.fit(X, Y, epochs=30, batch_size=512, verbose=0, callbacks=callbacks)
 

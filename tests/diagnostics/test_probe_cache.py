@@ -34,6 +34,12 @@ def mlp(units=5, activation="relu", loss="sparse_categorical_crossentropy", name
     return model
 
 
+def _traces(calls: int) -> int:
+    """Traces of a shared function after ``calls`` calls: one where the backend compiles,
+    one per call on torch (Keras's torch backend runs the probe eagerly)."""
+    return calls if keras.backend.backend() == "torch" else 1
+
+
 def _loss(model) -> float:
     p = model.predict(X, verbose=0)
     return float(-np.mean(np.log(p[np.arange(len(Y)), Y])))
@@ -44,7 +50,8 @@ def test_models_of_one_structure_share_one_trace_and_keep_their_own_numbers(seed
     pa, pb = Probe(a, X, Y), Probe(b, X, Y)
     assert structure_key(pa) == structure_key(pb)
     sa, sb = pa.measure(), pb.measure()
-    assert pa._compiled is pb._compiled and pa._compiled.traces == 1
+    # one trace for both (torch compiles nothing: its eager function runs once per call)
+    assert pa._compiled is pb._compiled and pa._compiled.traces == _traces(calls=2)
     assert sorted(sa["layers"]) == ["h", "o"] and sorted(sb["layers"]) == ["hidden", "out"]
     assert list(sb["activations"]) == ["hidden"]
     np.testing.assert_allclose(sa["loss"], _loss(a), rtol=1e-5)
@@ -57,7 +64,7 @@ def test_models_of_one_structure_share_one_trace_and_keep_their_own_numbers(seed
     before = pb.snapshot()
     b.layers[0].kernel.assign(b.layers[0].kernel.numpy() * 2.0)
     after = pb.measure(before)["layers"]["hidden"]
-    assert after["update_ratio"] > 0.1 and pa._compiled.traces == 1
+    assert after["update_ratio"] > 0.1 and pa._compiled.traces == _traces(calls=3)
 
 
 @pytest.mark.parametrize("other", [
