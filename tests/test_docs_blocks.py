@@ -6,10 +6,10 @@ the same page defined, and nothing else. Shell commands are written in ```` ```b
 blocks and are not run here. ``docs/repair.md``'s two blocks run in
 ``tests/workflows/test_repair.py::test_the_guide_runs``, which also checks what they print.
 
-The page tests are ``integration``; the two that run a whole workflow are also ``slow``. The
-cheap checks (every block compiles, every fence names its language, every cited benchmark
-result file exists, every result file is listed on the benchmarks page, the README's size)
-carry no marker.
+The page tests are ``integration``; the three that run a workflow or searches are also
+``slow``. The cheap checks (every block compiles, every fence names its language, every cited
+benchmark result file exists, every result file is listed on the benchmarks page, the
+README's size) carry no marker.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ RUN_ELSEWHERE = {"docs/repair.md": "tests/workflows/test_repair.py::test_the_gui
 LANGUAGES = {"python", "bash", "text", "json", "yaml", "pycon"}
 #: Pages whose blocks need the TensorFlow backend (``tf.distribute``), skipped on the others.
 TENSORFLOW_PAGES = {"docs/distributed.md"}
-#: Pages that run a whole workflow (one short steamroller or practical run, about 20 s each
-#: on two busy cores): ``slow``, so ``make test-all`` runs them and ``make test`` does not.
-WORKFLOW_PAGES = {"docs/steamroller.md", "docs/practical.md"}
+#: Pages that run a whole workflow or searches (one short steamroller or practical run, or
+#: eight KerasTuner trials: 17-25 s each on two busy cores): ``slow``, so ``make test-all``
+#: runs them and ``make test`` does not.
+WORKFLOW_PAGES = {"docs/steamroller.md", "docs/practical.md", "docs/tuning.md"}
 README_LIMIT = 10 * 1024
 
 _FENCE = re.compile(r"^(\s*)```(\S*)\s*$")
