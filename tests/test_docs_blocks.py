@@ -139,3 +139,25 @@ def test_page_blocks_run(page, tmp_path, monkeypatch):
         plt.close("all")
         keras.utils.clear_session()
     assert ran == len(blocks) > 0
+
+
+def _griffe_extension():
+    pytest.importorskip("griffe", reason="the docs extra is not installed")
+    import importlib.util
+
+    path = DOCS / "_ext" / "griffe_docstrings.py"
+    spec = importlib.util.spec_from_file_location("griffe_docstrings", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_api_reference_fences_doctests_and_joins_argument_names():
+    ext = _griffe_extension()
+    docstring = ("Summary.\n\nExample:\n\n>>> f(1)\n['head']\n\nAfter.\n\n"
+                 "```python\n>>> kept\n```\n")
+    assert ext.fence_doctests(docstring) == (
+        "Summary.\n\nExample:\n\n```pycon\n>>> f(1)\n['head']\n```\n\nAfter.\n\n"
+        "```python\n>>> kept\n```")
+    args = "Args:\n    a: first.\n    b, c,\n        d: the rest.\n"
+    assert ext.join_name_lists(args) == "Args:\n    a: first.\n    b, c, d: the rest."
