@@ -120,9 +120,11 @@ class PreciseBatchNorm(keras.callbacks.Callback):
     Args:
         x: training inputs used for the statistics.
         batch_size: batch size of the passes (use the training one). Defaults to ``32``.
-        every_n_epochs: also recalibrate after every n-th epoch (the next epoch's validation
-            then uses precise statistics); ``0`` only at the end of training. Defaults to
-            ``0``.
+        every_n_epochs: also recalibrate in every n-th epoch, after its last training step
+            and before Keras validates, so that this epoch's validation metrics (and the
+            callbacks that read them, such as a stopping threshold) see precise statistics;
+            when the number of steps per epoch is unknown, at the epoch's end instead.
+            ``0``: only at the end of training. Defaults to ``0``.
 
     Example:
 
@@ -150,8 +152,23 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         self.every_n_epochs = int(every_n_epochs)
         self.batches = 0
 
+    def _due(self, epoch: int) -> bool:
+        return bool(self.every_n_epochs) and (epoch + 1) % self.every_n_epochs == 0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._epoch, self._recalibrated = epoch, False
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None:
+        # Keras validates between the epoch's last `on_train_batch_end` and `on_epoch_end`.
+        # (`batch` is the last step of the call: with steps_per_execution > 1 it jumps.)
+        steps = (self.params or {}).get("steps")
+        epoch = getattr(self, "_epoch", None)
+        if steps and epoch is not None and batch + 1 >= steps and self._due(epoch):
+            self.batches = recalibrate_batchnorm(self.model, self.x, self.batch_size)
+            self._recalibrated = True
+
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if self.every_n_epochs and (epoch + 1) % self.every_n_epochs == 0:
+        if self._due(epoch) and not getattr(self, "_recalibrated", False):
             self.batches = recalibrate_batchnorm(self.model, self.x, self.batch_size)
 
     def on_train_end(self, logs=None) -> None:

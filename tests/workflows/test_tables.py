@@ -397,3 +397,36 @@ def test_batchnorm_momentum_spans_about_one_epoch():
     assert many.get_layer("bn").momentum == 0.99
     plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     assert fit_batchnorm_momentum(plain, 3) is None
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("steps_per_execution", [1, 2])
+def test_every_epoch_recalibration_comes_before_that_epochs_validation(steps_per_execution):
+    # A stopping threshold reads the epoch's validation metrics: they must see the
+    # recalibrated statistics. The validation loss Keras logs for each epoch equals the loss
+    # of a copy of that epoch's trained weights with BatchNorm recalibrated by hand (NumPy
+    # batch statistics through recalibrate_batchnorm, checked above).
+    x = np.random.default_rng(0).normal(10.0, 5.0, (64, 4)).astype("float32")
+    y = (x[:, 0] > 10).astype("int64")
+    model = _bn_model()
+    model.compile("adam", "sparse_categorical_crossentropy",
+                  steps_per_execution=steps_per_execution
+                  if keras.backend.backend() != "torch" else 1)
+    snapshots = []
+
+    class Keep(keras.callbacks.Callback):  # the epoch's trained weights, before recalibration
+        def on_train_batch_end(self, batch, logs=None):
+            if batch + 1 >= 4:
+                snapshots.append(self.model.get_weights())  # `self.model` syncs JAX's state
+
+    keep = Keep()
+    history = model.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_data=(x, y),
+                        callbacks=[keep, PreciseBatchNorm(x, batch_size=16, every_n_epochs=1)])
+    assert len(snapshots) == 2
+    for weights, logged in zip(snapshots, history.history["val_loss"], strict=True):
+        copy = _bn_model()
+        copy.set_weights(weights)
+        recalibrate_batchnorm(copy, x, 16)
+        p = keras.ops.convert_to_numpy(copy(x, training=False)).astype("float64")
+        expected = -np.mean(np.log(p[np.arange(len(y)), y]))
+        assert logged == pytest.approx(expected, rel=1e-4)
