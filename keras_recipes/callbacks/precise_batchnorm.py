@@ -151,6 +151,8 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         self.batch_size = int(batch_size)
         self.every_n_epochs = int(every_n_epochs)
         self.batches = 0
+        self._epoch: int | None = None  # the epoch being trained
+        self._recalibrated = False  # done in this epoch, before its validation
 
     def _due(self, epoch: int) -> bool:
         return bool(self.every_n_epochs) and (epoch + 1) % self.every_n_epochs == 0
@@ -162,13 +164,12 @@ class PreciseBatchNorm(keras.callbacks.Callback):
         # Keras validates between the epoch's last `on_train_batch_end` and `on_epoch_end`.
         # (`batch` is the last step of the call: with steps_per_execution > 1 it jumps.)
         steps = (self.params or {}).get("steps")
-        epoch = getattr(self, "_epoch", None)
-        if steps and epoch is not None and batch + 1 >= steps and self._due(epoch):
+        if steps and self._epoch is not None and batch + 1 >= steps and self._due(self._epoch):
             self.batches = recalibrate_batchnorm(self.model, self.x, self.batch_size)
             self._recalibrated = True
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        if self._due(epoch) and not getattr(self, "_recalibrated", False):
+        if self._due(epoch) and not self._recalibrated:
             self.batches = recalibrate_batchnorm(self.model, self.x, self.batch_size)
 
     def on_train_end(self, logs=None) -> None:
