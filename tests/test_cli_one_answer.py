@@ -146,6 +146,7 @@ def test_steamroller_takes_string_labels(monkeypatch, capsys, tmp_path, wine_csv
 # ---------------------------------------------------------------- standardisation
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_train_standardises_and_saves_a_model_that_predicts_on_raw_data(
         capsys, tmp_path, wine_csv):
     path = tmp_path / "wine.keras"

@@ -72,6 +72,7 @@ def copy_of(first_run, tmp_path) -> Path:
     return tmp_path / "w"
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_the_run_lists_what_it_wrote(first_run):
     root, _ = first_run
@@ -150,6 +151,7 @@ CASES = {
 }
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_refusals_and_resumes_leave_the_folder_untouched(first_run, tmp_path):
     works, befores, locks = {}, {}, []

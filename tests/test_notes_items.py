@@ -666,6 +666,7 @@ def test_seed_000_weight_decay_column_is_applied_phase_by_phase():
     assert abs(expected - constant) > 5 * 2e-5 * expected  # the check can tell them apart
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.backend
 def test_l1_gives_sparse_weights_at_its_optimum_and_a_band_around_zero_under_sgd():
     """Seed 002: L1 → sparse weights. The LASSO optimum (scikit-learn's coordinate descent,

@@ -142,6 +142,7 @@ def test_bad_input_of_a_script_in_a_fresh_process_exits_2_with_one_line(tmp_path
 
 
 # ------------------------------------------------------------------ runs on digits
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_lr_range_test_writes_the_curve(tmp_path):
     out = tmp_path / "lr"

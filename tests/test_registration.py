@@ -319,6 +319,7 @@ def _imported_modules(*args: str) -> set[str]:
             if line.startswith("import time:")}
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_import_registers_at_once_but_the_command_line_imports_no_keras():
     # A script: `import keras_recipes` alone imports Keras and every registering module.
     wanted = ["keras", "keras_recipes.optimizers", "keras_recipes.workflows.progress"]
@@ -341,6 +342,7 @@ def test_import_keras_objects_is_idempotent():
     assert "keras_recipes>Yogi" in before
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_the_command_loads_a_model_that_holds_library_objects(tmp_path):
     # Inside the command the package defers its imports; keras_recipes.load_model (used by
     # the workflows to reload a stage) must still find every class, here OneCycle.

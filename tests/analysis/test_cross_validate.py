@@ -65,6 +65,7 @@ def test_rejects_bad_input(tiny_digits):
         cross_validate(uncompiled, x, y, k=2)
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_rotating_test_parts_cover_every_example_once(tiny_digits):
     # Seed 001's variant: model i tests on part i and validates on part i+1.
     x, y = tiny_digits

@@ -189,6 +189,7 @@ print("reloaded", type(model.optimizer.learning_rate).__name__)
 """
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.backend
 @pytest.mark.integration  # a second interpreter: ~10 s
 def test_keras_file_reloads_in_a_fresh_process(tmp_path):

@@ -38,6 +38,7 @@ def _same(pairs, rtol=1e-5):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-7)
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.tf_only
 def test_logger_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     out = _run("_mirrored_probe.py", tmp_path)

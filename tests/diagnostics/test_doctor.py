@@ -73,6 +73,7 @@ def test_unnormalised_inputs_and_initial_loss(tiny_digits, seed):
     assert {"inputs_not_normalised", "initial_loss"} <= codes
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_raw_inputs_are_fine_when_the_model_normalises_them(tiny_digits, seed):
     x, y = tiny_digits
@@ -168,6 +169,7 @@ def _found(findings, code):
     return [f for f in findings if f.code == code]
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
     # A 256×256 MLP memorises 30 examples: train loss → 0 while val loss turns up.

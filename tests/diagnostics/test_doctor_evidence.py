@@ -438,6 +438,7 @@ def _mlp(inputs, widths, out=2, activation="relu", init="he_uniform", out_activa
     return keras.Model(inputs, keras.layers.Dense(out, activation=out_activation)(x))
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_noisy_circles_at_the_floor_get_no_warning(seed):
     # make_circles with noise 0.2: about 15 % of the points sit on the wrong side, so the

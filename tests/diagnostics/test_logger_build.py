@@ -45,6 +45,7 @@ def _saved_batch_dim(path) -> object:
     return config["build_config"]["input_shape"][0]
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_model_without_input_saves_a_free_batch_size_and_reloads(digits, tmp_path, seed):
     x = np.asarray(digits.x[:256], "float32").reshape(-1, 8, 8)

@@ -13,6 +13,7 @@ from keras_recipes.diagnostics import DiagnosticLogger
 from keras_recipes.diagnostics.run_output import claim_run_folder
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_each_keras_tuner_trial_gets_its_own_run_folder(tiny_digits, tmp_path, seed):
     keras_tuner = pytest.importorskip("keras_tuner")

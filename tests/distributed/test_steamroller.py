@@ -48,6 +48,7 @@ def _check_run(result, out, setup: str) -> None:
     assert result["num_bn"] >= 1
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 @pytest.mark.tf_only
 def test_steamroller_mirrored_on_two_logical_cpus(tmp_path):

@@ -32,6 +32,7 @@ def _check(results):
     assert results["healthy"]["code"] is None and results["healthy"]["iterations"] == 3 * 8
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.tf_only
 @pytest.mark.backend
 def test_mirrored_strategy_takes_the_single_device_decisions():

@@ -82,6 +82,7 @@ def test_seed_003_kaiming_init_of_a_dense_layer(config_roundtrip):
         KaimingBias(2.5)
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration  # a fresh process
 def test_saved_model_reloads_with_only_import_keras_recipes(tmp_path):
     model = keras.Sequential([

@@ -14,6 +14,7 @@ from tests.tuning._models import tiny_model
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_diverging_trials_fail_without_stopping_the_search(tiny_digits):
     x, y = tiny_digits
     # Three divergent trials in a row: plain KerasTuner aborts the search at the third
@@ -59,6 +60,7 @@ def test_sgd_weight_decay_first_step_is_the_decoupled_shrink():
     assert make_optimizer("adam", 0.1, 0.0).weight_decay is None
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_repeated_errors_stop_the_search(tiny_digits):
     x, y = tiny_digits
     calls = []

@@ -45,6 +45,7 @@ def _builder(units_choices):
 
 
 # One structure: two trials that differ by the learning rate only. Two: units 4, then 8.
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.parametrize("units, structures", [([8], 1), ([4, 8], 2)])
 def test_two_trials_of_two_executions_trace_the_probe_once_per_structure(
         tiny_digits, tmp_path, traces, units, structures):

@@ -29,6 +29,7 @@ def build(hp):
     return model
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_stopped_trial_fails_with_its_reason_and_the_other_completes(tmp_path):
     dog = Watchdog(data=(X, Y), probe_every=4, verbose=0)
     tuner = kt.GridSearch(build, objective="val_accuracy", max_trials=2,

@@ -35,6 +35,7 @@ def _raw_table(n: int = 300, seed: int = 0) -> Dataset:
     return Dataset(x.astype("float32"), y.astype("int64"), ["a", "b", "c"], (4,), "raw")
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_raw_table_without_standardisation_is_standardised(tmp_path):
     ds = _raw_table()
     plain = practical(ds, "mlp", out=tmp_path / "plain", standardize=False, **SMALL)
@@ -54,6 +55,7 @@ def test_raw_table_without_standardisation_is_standardised(tmp_path):
     assert "repair" not in json.loads((tmp_path / "plain" / "summary.json").read_text())
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_huge_overfit_rate_is_lowered(tmp_path):
     # step 2 at its default budget (200 epochs): 60 leave JAX's draw at 0.95 after the repair
     report = practical("digits", "mlp", out=tmp_path, repair=True,

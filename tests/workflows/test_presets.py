@@ -1,9 +1,8 @@
 """Every model preset passes every gate of the steamroller on digits, with default settings.
 
-The mlp preset runs in `make test`; the cnn preset (about three times as long: convolutions
-through three stages at default epochs) runs in `make test-all`. In `make test` the cnn
-builder is covered by tests/test_models.py (structure, untrained loss, .keras round trip) and
-the three stages by the mlp preset here and tests/workflows/test_steamroller.py.
+Both presets run in `make test-all` (the mlp one takes about 20 s, the cnn one three times
+as long). In `make test` the builders are covered by tests/test_models.py (structure, untrained
+loss, .keras round trip) and the three stages by tests/workflows/test_steamroller.py.
 """
 
 import pytest
@@ -13,7 +12,8 @@ from keras_recipes.workflows import steamroller
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("preset", ["mlp", pytest.param("cnn", marks=pytest.mark.slow)])
+@pytest.mark.slow  # heavy (the demo's defaults, end to end): `make test-all`
+@pytest.mark.parametrize("preset", ["mlp", "cnn"])
 def test_every_preset_passes_every_gate_on_digits_with_defaults(tmp_path, preset):
     report = steamroller("digits", preset, out=tmp_path / "run", verbose=0)
     assert [s.status for s in report.stages] == ["passed", "passed", "done"]

@@ -184,6 +184,7 @@ POLISH = Stage(
 )
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_a_fourth_stage_is_one_more_stage_in_the_sequence(tmp_path):
     out = tmp_path / "run"
@@ -212,6 +213,7 @@ def test_a_fourth_stage_is_one_more_stage_in_the_sequence(tmp_path):
     assert [s.resumed for s in three.stages] == [True, True, True] and three.passed
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 @pytest.mark.integration
 def test_a_failed_custom_gate_stops_with_its_advice(tmp_path):
     strict = dataclasses.replace(POLISH, gate=Gate("val_loss", bound=lambda c: 1e-9,
