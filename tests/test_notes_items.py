@@ -13,6 +13,10 @@ import keras
 import numpy as np
 import pytest
 
+# `slow_elsewhere`: TensorFlow checks these items in `make test`; JAX and torch (where only
+# the random draws and the float32 rounding differ) in `make test-all`.
+pytestmark = pytest.mark.slow_elsewhere
+
 
 def to_numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(x), dtype="float64")

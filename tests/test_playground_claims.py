@@ -16,7 +16,9 @@ from keras_recipes.playground import (
     trajectories,
 )
 
-pytestmark = pytest.mark.backend
+# `slow_elsewhere`: TensorFlow checks these claims in `make test`; JAX and torch (where only
+# the random draws and the float32 rounding differ) in `make test-all`.
+pytestmark = [pytest.mark.backend, pytest.mark.slow_elsewhere]
 
 
 def test_double_well_minima_by_hand():

@@ -282,6 +282,8 @@ def _python(code: str, *args: str) -> str:
 
 
 @pytest.mark.backend  # saving and loading
+# on JAX and torch in `make test-all`; `make test` reloads on them in tests/test_cross_backend.py
+@pytest.mark.slow_elsewhere
 def test_every_registered_class_reloads_with_only_import_keras_recipes(tmp_path):
     """Save one of each in a fresh process, load each in another; both import only
     ``keras_recipes`` (Keras comes with it)."""

@@ -55,6 +55,7 @@ def test_logger_under_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert {"diagnostics.csv", "step_updates.csv", "summary.json"} <= set(out["files"])
 
 
+@pytest.mark.slow  # heavy, JAX only: `make test-all` (test_jax_data_parallel.py in `make test`)
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="needs KERAS_BACKEND=jax")
 def test_logger_under_jax_data_parallel_on_two_host_devices(tmp_path):
     out = _run("_jax_data_parallel_probe.py", tmp_path)

@@ -12,7 +12,9 @@ import pytest
 from keras_recipes.diagnostics import DiagnosticLogger, RunRecord, diagnose, probe_rules
 from keras_recipes.diagnostics.mode_gap import train_inference_gap
 
-pytestmark = pytest.mark.backend
+# `slow_elsewhere`: TensorFlow checks these claims in `make test`; JAX and torch (where only
+# the random draws and the float32 rounding differ) in `make test-all`.
+pytestmark = [pytest.mark.backend, pytest.mark.slow_elsewhere]
 
 
 def _bn_mlp(momentum, dropout=0.0):

@@ -40,6 +40,7 @@ def test_mirrored_strategy_takes_the_single_device_decisions():
                                "WATCHDOG_SETUP": "mirrored"}))
 
 
+@pytest.mark.slow  # heavy, JAX only: `make test-all` (test_jax_data_parallel.py in `make test`)
 @pytest.mark.backend
 @pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "jax",
                     reason="keras.distribution runs on the JAX backend")

@@ -19,6 +19,9 @@ pytestmark = [
     pytest.mark.backend,
     pytest.mark.skipif(keras.backend.backend() == "tensorflow",
                        reason="tests/workflows/test_steamroller.py covers TensorFlow"),
+    # JAX compiles every stage's steps (about 45 s here): `make test` runs it on torch, whose
+    # steamroller has no other test there, and `make test-all` on JAX too.
+    *([pytest.mark.slow_elsewhere] if keras.backend.backend() == "jax" else []),
 ]
 
 
