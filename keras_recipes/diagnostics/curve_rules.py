@@ -186,10 +186,11 @@ def flat_loss(run: RunRecord) -> list[Finding]:
         k = min(k, len(loss) - 1)
         start, after = float(loss[0]), float(loss[k])
     else:
+        # One epoch: from the probe's initial loss to epoch 1's mean, one epoch apart.
         start = run.summary.get("initial_loss")
         if start is None or not math.isfinite(start):
             return []
-        after = float(loss[0])
+        k, after = 1, float(loss[0])
     change = (start - after) / max(abs(start), 1e-12)
     if abs(change) >= FLAT_TOLERANCE:
         return []

@@ -200,6 +200,16 @@ def test_a_loss_stuck_at_ln_c_or_above_is_flat():
         assert found and found[0].evidence["epochs"] == 4  # ceil(100 / 25)
 
 
+def test_a_single_flat_epoch_is_reported_as_one_epoch():
+    # One epoch of one step: the rule compares the initial probe loss with epoch 1's mean,
+    # one epoch (one step) apart, whatever the ~100-step window would have been.
+    record = _record([LN2], None, {"expected_initial_loss": LN2, "initial_loss": LN2,
+                                   "steps_per_epoch": 1})
+    found = curve_rules.flat_loss(record)
+    assert found and found[0].evidence["epochs"] == 1
+    assert "over 1 epoch(s) (1 steps)" in found[0].message
+
+
 # ------------------------------------------------------------------------- initial loss
 @pytest.mark.parametrize("init, expected, severity, word", [
     (3.0, LN2, "warning", "far above"),   # 3.0 > ln 2 + 2 × 1 nat = 2.69
