@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import keras
@@ -249,9 +250,63 @@ def find_lr(
                 stop_reason = "diverged"
                 break
     history = pd.DataFrame(rows, columns=["lr", "loss", "smoothed_loss"])
-    return LRFinderResult(
+    targets = y if validation_data is None else _targets_of(validation_data)
+    result = LRFinderResult(
         history,
         rule=suggest,
         stop_reason=stop_reason,
         loss_kind="train" if validation_data is None else "validation",
+        baseline_loss=constant_prediction_loss(model.loss, targets),
     )
+    if result.inconclusive:
+        warnings.warn(
+            f"find_lr: the smoothed loss never fell below {result.baseline_loss:.4g}, the loss "
+            "of the best constant prediction of the targets: the range test measured the "
+            "network fitting the targets' offset, not learning. No suggestion: keep your "
+            "learning rate, or standardise the targets and run the range test again.",
+            RuntimeWarning, stacklevel=2)
+    return result
+
+
+#: The best constant prediction's loss for the regression losses: the mean minimises the
+#: squared error (its loss is the variance), the median the absolute error.
+_CONSTANT_PREDICTION_LOSS = {
+    "mean_squared_error": lambda y: float(np.mean((y - y.mean(axis=0)) ** 2)),
+    "mean_absolute_error": lambda y: float(np.mean(np.abs(y - np.median(y, axis=0)))),
+}
+
+
+def constant_prediction_loss(loss: Any, y: Any) -> float | None:
+    """The loss of the best constant prediction of ``y`` under a regression ``loss``.
+
+    Mean squared error: the variance of ``y`` (per output, averaged); mean absolute error:
+    the mean absolute deviation from the median. ``None`` for any other loss, or targets
+    that are not a finite numeric array.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.lr_finder.find_lr import constant_prediction_loss
+    >>> constant_prediction_loss("mse", np.array([1.0, 2.0, 3.0, 6.0]))  # mean 3
+    3.5
+    >>> constant_prediction_loss("mae", np.array([1.0, 2.0, 3.0, 6.0]))  # median 2.5
+    1.5
+    >>> constant_prediction_loss("sparse_categorical_crossentropy", np.array([0, 1])) is None
+    True
+    """
+    from keras_recipes.diagnostics.probe import loss_name
+
+    rule = _CONSTANT_PREDICTION_LOSS.get(loss_name(loss) or "")
+    if rule is None or y is None:
+        return None
+    try:
+        values = np.asarray(y, dtype="float64")
+    except (TypeError, ValueError):
+        return None
+    if values.ndim == 0 or len(values) == 0 or not np.all(np.isfinite(values)):
+        return None
+    return rule(values.reshape(len(values), -1))
+
+
+def _targets_of(validation_data: Any) -> Any:
+    return validation_data[1] if isinstance(validation_data, (tuple, list)) else None

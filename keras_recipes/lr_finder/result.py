@@ -41,11 +41,20 @@ class LRFinderResult:
             ``"completed"``.
         loss_kind: ``"train"`` (each batch's own loss) or ``"validation"``. Defaults to
             ``"train"``.
+        baseline_loss: the loss of the best constant prediction of the targets, or
+            ``None`` (no check). A curve whose smoothed loss never falls below it shows the
+            network fitting the targets' offset, not learning from the inputs: the result
+            is then inconclusive and every suggestion is ``None``. :func:`find_lr` passes
+            it for the regression losses (mean squared error: the targets' variance; mean
+            absolute error: their mean absolute deviation from the median). Defaults to
+            ``None``.
 
     Attributes:
         history: the DataFrame.
         suggestions: ``{rule: lr or None}`` for every rule.
-        suggestion: the pick of ``rule`` (``None`` when too few points were finite).
+        suggestion: the pick of ``rule`` (``None`` when too few points were finite, or the
+            result is inconclusive).
+        inconclusive: ``True`` when the curve never went below ``baseline_loss``.
 
     Example:
 
@@ -69,6 +78,7 @@ class LRFinderResult:
         rule: str = "combined",
         stop_reason: str = "completed",
         loss_kind: str = "train",
+        baseline_loss: float | None = None,
     ):
         missing = [c for c in _COLUMNS if c not in history.columns]
         if missing:
@@ -91,9 +101,17 @@ class LRFinderResult:
         self.rule = rule
         self.stop_reason = stop_reason
         self.loss_kind = loss_kind
+        self.baseline_loss = None if baseline_loss is None else float(baseline_loss)
         self.suggestions: dict[str, float | None] = suggest_all(
             self.history["lr"].to_numpy(), self.history["smoothed_loss"].to_numpy()
         )
+        best = self.best_loss
+        #: The curve never went below the best constant prediction: no rule's pick means
+        #: anything (every suggestion is ``None``).
+        self.inconclusive = (self.baseline_loss is not None and best is not None
+                             and best >= self.baseline_loss)
+        if self.inconclusive:
+            self.suggestions = dict.fromkeys(self.suggestions)
 
     @property
     def suggestion(self) -> float | None:

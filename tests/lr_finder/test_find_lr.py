@@ -6,6 +6,7 @@ import os
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from keras_recipes.lr_finder import LRFinderResult, find_lr, lr_sweep
@@ -313,3 +314,59 @@ def test_other_losses_are_not_label_checked(tiny_regression):
     model.compile(optimizer="sgd", loss="mse")
     result = find_lr(model, x, 100.0 * y, num_steps=10, **TINY)
     assert len(result.history) == 10
+
+
+# ------------------------------------------- the best constant prediction (regression)
+def test_constant_prediction_loss_by_hand():
+    from keras_recipes.lr_finder.find_lr import constant_prediction_loss
+
+    y = np.array([[1.0, 10.0], [2.0, 10.0], [3.0, 13.0], [6.0, 15.0]])
+    # MSE: variances 3.5 (mean 3) and 4.5 (mean 12: 4, 4, 1, 9), averaged over the outputs
+    assert constant_prediction_loss("mse", y) == pytest.approx(4.0)
+    assert constant_prediction_loss(keras.losses.MeanSquaredError(), y) == pytest.approx(4.0)
+    # MAE: medians 2.5 and 11.5; deviations 1.5 and (1.5 + 1.5 + 1.5 + 3.5) / 4 = 2
+    assert constant_prediction_loss("mean_absolute_error", y) == pytest.approx(1.75)
+    for other in ("sparse_categorical_crossentropy", "huber", None, ["mse", "mse"]):
+        assert constant_prediction_loss(other, y) is None
+    assert constant_prediction_loss("mse", np.array([1.0, np.nan])) is None
+    assert constant_prediction_loss("mse", None) is None
+
+
+def _regression(offset):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(256, 4)).astype("float32")
+    y = (offset + x @ np.array([1.0, -2.0, 0.5, 1.0])).astype("float32")[:, None]
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(16, activation="relu"),
+                              keras.layers.Dense(1)])
+    model.compile(keras.optimizers.RMSprop(), "mse")
+    return model, x, y
+
+
+def test_a_range_test_that_only_fits_the_targets_offset_suggests_nothing():
+    # Targets around 200 (variance 6.25): over 30 steps up to a rate of 1e-3 the MSE only
+    # falls from ~40 000, far above the best constant prediction's 6.25.
+    model, x, y = _regression(200.0)
+    with pytest.warns(RuntimeWarning, match="best constant prediction"):
+        result = find_lr(model, x, y, min_lr=1e-6, max_lr=1e-3, num_steps=30, batch_size=32)
+    assert result.inconclusive and result.suggestion is None
+    assert set(result.suggestions.values()) == {None}
+    assert result.baseline_loss == pytest.approx(float(np.var(y)), rel=1e-4)
+    assert result.best_loss > result.baseline_loss
+
+
+def test_the_same_task_with_centred_targets_gets_a_suggestion():
+    model, x, y = _regression(0.0)
+    result = find_lr(model, x, y, min_lr=1e-4, max_lr=1.0, num_steps=40, batch_size=32)
+    assert not result.inconclusive and result.suggestion is not None
+    assert result.best_loss < result.baseline_loss
+
+
+def test_a_curve_below_the_baseline_keeps_every_rule():
+    lrs = np.logspace(-6, 0, 61)
+    loss = 2.0 - np.tanh(np.log10(lrs) + 3)  # from 3 down to 1
+    frame = pd.DataFrame({"lr": lrs, "loss": loss, "smoothed_loss": loss})
+    kept = LRFinderResult(frame, baseline_loss=1.5)
+    assert not kept.inconclusive and kept.suggestions == LRFinderResult(frame).suggestions
+    dropped = LRFinderResult(frame, baseline_loss=0.5)
+    assert dropped.inconclusive and dropped.suggestion is None
