@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -54,3 +56,17 @@ def drawn_past_the_edge(fig) -> bool:
     eps = 0.01  # inches
     return (drawn.x0 < page.x0 - eps or drawn.y0 < page.y0 - eps
             or drawn.x1 > page.x1 + eps or drawn.y1 > page.y1 + eps)
+
+
+def cli(cwd, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run ``python -m keras_recipes.cli *argv`` in ``cwd`` in a fresh process."""
+    return subprocess.run([sys.executable, "-m", "keras_recipes.cli", *argv], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def error_line(result: subprocess.CompletedProcess) -> str:
+    """The one stderr line of a refused command (TensorFlow's start-up chatter aside)."""
+    lines = [line for line in result.stderr.splitlines() if line.startswith("keras-recipes:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]

@@ -22,6 +22,7 @@ import pytest
 
 from keras_recipes import _paths
 from keras_recipes.cli import main
+from tests.helpers import cli, error_line
 
 TINY = ["--target", "label", "--stage1-epochs", "2", "--stage2-epochs", "1",
         "--stage3-epochs", "1", "--lr-finder-steps", "10", "--quiet"]
@@ -31,19 +32,6 @@ def tree(root) -> dict[str, str]:
     """{relative path: sha256} of every file under ``root`` (the lock file included)."""
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(Path(root).rglob("*")) if p.is_file()}
-
-
-def cli(cwd, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "keras_recipes.cli", *argv], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-
-
-def error_line(result: subprocess.CompletedProcess) -> str:
-    """The one stderr line of a refused command (TensorFlow's start-up chatter aside)."""
-    lines = [line for line in result.stderr.splitlines() if line.startswith("keras-recipes:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def write_table(path: Path, rows: int = 150, seed: int = 0, permute: bool = False) -> None:

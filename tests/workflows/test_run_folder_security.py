@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from keras_recipes.workflows.run_folder import (
     RunFolder,
     RunFolderError,
 )
+from tests.helpers import cli, error_line
 
 FORMAT = "keras_recipes.run_folder"
 
@@ -466,18 +465,6 @@ def test_fuzzed_manifests_never_touch_anything_outside(tmp_path, manifest, resum
 
 
 # ------------------------------------------------------------------ the command line
-def cli(cwd, *argv: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "keras_recipes.cli", *argv], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-
-
-def error_line(result: subprocess.CompletedProcess) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("keras-recipes:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
-
-
 def _digits_fingerprint() -> dict:
     from keras_recipes.data.dataset import as_classification_dataset
 
