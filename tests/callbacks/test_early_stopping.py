@@ -79,24 +79,22 @@ def test_best_epoch_is_the_last_one():
     assert model.weights == 3
 
 
-def test_check_finite_stops_and_restores_best():
+@pytest.mark.parametrize(
+    "losses, stopped_epoch, restored",
+    [
+        pytest.param([1.0, 0.5, float("nan"), 0.1], 2, 1, id="restores_best"),
+        # NaN on the first epoch: the weights from before the first epoch come back.
+        pytest.param([float("inf"), 0.5], 0, -1, id="first_epoch_restores_weights_before_fit"),
+    ],
+)
+def test_check_finite_stops_and_restores(losses, stopped_epoch, restored):
     stopper = EarlyStopping(patience=10)
     model = FakeModel()
-    epochs = drive(stopper, [1.0, 0.5, float("nan"), 0.1], model=model)
-    assert epochs == 3
+    epochs = drive(stopper, losses, model=model)
+    assert epochs == stopped_epoch + 1
     assert stopper.stop_reason is StopReason.NON_FINITE
-    assert stopper.stopped_epoch == 2
-    assert model.weights == 1
-
-
-def test_nan_on_first_epoch_restores_weights_from_before_fit():
-    stopper = EarlyStopping(patience=10)
-    model = FakeModel()
-    epochs = drive(stopper, [float("inf"), 0.5], model=model)
-    assert epochs == 1
-    assert stopper.stop_reason is StopReason.NON_FINITE
-    assert stopper.stopped_epoch == 0
-    assert model.weights == -1  # the weights before the first epoch
+    assert stopper.stopped_epoch == stopped_epoch
+    assert model.weights == restored
 
 
 def test_check_finite_false_keeps_training_through_nan():
