@@ -161,8 +161,18 @@ def test_shuffled_labels_are_at_chance(digits_flat, seed):
 
 
 # The rules below are also tested on synthetic logs; here each fires on a real ``fit``.
-def _val(digits_flat):
-    return digits_flat.x[1000:1300], digits_flat.y[1000:1300]
+def _fit_few(digits_flat, size, hidden, epochs, metrics=None):
+    """Adam(1e-2) on the first ``size`` digits, validated on 300 others; (history, logger)."""
+    x, y = digits_flat.x[:size], digits_flat.y[:size]
+    xv, yv = digits_flat.x[1000:1300], digits_flat.y[1000:1300]
+    model = _mlp(hidden=hidden)
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
+                  metrics=metrics)
+    logger = DiagnosticLogger(data=(x, y), validation_data=(xv, yv), activations=False,
+                              gradients=False, updates=False)
+    history = model.fit(x, y, validation_data=(xv, yv), epochs=epochs, batch_size=10,
+                        verbose=0, callbacks=[logger])
+    return history, logger
 
 
 def _found(findings, code):
@@ -173,14 +183,7 @@ def _found(findings, code):
 @pytest.mark.integration
 def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
     # A 256×256 MLP memorises 30 examples: train loss → 0 while val loss turns up.
-    x, y = digits_flat.x[:30], digits_flat.y[:30]
-    xv, yv = _val(digits_flat)
-    model = _mlp(hidden=(256, 256))
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy")
-    logger = DiagnosticLogger(data=(x, y), validation_data=(xv, yv), activations=False,
-                              gradients=False, updates=False)
-    history = model.fit(x, y, validation_data=(xv, yv), epochs=20, batch_size=10, verbose=0,
-                        callbacks=[logger])
+    history, logger = _fit_few(digits_flat, 30, hidden=(256, 256), epochs=20)
     found = _found(diagnose(logger), "overfitting")
     assert found, history.history
     # Independent reading of the curves: val loss ends > 10 % above its minimum, which came
@@ -194,15 +197,8 @@ def test_overfitting_on_a_tiny_training_set(digits_flat, seed):
 @pytest.mark.integration
 def test_generalization_gap_on_a_tiny_training_set(digits_flat, seed):
     # 20 training examples: the MLP fits them all, but reaches far less on held-out digits.
-    x, y = digits_flat.x[:20], digits_flat.y[:20]
-    xv, yv = _val(digits_flat)
-    model = _mlp(hidden=(128,))
-    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
-    logger = DiagnosticLogger(data=(x, y), validation_data=(xv, yv), activations=False,
-                              gradients=False, updates=False)
-    history = model.fit(x, y, validation_data=(xv, yv), epochs=10, batch_size=10, verbose=0,
-                        callbacks=[logger])
+    history, logger = _fit_few(digits_flat, 20, hidden=(128,), epochs=10,
+                               metrics=["accuracy"])
     found = _found(diagnose(logger), "generalization_gap")
     assert found, history.history
     gap = history.history["accuracy"][-1] - history.history["val_accuracy"][-1]
