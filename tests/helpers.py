@@ -70,3 +70,13 @@ def error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("keras-recipes:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     return lines[0]
+
+
+def small_net(input_shape, num_classes, width: int = 32) -> keras.Model:
+    """Flatten → Dense(width, relu) → Dense(num_classes, softmax): a workflow's tiny model."""
+    return keras.Sequential([
+        keras.Input(input_shape),
+        keras.layers.Flatten(),
+        keras.layers.Dense(width, activation="relu"),
+        keras.layers.Dense(num_classes, activation="softmax"),
+    ])

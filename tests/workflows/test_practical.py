@@ -12,17 +12,9 @@ import pytest
 
 from keras_recipes.data import Dataset
 from keras_recipes.workflows import PracticalConfig, PracticalReport, practical
+from tests.helpers import small_net
 
 pytestmark = pytest.mark.integration
-
-
-def small_net(input_shape, num_classes):
-    return keras.Sequential([
-        keras.Input(input_shape),
-        keras.layers.Flatten(),
-        keras.layers.Dense(32, activation="relu"),
-        keras.layers.Dense(num_classes, activation="softmax"),
-    ])
 
 
 def loud_net(input_shape, num_classes):

@@ -27,6 +27,7 @@ from keras_recipes.workflows.practical.steps import (
     train_candidates,
     train_while_improving,
 )
+from tests.helpers import small_net
 
 # The "config" of summary.json, as practical() has always written it (key order included).
 SUMMARY_DEFAULTS = {
@@ -43,15 +44,6 @@ SUMMARY_KEYS = ["seed", "optimizer", "penalty", "standardize", "initial_loss_tol
                 "lr_candidates", "lr_steps", "min_loss_drop", "step3_weight_decay", "lr_factors",
                 "weight_decays", "grid_epochs", "objective", "top_k", "train_epochs",
                 "max_loops", "batch_size", "verbose", "loss_every", "loss_smoothing"]
-
-
-def small_net(input_shape, num_classes):
-    return keras.Sequential([
-        keras.Input(input_shape),
-        keras.layers.Flatten(),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(num_classes, activation="softmax"),
-    ])
 
 
 @pytest.fixture
@@ -170,8 +162,8 @@ def test_practical_refuses_a_config_of_another_type(tmp_path):
 
 def test_step1_alone_gives_ln_c(digits200, tmp_path):
     config = PracticalConfig(out=tmp_path, seed=3, verbose=0)
-    run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10), tmp_path, config,
-                     io.StringIO())
+    run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10, 16), tmp_path,
+                     config, io.StringIO())
     state = PracticalState()
     step = check_initial_loss(run, state)
     expected = math.log(10)  # ln C for C = 10 classes
@@ -181,8 +173,9 @@ def test_step1_alone_gives_ln_c(digits200, tmp_path):
     assert state.initial_loss == step.details["initial_loss"]
     # The same initial weights (seed 3), the cross-entropy in NumPy.
     keras.utils.set_random_seed(3)
-    probs = np.asarray(small_net(digits200.input_shape, 10).predict(run.train[0], verbose=0),
-                       dtype=np.float64)
+    probs = np.asarray(
+        small_net(digits200.input_shape, 10, 16).predict(run.train[0], verbose=0),
+        dtype=np.float64)
     loss = -np.mean(np.log(probs[np.arange(len(probs)), run.train[1]]))
     assert step.details["initial_loss"] == pytest.approx(loss, rel=1e-4)
     assert list(tmp_path.iterdir()) == []  # step 1 writes nothing
@@ -195,8 +188,8 @@ def test_steps_2_to_7_alone(digits200, tmp_path):
                              lr_candidates=(3e-2,), lr_steps=10, lr_factors=(1.0, 2.0),
                              weight_decays=(0.0,), grid_epochs=1, top_k=1, train_epochs=2,
                              max_loops=0)
-    run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10), tmp_path, config,
-                     io.StringIO())
+    run = RunContext(digits200, lambda: small_net(digits200.input_shape, 10, 16), tmp_path,
+                     config, io.StringIO())
     state = PracticalState()
     second = overfit_small_sample(run, state)
     assert second.number == 2 and second.details["examples"] == 10  # one per class
