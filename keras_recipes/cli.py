@@ -430,11 +430,12 @@ def _cmd_datasets(args) -> int:
     return 0
 
 
-def _cmd_train(args) -> int:
-    if args.save:
-        with usage_errors(ValueError):
-            check_output_file(args.save, "save", (".keras",))
-    ds = load_for_cli(args)
+def _split_and_build(args, ds):
+    """Seed with ``--seed``, split ``ds`` and build ``--model`` on it: (model, train, val, test).
+
+    The network standardises its inputs with the training split's statistics unless
+    ``--no-standardize`` is given.
+    """
     import keras
 
     from keras_recipes.data import split
@@ -443,6 +444,17 @@ def _cmd_train(args) -> int:
     train, val, test = split(ds.x, ds.y, seed=args.seed)
     model = common.build_network(args.model, ds.input_shape, ds.num_classes,
                                  normalization=standardization_for(args, train[0]))
+    return model, train, val, test
+
+
+def _cmd_train(args) -> int:
+    if args.save:
+        with usage_errors(ValueError):
+            check_output_file(args.save, "save", (".keras",))
+    ds = load_for_cli(args)
+    import keras
+
+    model, train, val, test = _split_and_build(args, ds)
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(*train, validation_data=val, epochs=args.epochs,
@@ -470,13 +482,9 @@ def _cmd_lr_find(args) -> int:
     ds = load_for_cli(args)
     import keras
 
-    from keras_recipes.data import split
     from keras_recipes.lr_finder import find_lr
 
-    keras.utils.set_random_seed(args.seed)
-    (x, y), _, _ = split(ds.x, ds.y, seed=args.seed)
-    model = common.build_network(args.model, ds.input_shape, ds.num_classes,
-                                 normalization=standardization_for(args, x))
+    model, (x, y), _, _ = _split_and_build(args, ds)
     optimizer = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD}[args.optimizer]
     model.compile(optimizer=optimizer(args.min_lr), loss="sparse_categorical_crossentropy")
     result = find_lr(model, x, y, min_lr=args.min_lr, max_lr=args.max_lr,
@@ -495,13 +503,9 @@ def _cmd_diagnose(args) -> int:
 
     import keras
 
-    from keras_recipes.data import split
     from keras_recipes.diagnostics import DiagnosticLogger, diagnose, print_report
 
-    keras.utils.set_random_seed(args.seed)
-    train, val, _ = split(ds.x, ds.y, seed=args.seed)
-    model = common.build_network(args.model, ds.input_shape, ds.num_classes,
-                                 normalization=standardization_for(args, train[0]))
+    model, train, val, _ = _split_and_build(args, ds)
     model.compile(optimizer=keras.optimizers.Adam(args.lr),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     logger = DiagnosticLogger(data=train, validation_data=val, log_dir=args.log_dir)
