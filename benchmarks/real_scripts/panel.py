@@ -9,7 +9,9 @@ model, optimizer, loss, batch size, epochs, validation split. For each script an
   test on the compiled model, ``find_lr(model, x, y, batch_size=the script's)`` with its
   defaults, then the same optimizer class and configuration with
   ``learning_rate=OneCycle(max_lr=suggestion, total_steps=epochs × steps per epoch)``,
-  trained for the script's own epochs.
+  trained for the script's own epochs. When the range test is inconclusive (no
+  suggestion: its loss never fell below the best constant prediction's), the recipe keeps
+  the script's optimizer and rate, as ``find_lr``'s warning says.
 
 Both start from the same initial weights (``keras.utils.set_random_seed(seed)`` before
 building). The range test runs once per seed; each rule's suggestion is read from it.
@@ -90,18 +92,19 @@ def run_script(name: str, seeds: list[int], rules: list[str]) -> dict:
             start = time.perf_counter()
             lr = result.suggestions.get(rule)
             out[f"{rule}_lr"].append(lr)
-            if lr is None:
-                out[rule].append(None)
-                continue
             keras.utils.set_random_seed(seed)
             model = script.model()
             model.compile(optimizer=script.optimizer(), **script.compile_kwargs())
             if not model.built:  # a Sequential without an Input layer (KerasTuner's guide)
                 model.build((None, *x.shape[1:]))
             model.set_weights(weights)
-            config = script.optimizer().get_config()
-            config["learning_rate"] = OneCycle(max_lr=lr, total_steps=total)
-            opt = type(script.optimizer()).from_config(config)
+            if lr is None:
+                # An inconclusive range test: the README says to keep the script's rate.
+                opt = script.optimizer()
+            else:
+                config = script.optimizer().get_config()
+                config["learning_rate"] = OneCycle(max_lr=lr, total_steps=total)
+                opt = type(script.optimizer()).from_config(config)
             out[rule].append(train(model, opt))
             out["seconds"].setdefault(rule, []).append(time.perf_counter() - start)
         print(f"{name} seed {seed}: unchanged {out['unchanged'][-1]:.4g}, " + ", ".join(
@@ -143,6 +146,8 @@ def table(results: dict, rules: list[str]) -> str:
             counts[r][v] += 1
             lrs = [x for x in res.get(f"{r}_lr", []) if x]
             lr = f", lr {min(lrs):.2g}–{max(lrs):.2g}" if lrs else ""
+            kept = sum(x is None for x in res.get(f"{r}_lr", []))
+            lr += f", {kept} inconclusive: own rate" if kept else ""
             cells.append(f"{mean:.4g} ({v}{lr})" if mean is not None else "failed")
         seeds = len(res.get("unchanged", []))
         lines.append(f"| {name} | {res['score']} | {seeds} | {base:.4g} ± {spread:.2g} | "
