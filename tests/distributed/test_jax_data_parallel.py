@@ -45,7 +45,7 @@ def test_range_test_runs_at_the_global_batch(results):
     np.testing.assert_allclose(rt["tiny_losses"], whole, rtol=2e-5)
     assert np.max(np.abs(np.asarray(split) - np.asarray(whole))) > 1e-3
     assert rt["fit_first_loss"] == pytest.approx(rt["tiny_losses"][0], rel=1e-6)
-    assert rt["copy_variables_span_both"] and all(rt["copy_variables_span_both"])
+    assert rt["copy_variables_distributed"] and all(rt["copy_variables_distributed"])
 
 
 def test_state_restored_bit_for_bit_on_every_device(results):
@@ -61,7 +61,7 @@ def test_lr_finder_callback(results):
     rt = results["range_test"]
     assert rt["finder_applied"] is not None
     assert rt["finder_lr_after"] == pytest.approx(rt["finder_applied"], rel=1e-6)
-    assert rt["finder_devices_agree"]
+    assert rt["finder_agree"]
 
 
 def test_callbacks_train_as_on_one_device(results):
@@ -73,5 +73,7 @@ def test_callbacks_train_as_on_one_device(results):
 def test_stop_decisions_and_restores_hold_on_every_device(results):
     stop = results["stopping"]
     assert stop["nan_stop_reason"] == "non_finite"
-    assert stop["nan_restored"] and stop["nan_layouts_kept"]
+    assert stop["nan_weights_restored"] and stop["nan_devices_agree"]
+    assert stop["nan_layouts_kept"]
     assert stop["early_epochs_run"] == 2 and stop["early_restored_best"]
+    assert stop["budget_agree"]

@@ -62,7 +62,7 @@ def test_range_test_splits_each_global_batch_over_the_replicas(results):
 
 
 def test_optimizer_copy_is_created_in_the_model_scope(results):
-    mirrored = results["range_test"]["copy_variables_mirrored"]
+    mirrored = results["range_test"]["copy_variables_distributed"]
     assert mirrored and all(mirrored)
 
 
@@ -94,14 +94,14 @@ def test_lr_finder_callback_applies_the_suggestion(results):
     rt = results["range_test"]
     assert rt["finder_applied"] == rt["finder_suggestion"] is not None
     assert rt["finder_lr_after"] == pytest.approx(rt["finder_applied"], rel=1e-6)
-    assert rt["finder_replicas_agree"]
+    assert rt["finder_agree"]
 
 
 def test_callbacks_train_as_on_one_device(results):
     two, one = results["callbacks_mirrored"], results["callbacks_single"]
     assert two["epochs_run"] == one["epochs_run"] == 3
     assert_trains_as_on_one_device(two, one)
-    assert two["replicas_agree"] and two["ensemble_mirrored"]
+    assert two["devices_agree"] and two["ensemble_mirrored"]
 
 
 def test_stop_decisions_and_restores_hold_on_every_replica(results):
@@ -111,4 +111,4 @@ def test_stop_decisions_and_restores_hold_on_every_replica(results):
     assert stop["early_stop_reason"] == "patience_exhausted"
     assert stop["early_epochs_run"] == 2 and stop["early_best_epoch"] == 0
     assert stop["early_restored_best"]
-    assert stop["budget_epochs_run"] == 1 and stop["budget_replicas_agree"]
+    assert stop["budget_epochs_run"] == 1 and stop["budget_agree"]
