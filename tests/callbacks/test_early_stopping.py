@@ -107,35 +107,23 @@ def test_check_finite_false_keeps_training_through_nan():
 
 
 @pytest.mark.parametrize(
-    ("mode", "values", "threshold", "stop_epoch"),
+    ("argument", "mode", "values", "threshold", "reason", "restored"),
     [
-        ("min", [1.0, 0.5, 0.2, 0.1], 0.2, 2),  # reaching the target (<=) counts
-        ("max", [0.5, 0.8, 0.95, 0.99], 0.9, 2),
+        # reaching the target (<=) counts; the weights of the stopping epoch are kept
+        ("stopping_threshold", "min", [1.0, 0.5, 0.2, 0.1], 0.2, "THRESHOLD_REACHED", 2),
+        ("stopping_threshold", "max", [0.5, 0.8, 0.95, 0.99], 0.9, "THRESHOLD_REACHED", 2),
+        # crossing the bound at epoch 2 stops there and restores the best epoch, 1
+        ("divergence_threshold", "min", [1.0, 0.8, 3.0, 0.5], 2.0, "DIVERGED", 1),
+        ("divergence_threshold", "max", [0.5, 0.6, 0.05, 0.7], 0.1, "DIVERGED", 1),
     ],
 )
-def test_stopping_threshold(mode, values, threshold, stop_epoch):
-    stopper = EarlyStopping(monitor="m", mode=mode, patience=10, stopping_threshold=threshold)
+def test_thresholds_stop_at_epoch_2(argument, mode, values, threshold, reason, restored):
+    stopper = EarlyStopping(monitor="m", mode=mode, patience=10, **{argument: threshold})
     model = FakeModel()
     drive(stopper, values, monitor="m", model=model)
-    assert stopper.stop_reason is StopReason.THRESHOLD_REACHED
-    assert stopper.stopped_epoch == stop_epoch
-    assert model.weights == stop_epoch
-
-
-@pytest.mark.parametrize(
-    ("mode", "values", "bound", "stop_epoch"),
-    [
-        ("min", [1.0, 0.8, 3.0, 0.5], 2.0, 2),
-        ("max", [0.5, 0.6, 0.05, 0.7], 0.1, 2),
-    ],
-)
-def test_divergence_threshold(mode, values, bound, stop_epoch):
-    stopper = EarlyStopping(monitor="m", mode=mode, patience=10, divergence_threshold=bound)
-    model = FakeModel()
-    drive(stopper, values, monitor="m", model=model)
-    assert stopper.stop_reason is StopReason.DIVERGED
-    assert stopper.stopped_epoch == stop_epoch
-    assert model.weights == 1
+    assert stopper.stop_reason is StopReason[reason]
+    assert stopper.stopped_epoch == 2
+    assert model.weights == restored
 
 
 def test_min_delta_absolute_and_relative():
