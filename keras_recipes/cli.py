@@ -639,6 +639,8 @@ def _cmd_steamroller(args) -> int:
         report = steamroller(args.dataset, **settings)
     if args.quiet:
         print(repr(report))
+    elif report.stages and all(stage.resumed for stage in report.stages):
+        print("(--fresh runs it again from the start.)", flush=True)  # finished before
     return 0 if report.passed else 1
 
 

@@ -70,3 +70,24 @@ def test_cnn_on_tabular_data(capsys, tmp_path, csv_file):
     code, err = run(capsys, "--dataset", csv_file, "--target", "label", "--model", "cnn",
                     "--out", str(tmp_path / "run"))
     assert code == 2 and len(err) == 1 and "--model cnn needs image data" in err[0]
+
+
+@pytest.mark.parametrize("resumed, hint", [((True, True, True), True),
+                                           ((True, False, False), False)])
+def test_a_rerun_of_a_finished_run_names_the_flag_that_starts_afresh(
+        capsys, monkeypatch, tmp_path, resumed, hint):
+    # The library's message names its own argument (resume=False); the command adds its flag
+    # when every stage was resumed, that is when the run had finished before.
+    import importlib
+    import types
+
+    # the package `keras_recipes.workflows` exports a function of the subpackage's name
+    workflow = importlib.import_module("keras_recipes.workflows.steamroller")
+
+    def finished(dataset, **settings):
+        stages = [types.SimpleNamespace(stage=i + 1, resumed=r) for i, r in enumerate(resumed)]
+        return types.SimpleNamespace(passed=True, stages=stages)
+
+    monkeypatch.setattr(workflow, "steamroller", finished)
+    assert main(["steamroller", "--out", str(tmp_path / "run")]) == 0
+    assert ("--fresh runs it again from the start" in capsys.readouterr().out) is hint

@@ -113,8 +113,8 @@ class Bystander:
 
 def print_finished(report: SteamrollerReport, out: Path, stream: TextIO) -> None:
     say = lambda text: print(text, file=stream, flush=True)  # noqa: E731
-    say(f"The run in {out} is finished ({report.status}); nothing to do. Pass resume=False "
-        "(--fresh) to run it again.")
+    say(f"The run in {out} is finished ({report.status}); nothing to do (resume=False runs "
+        "it again from the start).")
     for key, rec in sorted(report.summary.stages.items()):
         gate = rec.gate
         value = gate.get("value")
