@@ -13,7 +13,7 @@ import pytest
 
 from tests.distributed._common import assert_trains_as_on_one_device
 from tests.distributed._run import run_script
-from tests.distributed.test_mirrored import _bn_mlp_loss
+from tests.distributed.test_mirrored import tiny_rate_references
 
 pytestmark = [
     pytest.mark.skipif(keras.backend.backend() != "jax",
@@ -34,14 +34,9 @@ def results():
 def test_range_test_runs_at_the_global_batch(results):
     assert results["devices"] == 2 and results["range_test"]["num_replicas"] == 2
     rt = results["range_test"]
-    x, y = np.asarray(results["x"]), np.asarray(results["y"])
-    batches = [i % 8 for i in range(10)]
     # Under jit a sharded batch is one array: BatchNormalization normalises the global
     # batch (MirroredStrategy normalises each replica's share instead).
-    whole = [_bn_mlp_loss(rt["weights"], x[32 * b:32 * b + 32], y[32 * b:32 * b + 32], 1)
-             for b in batches]
-    split = [_bn_mlp_loss(rt["weights"], x[32 * b:32 * b + 32], y[32 * b:32 * b + 32], 2)
-             for b in batches]
+    whole, split = tiny_rate_references(results)
     np.testing.assert_allclose(rt["tiny_losses"], whole, rtol=2e-5)
     assert np.max(np.abs(np.asarray(split) - np.asarray(whole))) > 1e-3
     assert rt["fit_first_loss"] == pytest.approx(rt["tiny_losses"][0], rel=1e-6)

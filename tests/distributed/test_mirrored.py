@@ -41,18 +41,26 @@ def _bn_mlp_loss(weights, x, y, replicas):
     return sum(losses) / len(y)
 
 
+def tiny_rate_references(results) -> tuple[list, list]:
+    """NumPy losses of the tiny-rate range test's 10 batches (the 256 // 32 full global
+    batches in order, then the first two again), with BatchNormalization over the whole
+    batch and over each of two replicas' halves: (whole, split)."""
+    weights = results["range_test"]["weights"]
+    x, y = np.asarray(results["x"]), np.asarray(results["y"])
+    batches = [i % 8 for i in range(10)]
+    return tuple(
+        [_bn_mlp_loss(weights, x[32 * b:32 * b + 32], y[32 * b:32 * b + 32], replicas)
+         for b in batches]
+        for replicas in (1, 2))
+
+
 def test_two_replicas(results):
     assert results["replicas"] == 2 and results["range_test"]["num_replicas"] == 2
 
 
 def test_range_test_splits_each_global_batch_over_the_replicas(results):
     rt = results["range_test"]
-    x, y = np.asarray(results["x"]), np.asarray(results["y"])
-    batches = [i % 8 for i in range(10)]  # 256 // 32 full global batches, in order
-    split = [_bn_mlp_loss(rt["weights"], x[32 * b:32 * b + 32], y[32 * b:32 * b + 32], 2)
-             for b in batches]
-    whole = [_bn_mlp_loss(rt["weights"], x[32 * b:32 * b + 32], y[32 * b:32 * b + 32], 1)
-             for b in batches]
+    whole, split = tiny_rate_references(results)
     np.testing.assert_allclose(rt["tiny_losses"], split, rtol=2e-5)
     # The reference discriminates: statistics over the whole batch on each replica (what
     # `train_on_batch` does under a strategy) give other losses.
