@@ -75,28 +75,26 @@ def rmsprop(theta0, grad, steps, lr, rho, delta, eps_inside=False):
 
 def rmsprop_momentum(theta0, grad, steps, lr, rho, alpha, eps=0.0):
     """Notes: v <- alpha v - lr / sqrt(r) * g (no delta); ``eps`` goes under the root."""
-    theta = np.array(theta0, dtype="float64")
-    r = np.zeros_like(theta)
-    v = np.zeros_like(theta)
-    out = []
-    for t in range(1, steps + 1):
-        g = grad(t, theta)
-        r = rho * r + (1 - rho) * g * g
-        v = alpha * v - lr / np.sqrt(r + eps) * g
-        theta = theta + v
-        out.append(theta.copy())
-    return np.array(out)
+    return _rmsprop_with_velocity(theta0, grad, steps, lr, rho, alpha, eps, nesterov=False)[0]
 
 
 def rmsprop_nesterov(theta0, grad, steps, lr, rho, alpha, eps=0.0, centered=False):
     """Returns (theta_t, v_t); the gradient is taken at theta + alpha * v."""
+    return _rmsprop_with_velocity(theta0, grad, steps, lr, rho, alpha, eps, nesterov=True,
+                                  centered=centered)
+
+
+def _rmsprop_with_velocity(theta0, grad, steps, lr, rho, alpha, eps, nesterov, centered=False):
+    """v <- alpha v - lr / sqrt(var + eps) * g, theta <- theta + v, with var = r (or
+    r - mg² when ``centered``) and g taken at theta (or at theta + alpha v when
+    ``nesterov``). Returns (theta_t, v_t)."""
     theta = np.array(theta0, dtype="float64")
     r = np.zeros_like(theta)
     mg = np.zeros_like(theta)
     v = np.zeros_like(theta)
     thetas, vs = [], []
     for t in range(1, steps + 1):
-        g = grad(t, theta + alpha * v)
+        g = grad(t, theta + alpha * v if nesterov else theta)
         r = rho * r + (1 - rho) * g * g
         mg = rho * mg + (1 - rho) * g
         var = r - mg * mg if centered else r
