@@ -87,20 +87,17 @@ def check_output_dir(path: str | os.PathLike, name: str = "out") -> Path:
     if os.path.lexists(path):
         if not path.exists():
             raise _refused(name, "is a broken link.", path)
-        if not path.is_dir():
-            raise _refused(name, f"must be a folder, but {str(path)!r} is a "
-                             f"file.", path)
-        if not writable(path):
-            raise _refused(name, f"must be a writable folder, but "
-                             f"{str(path)!r} is read-only.", path)
-        return path
-    parent = _nearest_existing(path.absolute())
-    if not parent.is_dir():
-        raise _refused(name, f"cannot be created: {str(parent)!r} is a file, "
-                         f"not a folder.", path)
-    if not writable(parent):
-        raise _refused(name, f"cannot be created: the folder {str(parent)!r} "
-                         f"is read-only.", path)
+        folder = path
+        not_a_folder = f"must be a folder, but {str(path)!r} is a file."
+        read_only = f"must be a writable folder, but {str(path)!r} is read-only."
+    else:
+        folder = _nearest_existing(path.absolute())
+        not_a_folder = f"cannot be created: {str(folder)!r} is a file, not a folder."
+        read_only = f"cannot be created: the folder {str(folder)!r} is read-only."
+    if not folder.is_dir():
+        raise _refused(name, not_a_folder, path)
+    if not writable(folder):
+        raise _refused(name, read_only, path)
     return path
 
 
