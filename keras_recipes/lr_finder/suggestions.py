@@ -64,12 +64,21 @@ def _finite_curve(lrs: Sequence[float], losses: Sequence[float], rule: str):
     return lrs, losses
 
 
+_CURVE_ARGS_DOC = """Args:
+        lrs: learning rates, strictly increasing.
+        losses: the loss recorded at each rate.
+
+    Returns:
+        The chosen rate, or ``None`` (with a warning) when too few points are finite."""
+
+
 def _on_finite_curve(rule: Callable[[np.ndarray, np.ndarray], float]):
     """Give ``rule`` only the curve's finite points with ``lr > 0``, as float64 arrays.
 
-    The wrapped rule keeps its name, signature and docstring; it raises on mismatched
-    lengths or rates that do not increase, and returns ``None`` with a ``RuntimeWarning``
-    when fewer than :data:`MIN_POINTS` points remain.
+    The wrapped rule keeps its name and signature, and its docstring with the
+    ``{curve_args}`` placeholder replaced by the Args and Returns every rule shares. It
+    raises on mismatched lengths or rates that do not increase, and returns ``None`` with
+    a ``RuntimeWarning`` when fewer than :data:`MIN_POINTS` points remain.
     """
 
     @functools.wraps(rule)
@@ -79,6 +88,8 @@ def _on_finite_curve(rule: Callable[[np.ndarray, np.ndarray], float]):
             return None
         return rule(*curve)
 
+    if rule.__doc__:  # None under python -OO
+        checked.__doc__ = rule.__doc__.replace("{curve_args}", _CURVE_ARGS_DOC)
     return checked
 
 
@@ -92,12 +103,7 @@ def steepest(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     Formula: ``lr[argmin_i g_i]`` with ``g = gradient(L, log(lr))`` (central differences,
     one-sided at the ends).
 
-    Args:
-        lrs: learning rates, strictly increasing.
-        losses: the loss recorded at each rate.
-
-    Returns:
-        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+    {curve_args}
 
     Example:
 
@@ -123,12 +129,7 @@ def minimum(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
 
     Formula: ``lr[argmin_i L_i] / 10``.
 
-    Args:
-        lrs: learning rates, strictly increasing.
-        losses: the loss recorded at each rate.
-
-    Returns:
-        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+    {curve_args}
 
     Example:
 
@@ -171,12 +172,7 @@ def valley(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     decreasing subsequence of ``L`` and ``k = (e - s) / 3``, the pick is
     ``lr[s + ⌊k⌋ + ⌊k/2⌋]``.
 
-    Args:
-        lrs: learning rates, strictly increasing.
-        losses: the loss recorded at each rate.
-
-    Returns:
-        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+    {curve_args}
 
     Example:
 
@@ -213,12 +209,7 @@ def combined(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
     ``L_k ≤ L_m + 0.1·(L_0 − L_m)`` (``k = m`` when ``L_0 ≤ L_m``), the pick is
     ``√(lr_k · lr_m / 10)``.
 
-    Args:
-        lrs: learning rates, strictly increasing.
-        losses: the loss recorded at each rate.
-
-    Returns:
-        The chosen rate, or ``None`` (with a warning) when too few points are finite.
+    {curve_args}
 
     Example:
 
