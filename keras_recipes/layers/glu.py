@@ -75,8 +75,36 @@ class GLU(keras.layers.Layer):
         return config
 
 
+_FIXED_GLU_DOC = """Args:
+        units: output width, integer >= 1.
+        use_bias: add the biases. Defaults to True.
+        kernel_initializer: initializer of [W, V]. Defaults to "glorot_uniform".
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_recipes.layers import {name}
+    >>> tuple({name}(4)(np.ones((2, 3), dtype="float32")).shape)
+    (2, 4)
+
+    References:
+        - Shazeer, "GLU Variants Improve Transformer", 2020, https://arxiv.org/abs/2002.05202"""
+
+
 class _FixedGLU(GLU):
+    """A GLU with its gate activation fixed by the subclass (``_activation``).
+
+    A subclass's docstring ends with ``{fixed_glu}``, replaced by the Args, Example and
+    References that every such layer shares.
+    """
+
     _activation = "sigmoid"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__doc__:  # None under python -OO
+            cls.__doc__ = cls.__doc__.replace(
+                "{fixed_glu}", _FIXED_GLU_DOC.replace("{name}", cls.__name__))
 
     def __init__(self, units: int, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", **kwargs: Any):
@@ -96,20 +124,7 @@ class GeGLU(_FixedGLU):
 
     Use it in transformer feed-forward blocks (T5 v1.1, Gemma use it).
 
-    Args:
-        units: output width, integer >= 1.
-        use_bias: add the biases. Defaults to True.
-        kernel_initializer: initializer of [W, V]. Defaults to "glorot_uniform".
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_recipes.layers import GeGLU
-    >>> tuple(GeGLU(4)(np.ones((2, 3), dtype="float32")).shape)
-    (2, 4)
-
-    References:
-        - Shazeer, "GLU Variants Improve Transformer", 2020, https://arxiv.org/abs/2002.05202
+    {fixed_glu}
     """
 
     _activation = "gelu"
@@ -121,20 +136,7 @@ class SwiGLU(_FixedGLU):
 
     Use it in transformer feed-forward blocks (PaLM and LLaMA use it).
 
-    Args:
-        units: output width, integer >= 1.
-        use_bias: add the biases. Defaults to True.
-        kernel_initializer: initializer of [W, V]. Defaults to "glorot_uniform".
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_recipes.layers import SwiGLU
-    >>> tuple(SwiGLU(4)(np.ones((2, 3), dtype="float32")).shape)
-    (2, 4)
-
-    References:
-        - Shazeer, "GLU Variants Improve Transformer", 2020, https://arxiv.org/abs/2002.05202
+    {fixed_glu}
     """
 
     _activation = "silu"
