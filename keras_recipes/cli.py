@@ -159,13 +159,19 @@ def dataset_arg(value: str) -> str:
     )
 
 
+def _parsed(kind: Callable[[str], float], value: str, invalid: float) -> float:
+    """``kind(value)``, or ``invalid`` (a value the flag type's range check refuses) when
+    ``value`` does not parse, so that both give the same message."""
+    try:
+        return kind(value)
+    except ValueError:
+        return invalid
+
+
 def positive_int(value: str) -> int:
     """Flag type: an integer >= 1 that fits in int64 (larger ones overflow in NumPy and
     TensorFlow)."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = 0
+    n = _parsed(int, value, 0)
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}")
     if n > INT64_MAX:
@@ -176,10 +182,7 @@ def positive_int(value: str) -> int:
 
 def positive_float(value: str) -> float:
     """Flag type: a finite number > 0."""
-    try:
-        v = float(value)
-    except ValueError:
-        v = -1.0
+    v = _parsed(float, value, -1.0)
     if not (v > 0 and math.isfinite(v)):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {value!r}")
     return v
@@ -203,10 +206,7 @@ def learning_rate_arg(value: str) -> float:
 
 def seed_arg(value: str) -> int:
     """Flag type: a random seed, from 0 to 2**32 - 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        n = -1
+    n = _parsed(int, value, -1)
     if not 0 <= n < 2**32:
         raise argparse.ArgumentTypeError(
             f"expected an integer from 0 to 2**32 - 1, got {value!r}")
