@@ -10,6 +10,9 @@ What is captured:
 - every model variable (``model.variables``): trainable weights, non-trainable ones such as
   BatchNormalization moving statistics, and the dropout seed-generator states;
 - the metric variables (``model.metrics_variables``);
+- on torch, the global random generators (CPU, and every CUDA device's): Keras's torch
+  backend draws the masks of an unseeded ``Dropout`` from them, not from a seed-generator
+  variable, so a temporary training run would change every later mask;
 - the optimizer object, its variables (slots, ``iterations``, the learning-rate variable),
   and its learning-rate object (a variable, a ``LearningRateSchedule`` or a callable),
   and that of every optimizer it wraps (``LossScaleOptimizer``, ``Lookahead``);
@@ -102,6 +105,27 @@ def _restore_order(optimizer, order: list) -> None:
         current.extend(order)
 
 
+def _torch_rng_state():
+    """``(cpu, [cuda...])`` generator states on the torch backend, else ``None``."""
+    if keras.backend.backend() != "torch":
+        return None
+    import torch
+
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []
+    return torch.get_rng_state(), cuda
+
+
+def _set_torch_rng_state(state) -> None:
+    if state is None:
+        return
+    import torch
+
+    cpu, cuda = state
+    torch.set_rng_state(cpu)
+    if cuda:
+        torch.cuda.set_rng_state_all(cuda)
+
+
 class TrainingState:
     """A snapshot of a model's training state that can be put back bit for bit.
 
@@ -141,6 +165,7 @@ class TrainingState:
         # The order of each optimizer's variable list: re-tracking a learning-rate variable
         # appends it at the end, and the order is what `.keras` files and checkpoints use.
         self._variable_orders = [(o, list(optimizer_variable_list(o) or [])) for o in chain]
+        self._torch_rng = _torch_rng_state()
 
     @property
     def optimizer(self):
@@ -161,6 +186,7 @@ class TrainingState:
                 _distribute.restore(model, variable, values)
         for variable, values in self._variables:
             _distribute.restore(model, variable, values)
+        _set_torch_rng_state(self._torch_rng)
 
     def __repr__(self) -> str:
         return (

@@ -79,8 +79,25 @@ def test_training_after_find_lr_matches_training_without_it(bn_model, tiny_digit
     plain, probed = bn_model(x, y), bn_model(x, y)
     find_lr(probed, x, y, min_lr=1e-3, max_lr=10.0, num_steps=10)
     for model in (plain, probed):
+        # On torch an unseeded Dropout draws from torch's global generator, which the two
+        # fits share: the same seed before each gives both the same masks (on TensorFlow
+        # and JAX the masks come from the layer's own seed-generator variable).
+        keras.utils.set_random_seed(1)
         model.fit(x, y, batch_size=32, epochs=1, verbose=0, shuffle=False)
     for a, b in zip(plain.variables, probed.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     for a, b in zip(plain.optimizer.variables, probed.optimizer.variables, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+@pytest.mark.skipif(keras.backend.backend() != "torch", reason="torch's global generator")
+def test_torch_global_generator_is_restored(bn_model, tiny_digits):
+    # Keras's torch backend draws an unseeded Dropout's masks from torch's global generator:
+    # the range test's steps must not move it, or every later mask would change.
+    import torch
+
+    x, y = tiny_digits
+    model = bn_model(x, y)
+    before = torch.get_rng_state().clone()
+    find_lr(model, x, y, min_lr=1e-3, max_lr=10.0, num_steps=10)
+    assert torch.equal(torch.get_rng_state(), before)
