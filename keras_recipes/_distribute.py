@@ -34,6 +34,7 @@ import keras
 import numpy as np
 
 from keras_recipes import _keras_private
+from keras_recipes._distribute_env import setup_problem
 
 
 def _on_tensorflow() -> bool:
@@ -301,25 +302,9 @@ def check_setup(name: str | None) -> None:
     if name not in SETUPS:
         raise ValueError(f"Argument `distribute` must be one of {list(SETUPS)} or None. "
                          f"Received: distribute={name!r}")
-    backend = keras.backend.backend()
-    needed = "jax" if name == "jax-data-parallel" else "tensorflow"
-    if backend != needed:
-        raise ValueError(f"Argument `distribute={name!r}` needs the {needed} backend "
-                         f"(KERAS_BACKEND={needed}); this process runs {backend}.")
-    if name == "multiworker":
-        import json
-        import os
-
-        raw = os.environ.get("TF_CONFIG")
-        try:
-            config = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            config = None
-        if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict)
-                and isinstance(config.get("task"), dict)):
-            raise ValueError("Argument `distribute='multiworker'` needs the TF_CONFIG "
-                             "environment variable (JSON with 'cluster' and 'task') on "
-                             f"every worker. Received: TF_CONFIG={raw!r}")
+    problem = setup_problem(name, keras.backend.backend())
+    if problem:
+        raise ValueError(f"Argument `distribute={name!r}` {problem}")
 
 
 class Setup:

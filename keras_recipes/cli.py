@@ -38,6 +38,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+from keras_recipes._distribute_env import setup_problem
 from keras_recipes._paths import check_output_dir, check_output_file
 from keras_recipes._validation import FLOAT32_MAX, FLOAT32_TINY, INT64_MAX
 from keras_recipes.data.dataset import DATASET_NAMES, OFFLINE_DATASETS
@@ -357,22 +358,9 @@ def check_distribute(name: str | None) -> None:
     again once the backend runs."""
     if name is None:
         return
-    needed = "jax" if name == "jax-data-parallel" else "tensorflow"
-    backend = configured_backend()
-    if backend != needed:
-        raise UsageError(f"--distribute={name} needs the {needed} backend "
-                         f"(KERAS_BACKEND={needed}); this process runs {backend}")
-    if name == "multiworker":
-        raw = os.environ.get("TF_CONFIG")
-        try:
-            config = json.loads(raw) if raw else None
-        except ValueError:
-            config = None
-        if not (isinstance(config, dict) and isinstance(config.get("cluster"), dict)
-                and isinstance(config.get("task"), dict)):
-            raise UsageError("--distribute=multiworker needs the TF_CONFIG environment "
-                             "variable (JSON with 'cluster' and 'task') on every worker. "
-                             f"Received: TF_CONFIG={raw!r}")
+    problem = setup_problem(name, configured_backend())
+    if problem:
+        raise UsageError(f"--distribute={name} {problem}")
 
 
 def add_lr_find_args(p: argparse.ArgumentParser) -> None:

@@ -126,9 +126,12 @@ def test_private_keras_module_is_a_leaf():
 def test_state_and_distribute_do_not_import_each_other():
     graph = import_graph()
     # `_state` snapshots variables per replica through `_distribute`; `_distribute` needs
-    # nothing of `_state` (its multi-worker patch lives in `_keras_private`).
+    # nothing of `_state` (its multi-worker patch lives in `_keras_private`; what a set-up
+    # needs of the process, shared with the command line, in the leaf `_distribute_env`).
     assert "keras_recipes._state" not in graph["keras_recipes._distribute"]
-    assert graph["keras_recipes._distribute"] <= {"keras_recipes._keras_private"}
+    assert graph["keras_recipes._distribute"] <= {"keras_recipes._keras_private",
+                                                  "keras_recipes._distribute_env"}
+    assert graph["keras_recipes._distribute_env"] == set()
     assert graph["keras_recipes._state"] <= {"keras_recipes._keras_private",
                                              "keras_recipes._distribute"}
 
