@@ -23,6 +23,17 @@ def _raw_csv(path, n: int = 300, seed: int = 0):
     return path
 
 
+def _repair_run(command, tmp_path, capsys, *flags):
+    """``keras-recipes <command>`` on a raw table with ``--repair`` and ``flags``:
+    (exit code, what it printed, its summary.json)."""
+    data = _raw_csv(tmp_path / "raw.csv")
+    out = tmp_path / "run"
+    code = main([command, "--dataset", str(data), "--target", "label", "--out", str(out),
+                 "--repair", *flags])
+    printed = capsys.readouterr().out
+    return code, printed, json.loads((out / "summary.json").read_text())
+
+
 @pytest.mark.parametrize("command", ["steamroller", "practical"])
 def test_repair_flag_defaults_off(command):
     parser = build_parser()
@@ -41,16 +52,12 @@ def test_steamroller_grow_switch_still_negates():
 @pytest.mark.integration
 @pytest.mark.backend
 def test_practical_repair_standardises_a_raw_table(tmp_path, capsys):
-    data = _raw_csv(tmp_path / "raw.csv")
-    out = tmp_path / "run"
-    code = main(["practical", "--dataset", str(data), "--target", "label", "--out", str(out),
-                 "--no-standardize", "--repair", "--grid-epochs", "1", "--top-k", "1",
-                 "--train-epochs", "2", "--max-loops", "0"])
-    printed = capsys.readouterr().out
+    code, printed, summary = _repair_run(
+        "practical", tmp_path, capsys, "--no-standardize", "--grid-epochs", "1", "--top-k", "1",
+        "--train-epochs", "2", "--max-loops", "0")
     assert code == 0
     assert "Repair of the checks (steps 1-4):" in printed
     assert "| 1 | standardize_inputs | standardize: False → True | 4 (passed) |" in printed
-    summary = json.loads((out / "summary.json").read_text())
     assert [a["remedy"] for a in summary["repair"]["attempts"]] == [None, "standardize_inputs"]
 
 
@@ -58,14 +65,10 @@ def test_practical_repair_standardises_a_raw_table(tmp_path, capsys):
 @pytest.mark.backend
 @pytest.mark.slow
 def test_steamroller_repair_on_the_command_line(tmp_path, capsys):
-    data = _raw_csv(tmp_path / "raw.csv")
-    out = tmp_path / "run"
-    code = main(["steamroller", "--dataset", str(data), "--target", "label", "--out", str(out),
-                 "--repair", "--stage1-epochs", "30", "--stage2-epochs", "3",
-                 "--stage3-epochs", "2", "--lr-finder-steps", "20", "--minibatch-steps", "30",
-                 "--no-grow", "--min-val-accuracy", "0.5"])
-    printed = capsys.readouterr().out
-    summary = json.loads((out / "summary.json").read_text())
+    code, printed, summary = _repair_run(
+        "steamroller", tmp_path, capsys, "--stage1-epochs", "30", "--stage2-epochs", "3",
+        "--stage3-epochs", "2", "--lr-finder-steps", "20", "--minibatch-steps", "30",
+        "--no-grow", "--min-val-accuracy", "0.5")
     assert summary["settings"]["repair"] is True
     for number, record in summary["stages"].items():
         assert record["attempts"][0]["attempt"] == 0, number  # every stage keeps its log
