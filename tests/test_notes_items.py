@@ -369,15 +369,22 @@ def test_backprop_chain_rule_matches_finite_differences():
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-7)
 
 
+def _random_labels(n, features, classes):
+    """``n`` standard-normal inputs with uniformly random labels (NumPy seed 0); seeds Keras
+    with 0 for the model built next."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, features)).astype("float32")
+    y = rng.integers(0, classes, n)
+    keras.utils.set_random_seed(0)
+    return x, y
+
+
 @pytest.mark.backend
 def test_a_network_memorises_random_labels_of_one_minibatch():
     # Item 199 (Zhang et al.): random labels reach (near) zero training loss.
     from keras_recipes.workflows.steamroller.minibatch import overfit_minibatch
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(32, 16)).astype("float32")
-    y = rng.integers(0, 4, 32)
-    keras.utils.set_random_seed(0)
+    x, y = _random_labels(32, 16, 4)
     net = keras.Sequential([keras.Input((16,)), keras.layers.Dense(64, activation="relu"),
                             keras.layers.Dense(4, activation="softmax")])
     net.compile("adam", "sparse_categorical_crossentropy")
@@ -468,10 +475,7 @@ def test_overfit_minibatch_restores_the_model_and_fails_a_network_that_cannot_fi
     # model is restored exactly after the check.
     from keras_recipes.workflows.steamroller.minibatch import failure_reason, overfit_minibatch
 
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(40, 6)).astype("float32")
-    y = rng.integers(0, 2, 40)
-    keras.utils.set_random_seed(0)
+    x, y = _random_labels(40, 6, 2)
     broken = _frozen_net()((6,))
     broken.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
     before = [w.copy() for w in broken.get_weights()]
