@@ -133,7 +133,7 @@ def test_steamroller_takes_string_labels(monkeypatch, capsys, tmp_path, wine_csv
 
     def fake(dataset, **settings):
         seen.update(settings, dataset=dataset)
-        return type("Report", (), {"passed": True})()
+        return type("Report", (), {"passed": True, "stages": []})()
 
     monkeypatch.setattr(package, "steamroller", fake)
     code = cli.main(["steamroller", *wine_args(wine_csv), "--stage-classes", "barolo,barbera",
