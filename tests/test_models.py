@@ -74,6 +74,7 @@ def test_the_preset_names_are_the_builders_names():
     assert cli.MODELS == MODEL_NAMES
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.parametrize("kind", ["mlp", "cnn"])
 @pytest.mark.parametrize("num_classes", [2, 3, 10])
 @pytest.mark.parametrize("scale", [0.5, 1.0])

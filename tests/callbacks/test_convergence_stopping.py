@@ -96,6 +96,7 @@ def test_bad_arguments(kwargs, match):
         ConvergenceStopping(**kwargs)
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_fit_on_digits(tiny_digits, tiny_mlp, seed):
     x, y = tiny_digits

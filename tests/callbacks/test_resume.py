@@ -75,7 +75,8 @@ def _run(lr, schedules, callbacks, epochs=EPOCHS):
     return model
 
 
-@pytest.mark.parametrize("name", ["CyclicLR", "OneCycle",
+@pytest.mark.parametrize("name", ["CyclicLR",
+                                  pytest.param("OneCycle", marks=pytest.mark.slow),
                                   "WarmRestarts+HyperparameterScheduler"])
 def test_resume_matches_uninterrupted(name, tmp_path):
     lr, schedules = _case(name)

@@ -41,6 +41,7 @@ def _boundaries(first, t_mul, n):
     return [math.ceil(first * sum(t_mul ** j for j in range(i + 1)) - 1e-9) for i in range(n)]
 
 
+@pytest.mark.slow_elsewhere
 def test_snapshots_at_cycle_ends_of_cosine_restarts(tiny_digits, seed):
     x, y = tiny_digits  # 200 examples, batch 20 -> 10 steps per epoch
     lr = keras.optimizers.schedules.CosineDecayRestarts(0.05, first_decay_steps=6, t_mul=2.0)

@@ -77,6 +77,7 @@ def test_nonfinite_loss_at_step_one_without_a_probe():
         assert len(losses) <= 16
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_twelve_sigmoid_layers_vanish_at_the_first_probe_after_init():
     if keras.backend.backend() == "torch":
@@ -91,6 +92,7 @@ def test_twelve_sigmoid_layers_vanish_at_the_first_probe_after_init():
     assert steps == 5
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_learning_rate_zero_weights_do_not_move():
     dog = Watchdog(data=(X, Y), probe_every=5, verbose=0)
@@ -112,6 +114,7 @@ def test_frozen_model_is_reported_before_training():
     assert dog.stop_reason.finding.evidence == {"trainable_weights": 0}
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_dead_relu_units():
     dog = Watchdog(data=(X, Y), probe_every=4, verbose=0)
@@ -124,6 +127,7 @@ def test_dead_relu_units():
     assert r.finding.evidence["dead_fraction"]["hidden_0"] == 1.0
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_saturated_tanh_units():
     big = keras.initializers.VarianceScaling(400.0, "fan_in", "untruncated_normal")

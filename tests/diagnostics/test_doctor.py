@@ -96,6 +96,7 @@ def test_tiny_lr_gives_flat_loss_and_low_update_ratio(tiny_digits, seed):
     assert {"flat_loss", "update_ratio_low"} <= _codes(findings)
 
 
+@pytest.mark.slow_elsewhere
 @pytest.mark.backend
 def test_dead_relu_layer(tiny_digits, seed):
     x, y = tiny_digits
