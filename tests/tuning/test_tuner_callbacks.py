@@ -76,6 +76,7 @@ def test_two_trials_of_two_executions_trace_the_probe_once_per_structure(
     assert len(final) > 1 and len(initial) >= 1  # not one model's numbers for all
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_grid_search_with_the_logger_traces_once(tiny_digits, traces):
     x, y = tiny_digits
     frame = grid_search(

@@ -68,6 +68,7 @@ def test_a_crafted_attempt_refuses_the_folder(huge_rate, tmp_path):
         RunSummary.from_json(summary, tmp_path / "summary.json")
 
 
+@pytest.mark.slow  # heavy: `make test-all`
 def test_healthy_stage_needs_no_repair_and_keeps_its_gate(tmp_path):
     # Stage 1 at its default settings: a healthy run on both backends.
     healthy = dict(stages=STEAMROLLER_STAGES[:1], verbose=0)
